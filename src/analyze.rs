@@ -1,0 +1,74 @@
+//! `lvsdiag analyze`: capture files in, report and exit status out.
+
+use crate::engine::{Analysis, Engine, Options};
+use crate::finding::Severity;
+use crate::model::{self, ipvsadm, Model, Origin, Proto, Service};
+use crate::report::sanitize;
+use crate::source::file::{expand_inputs, FileSource};
+use crate::source::merge::Merger;
+use crate::source::InputError;
+use std::path::Path;
+
+/// Builds the model from `--vip` and `--ipvs`. Warnings (skipped lines) are returned.
+pub fn build_model(vips: &[String], ipvs: &[String]) -> Result<(Model, Vec<String>), InputError> {
+    let mut m = Model::default();
+    let mut warnings = Vec::new();
+    for v in vips {
+        let (ip, port) = model::parse_vip(v).map_err(InputError)?;
+        m.add(Service::new(ip, port, Proto::Tcp, Origin::CommandLine));
+    }
+    for f in ipvs {
+        let shown = sanitize(f);
+        let text = std::fs::read(Path::new(f))
+            .map_err(|e| InputError(format!("{shown}: cannot read IPVS configuration: {e}")))?;
+        let text = String::from_utf8_lossy(&text);
+        let parsed = ipvsadm::parse(&text, f);
+        if parsed.model.services.is_empty() {
+            return Err(InputError(format!(
+                "{shown}: no IPVS services found; give the output of ipvsadm -S -n or a copy of /proc/net/ip_vs"
+            )));
+        }
+        for (n, line) in parsed.skipped.iter().take(5) {
+            warnings.push(format!("{shown}:{n}: ignored line: {}", sanitize(line)));
+        }
+        for s in parsed.model.services {
+            m.add(s);
+        }
+    }
+    Ok((m, warnings))
+}
+
+/// Reads every input in one merged pass and analyzes it.
+pub fn run_files(inputs: &[String], model: Model, opts: Options) -> Result<Analysis, InputError> {
+    let files = expand_inputs(inputs)?;
+    if files.len() > usize::from(u16::MAX) {
+        return Err(InputError("too many capture files (at most 65535)".into()));
+    }
+    let mut sources = Vec::with_capacity(files.len());
+    for (name, path) in files {
+        sources.push(FileSource::open(name, &path)?);
+    }
+    let mut merger = Merger::new(sources);
+    let mut engine = Engine::new(model, opts);
+    let mut bad: Vec<(u16, u64)> = Vec::new();
+    while let Some(p) = merger.next_packet() {
+        if !engine.feed(&p) {
+            match bad.iter_mut().find(|(pt, _)| *pt == p.point) {
+                Some((_, n)) => *n += 1,
+                None => bad.push((p.point, 1)),
+            }
+        }
+    }
+    for (pt, n) in bad {
+        merger.info_mut(pt).undecodable += n;
+    }
+    Ok(engine.finish(merger.points()))
+}
+
+/// The exit status for `--fail-on`: 1 when a finding is at or above it.
+pub fn exit_status(a: &Analysis, fail_on: Option<Severity>) -> i32 {
+    match fail_on {
+        Some(level) if a.findings.iter().any(|f| f.severity >= level) => 1,
+        _ => 0,
+    }
+}

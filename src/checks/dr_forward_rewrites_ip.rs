@@ -1,0 +1,44 @@
+//! `dr-forward-rewrites-ip`: DR; the director's forwarded frame carries a
+//! different IP header than the packet it received (DR must rewrite only the
+//! destination MAC).
+
+use super::{Check, Context, PerRs};
+use crate::finding::{Finding, Severity};
+use crate::flow::hosts::HostMap;
+use crate::flow::view::FlowView;
+use crate::model::Mode;
+
+#[derive(Default)]
+pub struct DrForwardRewritesIp {
+    changed: PerRs,
+}
+
+impl Check for DrForwardRewritesIp {
+    fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
+        let (Some(Mode::Dr), Some(rs), Some(i), Some(f)) = (v.mode, v.rs, v.ingress, v.forward)
+        else {
+            return;
+        };
+        if i.id != f.id || i.tos != f.tos || i.len != f.len {
+            self.changed.add(v, rs, [i.at, f.at]);
+        }
+    }
+
+    fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        for ((vip, port, rs), t) in self.changed.iter() {
+            let rs = ctx.rs_label(*rs);
+            out.push(
+                Finding::new(
+                    "dr-forward-rewrites-ip",
+                    Severity::Error,
+                    format!("the director changed the IP header (ID, TOS or length) of {} SYN(s) it forwarded to {rs}", t.flows),
+                )
+                .service(ctx.service(*vip, *port))
+                .real_server(rs)
+                .cause("Something between receiving and forwarding rewrites packets: an iptables/nftables mangle rule (TOS, TCPMSS clamping) or NAT on the director, or the director is not forwarding in DR mode.")
+                .evidence(t.evidence.iter())
+                .fix("On the director: nft list ruleset; iptables-save -t mangle; ipvsadm -Ln (the real server should show Route).".to_string()),
+            );
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! `handshake-reset`: a connection reset during its handshake: the real
+//! server answers the SYN with RST (nothing listens), or the client answers
+//! the SYN-ACK with RST.
+
+use super::{Check, Context, PerRs};
+use crate::finding::{Finding, Severity};
+use crate::flow::hosts::HostMap;
+use crate::flow::view::{FlowView, RsKey};
+
+#[derive(Default)]
+pub struct HandshakeReset {
+    by_server: PerRs,
+    by_client: PerRs,
+}
+
+impl Check for HandshakeReset {
+    fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
+        if v.established {
+            return;
+        }
+        if let Some(r) = v.flow.server_rst() {
+            let rs = v.rs.unwrap_or(if r.src != v.vip {
+                RsKey::Ip(r.src)
+            } else {
+                RsKey::Ip(v.vip)
+            });
+            self.by_server.add(v, rs, [r.at]);
+        } else if let (Some(rst), true) = (v.flow.client_rst, v.flow.synack_seen()) {
+            let from = v.flow.replies.iter().find(|r| !r.rst).expect("synack seen");
+            let rs = v.rs.unwrap_or(RsKey::Ip(from.src));
+            self.by_client.add(v, rs, [from.at, rst]);
+        }
+    }
+
+    fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        for ((vip, port, rs), t) in self.by_server.iter() {
+            let rs = ctx.rs_label(*rs);
+            out.push(
+                Finding::new("handshake-reset", Severity::Error, format!("{rs} refused {} connection(s): RST in answer to the SYN", t.flows))
+                    .service(ctx.service(*vip, *port))
+                    .real_server(rs.clone())
+                    .cause(format!("Nothing listens on port {port} on {rs} (service down or bound to another address), or a firewall rejects with RST. IPVS keeps scheduling to it because it has no health check that removes it."))
+                    .evidence(t.evidence.iter())
+                    .fix(format!("On {rs}: ss -ltn 'sport = :{port}' and start the service (bound to 0.0.0.0 or the VIP). On the director, until fixed: ipvsadm -e -t {vip}:{port} -r {rs} -w 0; and add a health checker (keepalived real_server TCP_CHECK / ldirectord).")),
+            );
+        }
+        for ((vip, port, rs), t) in self.by_client.iter() {
+            let rs = ctx.rs_label(*rs);
+            out.push(
+                Finding::new("handshake-reset", Severity::Warning, format!("clients reset {} connection(s) to {rs} right after its SYN-ACK", t.flows))
+                    .service(ctx.service(*vip, *port))
+                    .real_server(rs.clone())
+                    .cause("The client answered the SYN-ACK with RST: the SYN-ACK did not match the connection it opened (wrong source address or port: a reply that bypassed the director's rewrite), or the client gave up.")
+                    .evidence(t.evidence.iter())
+                    .fix(format!("Compare the SYN-ACK's source with {vip}:{port}; in NAT make {rs} route replies via the director."))
+                    .symptom(),
+            );
+        }
+    }
+}

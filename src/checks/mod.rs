@@ -1,0 +1,169 @@
+//! Checks: each file is one check with one stable finding code (documented in
+//! README.md's finding table). A check sees every finished flow
+//! ([`FlowView`]) and concludes at the end of input from what it tallied and
+//! from what the whole capture taught about hosts ([`Context`]).
+
+mod dr_forward_rewrites_ip;
+mod dr_reply_via_director;
+mod dr_rs_no_reply;
+mod handshake_reset;
+mod nat_reply_bypasses_director;
+mod nat_rs_no_reply;
+mod syn_retransmit;
+mod tun_rs_no_reply;
+mod vip_arp_failover;
+mod vip_arp_multiple_owners;
+mod vip_traffic_bypasses_director;
+
+use crate::decode::{fmt_mac, Mac};
+use crate::finding::{Evidence, EvidenceSet, Finding, Severity};
+use crate::flow::hosts::HostMap;
+use crate::flow::view::{FlowView, RsKey};
+use crate::model::{service_label, Model, Proto};
+use crate::source::PointInfo;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+pub trait Check {
+    /// Sees one finished flow.
+    fn on_flow(&mut self, _v: &FlowView<'_>, _hosts: &HostMap) {}
+    /// Concludes at the end of input.
+    fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>);
+}
+
+/// What checks know when they conclude.
+pub struct Context<'a> {
+    pub model: &'a Model,
+    pub hosts: &'a HostMap,
+    pub points: &'a [PointInfo],
+}
+
+impl Context<'_> {
+    pub fn is_vip(&self, ip: IpAddr) -> bool {
+        self.model.is_vip(ip)
+    }
+
+    /// The address of a real server: its RIP, else its MAC.
+    pub fn rs_label(&self, key: RsKey) -> String {
+        match key {
+            RsKey::Ip(ip) => ip.to_string(),
+            RsKey::Mac(m) => self
+                .mac_ip(m)
+                .map_or_else(|| fmt_mac(&m), |ip| ip.to_string()),
+        }
+    }
+
+    /// The host address a MAC claims (never a VIP), preferring configured RIPs.
+    pub fn mac_ip(&self, m: Mac) -> Option<IpAddr> {
+        self.hosts.ip_of(
+            m,
+            |ip| self.model.is_vip(ip),
+            |ip| self.model.real_server(ip).is_some(),
+        )
+    }
+
+    pub fn service(&self, vip: IpAddr, port: u16) -> String {
+        service_label(vip, Some(port), Proto::Tcp)
+    }
+
+    /// `02:00:00:00:11:00 (rs1, 192.0.2.11)`: a MAC with what we know of it.
+    pub fn describe_mac(&self, m: Mac) -> String {
+        let mut parts = Vec::new();
+        if let Some(h) = self.host_of_mac(m) {
+            parts.push(h);
+        }
+        if let Some(ip) = self.mac_ip(m) {
+            parts.push(ip.to_string());
+        }
+        if self.hosts.is_director(m) {
+            parts.push("director".into());
+        }
+        if parts.is_empty() {
+            fmt_mac(&m)
+        } else {
+            format!("{} ({})", fmt_mac(&m), parts.join(", "))
+        }
+    }
+
+    /// The capture point host whose frames carry this MAC as sender the most
+    /// is not knowable from pcap alone; we use the evidence of its first
+    /// forwarding or claim: the host of that point when the MAC is its sender.
+    fn host_of_mac(&self, _m: Mac) -> Option<String> {
+        None
+    }
+
+    pub fn point_name(&self, e: &Evidence) -> &str {
+        self.points
+            .get(usize::from(e.point))
+            .map_or("?", |p| p.name.as_str())
+    }
+}
+
+/// A count with its first evidence packets.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    pub flows: u64,
+    pub evidence: EvidenceSet,
+}
+
+/// Per (VIP, port, real server) tallies, bounded.
+#[derive(Debug, Default)]
+pub struct PerRs(BTreeMap<(IpAddr, u16, RsKey), Tally>);
+
+const MAX_PER_RS: usize = 4096;
+
+impl PerRs {
+    pub fn add(&mut self, v: &FlowView<'_>, rs: RsKey, ev: impl IntoIterator<Item = Evidence>) {
+        let k = (v.vip, v.vport, rs);
+        if self.0.len() >= MAX_PER_RS && !self.0.contains_key(&k) {
+            return;
+        }
+        let t = self.0.entry(k).or_default();
+        t.flows += 1;
+        t.evidence.extend(ev);
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&(IpAddr, u16, RsKey), &Tally)> {
+        self.0.iter()
+    }
+}
+
+/// Every check, in report order.
+pub fn all() -> Vec<Box<dyn Check>> {
+    vec![
+        Box::new(vip_arp_multiple_owners::VipArpMultipleOwners),
+        Box::new(vip_arp_failover::VipArpFailover),
+        Box::new(vip_traffic_bypasses_director::VipTrafficBypassesDirector::default()),
+        Box::new(dr_rs_no_reply::DrRsNoReply::default()),
+        Box::new(dr_reply_via_director::DrReplyViaDirector::default()),
+        Box::new(dr_forward_rewrites_ip::DrForwardRewritesIp::default()),
+        Box::new(nat_reply_bypasses_director::NatReplyBypassesDirector::default()),
+        Box::new(nat_rs_no_reply::NatRsNoReply::default()),
+        Box::new(tun_rs_no_reply::TunRsNoReply::default()),
+        Box::new(handshake_reset::HandshakeReset::default()),
+        Box::new(syn_retransmit::SynRetransmit::default()),
+    ]
+}
+
+/// Codes of symptoms that a root cause on the same real server explains.
+const SYMPTOMS: &[&str] = &["syn-retransmit", "handshake-reset"];
+
+/// Downgrades symptom findings to info where a root-cause finding (warning or
+/// above) names the same service and real server, and says which explains it.
+pub fn explain(findings: &mut [Finding]) {
+    let causes: Vec<(Option<String>, Option<String>, &'static str)> = findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning && !f.symptom)
+        .map(|f| (f.service.clone(), f.real_server.clone(), f.code))
+        .collect();
+    for f in findings.iter_mut() {
+        if !f.symptom || !SYMPTOMS.contains(&f.code) || f.real_server.is_none() {
+            continue;
+        }
+        if let Some((_, _, code)) = causes.iter().find(|(s, r, c)| {
+            *c != f.code && *r == f.real_server && (s.is_none() || *s == f.service)
+        }) {
+            f.severity = Severity::Info;
+            f.explained_by = Some(code);
+        }
+    }
+}

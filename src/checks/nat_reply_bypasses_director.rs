@@ -1,0 +1,56 @@
+//! `nat-reply-bypasses-director`: NAT; a real server answers the client from
+//! its RIP directly (its route to the client does not go via the director),
+//! so the reply is never rewritten back to the VIP and the client resets it.
+
+use super::{Check, Context, PerRs};
+use crate::finding::{Finding, Severity};
+use crate::flow::hosts::HostMap;
+use crate::flow::view::{FlowView, RsKey};
+use crate::model::Mode;
+
+#[derive(Default)]
+pub struct NatReplyBypassesDirector {
+    bypass: PerRs,
+}
+
+impl Check for NatReplyBypassesDirector {
+    fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
+        if matches!(v.mode, Some(Mode::Dr | Mode::Tun)) {
+            return;
+        }
+        let rewritten_back = v.replies_from_vip().next().is_some();
+        for r in v.replies_not_from_vip() {
+            if r.outer.is_some() {
+                continue;
+            }
+            // Addressed to another gateway than the director that forwarded it,
+            // or (director side not captured) the client got it un-rewritten.
+            let wrong_gateway = matches!((r.dst_mac, v.director_mac), (Some(a), Some(d)) if a != d);
+            let unrewritten = !rewritten_back && v.flow.client_rst.is_some();
+            if wrong_gateway || unrewritten {
+                let mut ev = vec![r.at];
+                ev.extend(v.flow.client_rst);
+                self.bypass.add(v, RsKey::Ip(r.src), ev);
+                return;
+            }
+        }
+    }
+
+    fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        for ((vip, port, rs), t) in self.bypass.iter() {
+            let rs = ctx.rs_label(*rs);
+            out.push(
+                Finding::new(
+                    "nat-reply-bypasses-director",
+                    Severity::Error,
+                    format!("{rs} answered {} connection(s) from its own address straight to the client, bypassing the director; the client resets them", t.flows),
+                )
+                .service(ctx.service(*vip, *port))
+                .real_server(rs.clone())
+                .cause(format!("In NAT the director must rewrite the reply's source from {rs} back to {vip}, so every reply has to cross it. {rs}'s default route (or its route to the clients) points at another gateway, so the client receives a SYN-ACK from {rs}, which matches none of its connections, and answers with RST."))
+                .evidence(t.evidence.iter())
+                .fix(format!("On {rs}: ip route replace default via <the director's address on this segment>; verify with ip route get <client address>.")),
+            );
+        }
+    }
+}

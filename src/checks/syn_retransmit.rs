@@ -1,0 +1,73 @@
+//! `syn-retransmit`: clients retransmit their SYN to the VIP, attributed to
+//! the real server the connection was scheduled to when that is visible.
+
+use super::{Check, Context, PerRs};
+use crate::finding::{Finding, Severity};
+use crate::flow::hosts::HostMap;
+use crate::flow::view::{FlowView, RsKey};
+
+#[derive(Default)]
+pub struct SynRetransmit {
+    retx: PerRs,
+    total: PerRs,
+    retransmissions: std::collections::BTreeMap<(std::net::IpAddr, u16, RsKey), u64>,
+}
+
+impl Check for SynRetransmit {
+    fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
+        // Flows whose real server is not visible are counted against the VIP.
+        let rs = v.rs.unwrap_or(RsKey::Ip(v.vip));
+        self.total.add(v, rs, []);
+        let n = v.flow.syn_retransmits();
+        if n > 0 {
+            let c = v
+                .flow
+                .syns
+                .iter()
+                .max_by_key(|c| c.count)
+                .expect("retransmitted");
+            self.retx.add(v, rs, [c.at]);
+            *self
+                .retransmissions
+                .entry((v.vip, v.vport, rs))
+                .or_default() += u64::from(n);
+        }
+    }
+
+    fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        for (k @ (vip, port, rs), t) in self.retx.iter() {
+            let total = self
+                .total
+                .iter()
+                .find(|(kk, _)| *kk == k)
+                .map_or(t.flows, |(_, t)| t.flows);
+            let n = self.retransmissions.get(k).copied().unwrap_or(0);
+            // A stray retransmission in a large sample is normal loss.
+            let sev = if t.flows >= 3 || t.flows * 20 >= total {
+                Severity::Warning
+            } else {
+                Severity::Info
+            };
+            let unknown_rs = *rs == RsKey::Ip(*vip);
+            let who = if unknown_rs {
+                format!("{vip} (real server not visible in these captures)")
+            } else {
+                ctx.rs_label(*rs)
+            };
+            let mut f = Finding::new(
+                "syn-retransmit",
+                sev,
+                format!("{} of {total} connection(s) to {who} needed SYN retransmissions ({n} in all)", t.flows),
+            )
+            .service(ctx.service(*vip, *port))
+            .cause("The client's SYN (or the SYN-ACK) was lost or dropped: the real server does not accept packets for the VIP, drops them (rp_filter, firewall, full backlog), or the reply takes a path that loses it.")
+            .evidence(t.evidence.iter())
+            .fix("Look for a root-cause finding on the same real server; otherwise capture on the real server to see whether the SYNs arrive, and check nstat -az TcpExtListenDrops there.")
+            .symptom();
+            if !unknown_rs {
+                f = f.real_server(ctx.rs_label(*rs));
+            }
+            out.push(f);
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! `vip-arp-multiple-owners`: more than one MAC answers ARP (or announces by
+//! gratuitous ARP / unsolicited NA) for a VIP at the same time. The classic
+//! LVS-DR "ARP problem": a real server holding the VIP without
+//! `arp_ignore=1`/`arp_announce=2` steals the VIP's traffic from the director.
+
+use super::{Check, Context};
+use crate::decode::fmt_mac;
+use crate::finding::{Finding, Severity};
+use crate::flow::neigh::Ownership;
+
+pub struct VipArpMultipleOwners;
+
+impl Check for VipArpMultipleOwners {
+    fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        let mut vips: Vec<_> = ctx
+            .model
+            .services
+            .iter()
+            .map(|s| (s.vip, s.label()))
+            .collect();
+        vips.dedup_by_key(|(v, _)| *v);
+        for (vip, label) in vips {
+            let Some(claims) = ctx.hosts.neigh.claims(vip) else {
+                continue;
+            };
+            let macs = match claims.ownership() {
+                Ownership::Conflict { macs } => macs,
+                // A "failover" to or from a real server is a stolen VIP, not a failover.
+                Ownership::Failover { from, to }
+                    if ctx.hosts.is_real_server(from) || ctx.hosts.is_real_server(to) =>
+                {
+                    vec![from, to]
+                }
+                _ => continue,
+            };
+            let all: Vec<String> = macs.iter().map(|m| ctx.describe_mac(*m)).collect();
+            let evidence = claims
+                .by_mac
+                .iter()
+                .flat_map(|c| c.evidence.iter())
+                .chain(claims.switch_evidence.iter());
+            let wrong: Vec<_> = macs
+                .iter()
+                .copied()
+                .filter(|m| !ctx.hosts.is_director(*m))
+                .collect();
+            if wrong.is_empty() || wrong.len() == macs.len() {
+                // Two directors at once (split brain), or nobody seen forwarding:
+                // we cannot tell which claim is the wrong one.
+                let what = if wrong.is_empty() {
+                    "directors (split brain: both hold the VIP)"
+                } else {
+                    "hosts"
+                };
+                out.push(
+                    Finding::new(
+                        "vip-arp-multiple-owners",
+                        Severity::Error,
+                        format!("{} MACs claim VIP {vip} at the same time: {}; {what}", macs.len(), all.join(", ")),
+                    )
+                    .service(label.clone())
+                    .cause("More than one host answers ARP for the VIP, so the gateway sends VIP traffic to whichever answered last. Either two directors hold the VIP (keepalived/VRRP split brain: check that VRRP adverts pass between them), or a real server holds the VIP on an interface that answers ARP.")
+                    .evidence(evidence)
+                    .fix(format!("On every real server: ip addr del {vip}/32 dev eth0 2>/dev/null; ip addr add {vip}/32 dev lo; sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2. On the directors: make sure only one holds {vip} (keepalived: check that VRRP adverts reach the backup)."))
+                );
+                continue;
+            }
+            for m in wrong {
+                let rs = ctx
+                    .mac_ip(m)
+                    .map_or_else(|| fmt_mac(&m), |ip| ip.to_string());
+                let c = claims.by_mac.iter().find(|c| c.mac == m).expect("claimant");
+                let how = match (c.replies, c.gratuitous) {
+                    (0, 0) => "sends ARP from the VIP".to_string(),
+                    (r, 0) => format!("answered {r} ARP request(s) for the VIP"),
+                    (0, g) => format!("announced the VIP by {g} gratuitous ARP(s)"),
+                    (r, g) => format!(
+                        "answered {r} ARP request(s) and announced it by {g} gratuitous ARP(s)"
+                    ),
+                };
+                out.push(
+                    Finding::new(
+                        "vip-arp-multiple-owners",
+                        Severity::Error,
+                        format!("real server {rs} ({}) {how} for VIP {vip}; the director also claims it (claimants: {})", fmt_mac(&m), all.join(", ")),
+                    )
+                    .service(label.clone())
+                    .real_server(rs.clone())
+                    .cause(format!("{rs} answers ARP for the VIP: the VIP is on an interface other than lo, or arp_ignore/arp_announce are not set (the kernel uses the max of conf.all and conf.<iface>). The gateway then sends clients straight to {rs}, bypassing the director and its scheduling."))
+                    .evidence(c.evidence.iter().chain(claims.switch_evidence.iter()))
+                    .fix(format!("On {rs}: ip addr del {vip}/32 dev eth0 2>/dev/null; ip addr add {vip}/32 dev lo; sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_announce=2 (persist in /etc/sysctl.d/). Then on the director re-announce: arping -c 3 -U -I eth0 {vip}.")),
+                );
+            }
+        }
+    }
+}

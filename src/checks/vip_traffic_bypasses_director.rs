@@ -1,0 +1,83 @@
+//! `vip-traffic-bypasses-director`: client→VIP frames that the gateway sends
+//! straight to a real server's MAC instead of the director's, so IPVS never
+//! schedules them. The consequence of a real server answering ARP for the VIP.
+
+use super::{Check, Context};
+use crate::decode::{fmt_mac, Mac};
+use crate::finding::{Evidence, EvidenceSet, Finding, Severity};
+use crate::flow::hosts::HostMap;
+use crate::flow::view::FlowView;
+use crate::model::Mode;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+#[derive(Default)]
+pub struct VipTrafficBypassesDirector {
+    /// (VIP, port, destination MAC) of client SYNs that were not forwarded copies.
+    to_mac: BTreeMap<(IpAddr, u16, Mac), (u64, EvidenceSet)>,
+}
+
+const MAX_KEYS: usize = 4096;
+
+impl Check for VipTrafficBypassesDirector {
+    fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
+        if matches!(v.mode, Some(Mode::Nat | Mode::Tun)) {
+            return;
+        }
+        let mut seen: Option<Mac> = None;
+        for c in &v.flow.syns {
+            let (Some(d), true) = (c.dst_mac, c.outer.is_none() && c.dst == v.vip) else {
+                continue;
+            };
+            if v.forward.is_some_and(|f| std::ptr::eq(f, c))
+                || Some(d) == v.director_mac
+                || seen == Some(d)
+            {
+                continue;
+            }
+            seen = Some(d);
+            let k = (v.vip, v.vport, d);
+            if self.to_mac.len() >= MAX_KEYS && !self.to_mac.contains_key(&k) {
+                continue;
+            }
+            let e = self.to_mac.entry(k).or_default();
+            e.0 += 1;
+            e.1.push(c.at);
+        }
+    }
+
+    fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        if ctx.hosts.directors().next().is_none() {
+            return; // no director seen forwarding: cannot tell a bypass from the director
+        }
+        for ((vip, port, mac), (n, ev)) in &self.to_mac {
+            if ctx.hosts.is_director(*mac) {
+                continue;
+            }
+            let claims_vip = ctx
+                .hosts
+                .neigh
+                .claims(*vip)
+                .is_some_and(|c| c.by_mac.iter().any(|c| c.mac == *mac));
+            if !ctx.hosts.is_real_server(*mac) && !claims_vip {
+                continue; // e.g. the client's frame to its own gateway
+            }
+            let rs = ctx
+                .mac_ip(*mac)
+                .map_or_else(|| fmt_mac(mac), |ip| ip.to_string());
+            let evidence: Vec<Evidence> = ev.iter().collect();
+            out.push(
+                Finding::new(
+                    "vip-traffic-bypasses-director",
+                    Severity::Error,
+                    format!("{n} connection(s) to {vip}:{port} were sent straight to real server {rs} ({}), bypassing the director", fmt_mac(mac)),
+                )
+                .service(ctx.service(*vip, *port))
+                .real_server(rs.clone())
+                .cause(format!("The gateway's ARP entry for {vip} points at {rs}: it answered ARP for the VIP (VIP on eth0, or arp_ignore/arp_announce not set). These connections are never scheduled by IPVS, persistence and weights are ignored, and if {rs} goes down clients fail."))
+                .evidence(evidence)
+                .fix(format!("On {rs}: move the VIP to lo and set sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2; then refresh the gateway's entry: on the gateway ip neigh del {vip} dev <iface>, or from the director arping -c 3 -U -I eth0 {vip}.")),
+            );
+        }
+    }
+}

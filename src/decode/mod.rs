@@ -1,0 +1,330 @@
+//! Decode: raw captured bytes → a small typed view of what the checks need.
+//!
+//! Link layers are peeled here (Ethernet with 802.1Q/QinQ, Linux SLL v1 via
+//! etherparse, SLL2 by hand in [`sll2`], raw IP, BSD loopback); network and
+//! transport headers come from `etherparse`. IP-in-IP (LVS-TUN) is decoded one
+//! level deep so the inner connection is visible with its outer addresses.
+//! Nothing here allocates: a [`Packet`] is plain `Copy` data.
+
+pub mod link;
+pub mod sll2;
+
+use etherparse::{ArpOperation, EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+pub use link::LinkType;
+
+/// A MAC address.
+pub type Mac = [u8; 6];
+
+/// Formats a MAC address as `aa:bb:cc:dd:ee:ff`.
+pub fn fmt_mac(m: &Mac) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
+/// Link-layer addressing of a frame, when the link type carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct L2 {
+    pub src: Mac,
+    /// `None` for Linux cooked captures, which record only the sender.
+    pub dst: Option<Mac>,
+    pub vlan: Option<u16>,
+}
+
+/// TCP flag bits as on the wire.
+pub mod tcp_flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tcp {
+    pub sport: u16,
+    pub dport: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+    pub payload_len: u32,
+}
+
+impl Tcp {
+    pub fn has(&self, f: u8) -> bool {
+        self.flags & f == f
+    }
+    pub fn syn(&self) -> bool {
+        self.has(tcp_flags::SYN)
+    }
+    pub fn ack_flag(&self) -> bool {
+        self.has(tcp_flags::ACK)
+    }
+    pub fn rst(&self) -> bool {
+        self.has(tcp_flags::RST)
+    }
+    pub fn fin(&self) -> bool {
+        self.has(tcp_flags::FIN)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum L4 {
+    Tcp(Tcp),
+    Udp {
+        sport: u16,
+        dport: u16,
+    },
+    /// A non-first fragment, or a transport header cut off by the snap length.
+    Incomplete,
+    Other(u8),
+}
+
+/// An IP packet (the inner one for IP-in-IP, with the tunnel in `outer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ip {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub ttl: u8,
+    /// IPv4 identification (0 for IPv6).
+    pub id: u16,
+    pub tos: u8,
+    /// Total length as the IP header states it.
+    pub len: u16,
+    pub l4: L4,
+    /// Source and destination of the tunnel header, for IP-in-IP.
+    pub outer: Option<(IpAddr, IpAddr)>,
+}
+
+/// Address resolution: ARP for IPv4, neighbour discovery for IPv6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NeighOp {
+    Request,
+    Reply,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Neigh {
+    pub op: NeighOp,
+    pub sender_mac: Mac,
+    pub sender_ip: IpAddr,
+    pub target_ip: IpAddr,
+    /// An unsolicited announcement (gratuitous ARP, unsolicited NA).
+    pub gratuitous: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Net {
+    Neigh(Neigh),
+    Ip(Ip),
+    /// Something else (STP, LLDP, IPv6 multicast listener reports, ...).
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Packet {
+    pub l2: Option<L2>,
+    pub net: Net,
+}
+
+/// Why a frame could not be decoded. Counted, never fatal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Shorter than its link-layer header.
+    TruncatedLink,
+    /// The network header is cut or malformed.
+    BadNetwork,
+}
+
+/// Decodes one captured frame of the given link type.
+pub fn decode(link: LinkType, data: &[u8]) -> Result<Packet, DecodeError> {
+    let (l2, ether_type, payload) = link::peel(link, data)?;
+    let net = match ether_type {
+        Some(et) => decode_net(et, payload)?,
+        None => decode_ip_auto(payload)?,
+    };
+    Ok(Packet { l2, net })
+}
+
+fn decode_ip_auto(payload: &[u8]) -> Result<Net, DecodeError> {
+    match payload.first().map(|b| b >> 4) {
+        Some(4) => decode_net(EtherType::IPV4, payload),
+        Some(6) => decode_net(EtherType::IPV6, payload),
+        _ => Err(DecodeError::BadNetwork),
+    }
+}
+
+fn decode_net(et: EtherType, payload: &[u8]) -> Result<Net, DecodeError> {
+    if et == EtherType::ARP {
+        return Ok(decode_arp(payload).map(Net::Neigh).unwrap_or(Net::Other));
+    }
+    if et != EtherType::IPV4 && et != EtherType::IPV6 {
+        return Ok(Net::Other);
+    }
+    let sliced = LaxSlicedPacket::from_ether_type(et, payload);
+    match ip_from_sliced(&sliced, 0)? {
+        Some(n) => Ok(n),
+        None => Err(DecodeError::BadNetwork),
+    }
+}
+
+fn ip_from_sliced(s: &LaxSlicedPacket<'_>, depth: u8) -> Result<Option<Net>, DecodeError> {
+    let (src, dst, ttl, id, tos, len, pl) = match &s.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                h.ttl(),
+                h.identification(),
+                h.slice()[1],
+                h.total_len(),
+                v4.payload(),
+            )
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            (
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+                h.hop_limit(),
+                0,
+                h.traffic_class(),
+                h.payload_length().saturating_add(40),
+                v6.payload(),
+            )
+        }
+        Some(LaxNetSlice::Arp(a)) => {
+            return Ok(decode_arp(a.slice()).map(Net::Neigh));
+        }
+        None => return Ok(None),
+    };
+    // IP-in-IP (LVS-TUN): decode the inner packet, keep the tunnel addresses.
+    if depth == 0
+        && !pl.fragmented
+        && (pl.ip_number == IpNumber::IPV4 || pl.ip_number == IpNumber::IPV6)
+    {
+        if let Ok(inner) = LaxSlicedPacket::from_ip(pl.payload) {
+            if let Some(Net::Ip(mut ip)) = ip_from_sliced(&inner, 1)? {
+                ip.outer = Some((src, dst));
+                return Ok(Some(Net::Ip(ip)));
+            }
+        }
+    }
+    let l4 = match &s.transport {
+        Some(TransportSlice::Tcp(t)) => L4::Tcp(Tcp {
+            sport: t.source_port(),
+            dport: t.destination_port(),
+            seq: t.sequence_number(),
+            ack: t.acknowledgment_number(),
+            flags: t.slice()[13],
+            payload_len: tcp_payload_len(len, &s.net, t.data_offset()),
+        }),
+        Some(TransportSlice::Udp(u)) => L4::Udp {
+            sport: u.source_port(),
+            dport: u.destination_port(),
+        },
+        Some(TransportSlice::Icmpv6(i)) => {
+            if let (IpAddr::V6(_), Some(n)) = (src, decode_nd(src, i.slice())) {
+                return Ok(Some(Net::Neigh(n)));
+            }
+            L4::Other(58)
+        }
+        Some(_) => L4::Other(pl.ip_number.0),
+        None if pl.fragmented || pl.incomplete => L4::Incomplete,
+        None if pl.ip_number == IpNumber::TCP || pl.ip_number == IpNumber::UDP => L4::Incomplete,
+        None => L4::Other(pl.ip_number.0),
+    };
+    Ok(Some(Net::Ip(Ip {
+        src,
+        dst,
+        ttl,
+        id,
+        tos,
+        len,
+        l4,
+        outer: None,
+    })))
+}
+
+/// TCP payload length from the IP header's length (independent of snap length).
+fn tcp_payload_len(ip_total: u16, net: &Option<LaxNetSlice<'_>>, data_offset: u8) -> u32 {
+    let ip_hdr = match net {
+        Some(LaxNetSlice::Ipv4(v4)) => u32::from(v4.header().ihl()) * 4,
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            // total minus everything before the TCP header
+            (v6.header().slice().len() + v6.extensions().slice().len()) as u32
+        }
+        _ => 0,
+    };
+    u32::from(ip_total).saturating_sub(ip_hdr + u32::from(data_offset) * 4)
+}
+
+fn decode_arp(b: &[u8]) -> Option<Neigh> {
+    let a = etherparse::ArpPacketSlice::from_slice(b).ok()?;
+    if a.hw_addr_size() != 6 || a.proto_addr_size() != 4 || a.proto_addr_type() != EtherType::IPV4 {
+        return None;
+    }
+    let op = match a.operation() {
+        ArpOperation::REQUEST => NeighOp::Request,
+        ArpOperation::REPLY => NeighOp::Reply,
+        _ => return None,
+    };
+    let mac: Mac = a.sender_hw_addr().try_into().ok()?;
+    let spa: [u8; 4] = a.sender_protocol_addr().try_into().ok()?;
+    let tpa: [u8; 4] = a.target_protocol_addr().try_into().ok()?;
+    Some(Neigh {
+        op,
+        sender_mac: mac,
+        sender_ip: IpAddr::V4(Ipv4Addr::from(spa)),
+        target_ip: IpAddr::V4(Ipv4Addr::from(tpa)),
+        gratuitous: spa == tpa,
+    })
+}
+
+/// IPv6 neighbour solicitation (135) / advertisement (136) with their
+/// link-layer address options, mapped onto the same shape as ARP.
+fn decode_nd(src: IpAddr, icmp: &[u8]) -> Option<Neigh> {
+    let ty = *icmp.first()?;
+    if ty != 135 && ty != 136 {
+        return None;
+    }
+    let target: [u8; 16] = icmp.get(8..24)?.try_into().ok()?;
+    let target = IpAddr::V6(Ipv6Addr::from(target));
+    // Options: type, length in units of 8 bytes.
+    let want = if ty == 135 { 1 } else { 2 };
+    let mut opts = icmp.get(24..)?;
+    let mut mac = None;
+    while opts.len() >= 8 {
+        let olen = usize::from(opts[1]) * 8;
+        if olen == 0 || olen > opts.len() {
+            break;
+        }
+        if opts[0] == want && olen >= 8 {
+            mac = opts[2..8].try_into().ok();
+        }
+        opts = &opts[olen..];
+    }
+    let sender_mac = mac?;
+    Some(if ty == 135 {
+        Neigh {
+            op: NeighOp::Request,
+            sender_mac,
+            sender_ip: src,
+            target_ip: target,
+            gratuitous: false,
+        }
+    } else {
+        // An advertisement announces `target` as being at `sender_mac`.
+        Neigh {
+            op: NeighOp::Reply,
+            sender_mac,
+            sender_ip: target,
+            target_ip: target,
+            gratuitous: icmp.get(4).is_some_and(|f| f & 0x40 == 0),
+        }
+    })
+}

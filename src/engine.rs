@@ -1,0 +1,464 @@
+//! The engine: one streaming pass. Packets are decoded, ARP goes to the host
+//! map, TCP to the flow table; finished flows are interpreted, counted per
+//! service and real server, and shown to every check. At the end of input the
+//! model is completed by inference and the checks conclude.
+
+use crate::checks::{self, Check, Context};
+use crate::decode::{self, Mac, Net, L4};
+use crate::finding::{Evidence, Finding};
+use crate::flow::hosts::HostMap;
+use crate::flow::table::{FlowTable, TableStats, DEFAULT_MAX_FLOWS};
+use crate::flow::view::{FlowView, RsKey};
+use crate::flow::Flow;
+use crate::model::{Mode, Model, Origin, Proto, Service};
+use crate::source::{PointInfo, RawPacket};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `--mode`: the forwarding mode when the traffic does not show it.
+    pub mode: Option<Mode>,
+    pub max_flows: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            mode: None,
+            max_flows: DEFAULT_MAX_FLOWS,
+        }
+    }
+}
+
+/// Counts per service or per real server.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub connections: u64,
+    pub established: u64,
+    pub failed: u64,
+    pub syn_retransmits: u64,
+    pub resets: u64,
+}
+
+impl Stats {
+    fn add(&mut self, v: &FlowView<'_>) {
+        self.connections += 1;
+        self.established += u64::from(v.established);
+        self.failed += u64::from(v.failed);
+        self.syn_retransmits += u64::from(v.flow.syn_retransmits());
+        self.resets += u64::from(v.flow.server_rst().is_some() || v.flow.client_rst.is_some());
+    }
+}
+
+#[derive(Debug, Default)]
+struct SvcCensus {
+    stats: Stats,
+    modes: BTreeMap<Mode, (u64, Evidence)>,
+    first: Option<Evidence>,
+    /// Flows whose handshake answer from the VIP was seen somewhere.
+    replies: u64,
+}
+
+#[derive(Debug, Default)]
+struct RsCensus {
+    stats: Stats,
+    mac: Option<Mac>,
+    port: Option<u16>,
+    mode: Option<Mode>,
+}
+
+const MAX_CENSUS: usize = 4096;
+
+pub struct Engine {
+    model: Model,
+    opts: Options,
+    flows: FlowTable,
+    hosts: HostMap,
+    checks: Vec<Box<dyn Check>>,
+    retired: Vec<Flow>,
+    services: BTreeMap<(IpAddr, u16), SvcCensus>,
+    servers: BTreeMap<(IpAddr, u16, RsKey), RsCensus>,
+    pub packets: u64,
+    first_ts: Option<i64>,
+    last_ts: i64,
+}
+
+/// A real server as reported.
+#[derive(Debug, Clone)]
+pub struct RsReport {
+    pub service: String,
+    pub ip: Option<IpAddr>,
+    pub mac: Option<Mac>,
+    pub port: Option<u16>,
+    pub mode: Option<Mode>,
+    pub weight: Option<i64>,
+    pub stats: Stats,
+}
+
+/// A service as reported, with where its definition came from.
+#[derive(Debug, Clone)]
+pub struct SvcReport {
+    pub service: Service,
+    pub stats: Stats,
+}
+
+#[derive(Debug)]
+pub struct Analysis {
+    pub points: Vec<PointInfo>,
+    pub services: Vec<SvcReport>,
+    pub real_servers: Vec<RsReport>,
+    pub findings: Vec<Finding>,
+    /// What the captures can and cannot show.
+    pub notes: Vec<String>,
+    pub packets: u64,
+    pub flows: TableStats,
+    pub first_ts: Option<i64>,
+    pub last_ts: i64,
+}
+
+impl Engine {
+    pub fn new(model: Model, opts: Options) -> Engine {
+        Engine {
+            flows: FlowTable::new(opts.max_flows),
+            model,
+            opts,
+            hosts: HostMap::default(),
+            checks: checks::all(),
+            retired: Vec::new(),
+            services: BTreeMap::new(),
+            servers: BTreeMap::new(),
+            packets: 0,
+            first_ts: None,
+            last_ts: i64::MIN,
+        }
+    }
+
+    /// Feeds one packet. A packet that cannot be decoded returns `false`.
+    pub fn feed(&mut self, p: &RawPacket<'_>) -> bool {
+        self.packets += 1;
+        self.first_ts.get_or_insert(p.ts);
+        self.last_ts = self.last_ts.max(p.ts);
+        let at = Evidence {
+            point: p.point,
+            frame: p.frame,
+            time: p.ts,
+        };
+        let pkt = match decode::decode(p.link, p.data) {
+            Ok(pkt) => pkt,
+            Err(_) => return false,
+        };
+        match pkt.net {
+            Net::Neigh(n) => self.hosts.neigh.observe(&n, at),
+            Net::Ip(ip) => {
+                if let L4::Tcp(tcp) = ip.l4 {
+                    self.flows.observe(at, pkt.l2, &ip, &tcp, &mut self.retired);
+                    if !self.retired.is_empty() {
+                        self.process_retired(false);
+                    }
+                }
+            }
+            Net::Other => {}
+        }
+        true
+    }
+
+    fn process_retired(&mut self, learn_first: bool) {
+        let retired = std::mem::take(&mut self.retired);
+        let end = self.last_ts;
+        if learn_first {
+            for f in &retired {
+                FlowView::new(f, &self.model, &self.hosts, end).learn(&mut self.hosts);
+            }
+        }
+        for f in &retired {
+            let v = FlowView::new(f, &self.model, &self.hosts, end);
+            v.learn(&mut self.hosts);
+            if f.syns.is_empty() {
+                continue;
+            }
+            self.census(&v);
+            for c in &mut self.checks {
+                c.on_flow(&v, &self.hosts);
+            }
+        }
+        self.retired = retired;
+        self.retired.clear();
+    }
+
+    fn census(&mut self, v: &FlowView<'_>) {
+        let k = (v.vip, v.vport);
+        if self.services.len() < MAX_CENSUS || self.services.contains_key(&k) {
+            let s = self.services.entry(k).or_default();
+            s.stats.add(v);
+            s.first.get_or_insert(v.flow.syns[0].at);
+            s.replies += u64::from(v.replies_from_vip().next().is_some());
+            if let (Some(m), Some(f)) = (v.mode, v.forward) {
+                s.modes.entry(m).or_insert((0, f.at)).0 += 1;
+            }
+        }
+        if let Some(rs) = v.rs {
+            let k = (v.vip, v.vport, rs);
+            if self.servers.len() < MAX_CENSUS || self.servers.contains_key(&k) {
+                let r = self.servers.entry(k).or_default();
+                r.stats.add(v);
+                r.mac = r.mac.or(v.rs_mac);
+                r.port = r.port.or(v.rs_port);
+                r.mode = r.mode.or(v.mode);
+            }
+        }
+    }
+
+    /// Ends the pass: retires all flows, completes the model, runs the checks.
+    pub fn finish(mut self, points: Vec<PointInfo>) -> Analysis {
+        self.flows.drain(&mut self.retired);
+        self.process_retired(true);
+        let mut notes = Vec::new();
+        let model = self.complete_model(&points, &mut notes);
+
+        let ctx = Context {
+            model: &model,
+            hosts: &self.hosts,
+            points: &points,
+        };
+        let mut findings = Vec::new();
+        for c in &mut self.checks {
+            c.finish(&ctx, &mut findings);
+        }
+        checks::explain(&mut findings);
+        findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.service.cmp(&b.service))
+                .then_with(|| a.real_server.cmp(&b.real_server))
+                .then_with(|| a.code.cmp(b.code))
+        });
+
+        let real_servers = self.real_servers(&model, &ctx);
+        let services = model
+            .services
+            .iter()
+            .map(|s| SvcReport {
+                stats: s
+                    .port
+                    .and_then(|p| self.services.get(&(s.vip, p)))
+                    .map(|c| c.stats)
+                    .unwrap_or_default(),
+                service: s.clone(),
+            })
+            .collect();
+        self.visibility_notes(&model, &points, &mut notes);
+        Analysis {
+            points,
+            services,
+            real_servers,
+            findings,
+            notes,
+            packets: self.packets,
+            flows: self.flows.stats,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+        }
+    }
+
+    /// Adds services seen in the traffic to the given model: those the
+    /// director visibly forwards, and, when none is visible, the most used
+    /// destinations (mode unknown).
+    fn complete_model(&self, points: &[PointInfo], notes: &mut Vec<String>) -> Model {
+        let mut model = self.model.clone();
+        let pname = |e: &Evidence| {
+            points
+                .get(usize::from(e.point))
+                .map_or("?".to_string(), |p| p.name.clone())
+        };
+        for s in &mut model.services {
+            if s.mode.is_none() {
+                let seen = s
+                    .port
+                    .and_then(|p| self.services.get(&(s.vip, p)))
+                    .and_then(|c| c.modes.keys().next().copied());
+                s.mode = seen.or(self.opts.mode);
+            }
+        }
+        let mut unexplained = Vec::new();
+        for ((vip, port), c) in &self.services {
+            if model.find(*vip, *port, Proto::Tcp.number()).is_some() {
+                continue;
+            }
+            if let Some((mode, (n, e))) = c.modes.iter().max_by_key(|(_, (n, _))| *n) {
+                let how = match mode {
+                    Mode::Dr => "same IP packet re-sent to another MAC",
+                    Mode::Nat => "destination rewritten to a real server",
+                    Mode::Tun => "IP-in-IP encapsulated to a real server",
+                };
+                let mut s = Service::new(
+                    *vip,
+                    Some(*port),
+                    Proto::Tcp,
+                    Origin::Inferred(format!(
+                        "{mode} forwarding seen in {n} connection(s) ({how}), first at {} frame {}",
+                        pname(e),
+                        e.frame
+                    )),
+                );
+                s.mode = Some(*mode);
+                model.add(s);
+            } else if !self.is_backend(*vip) {
+                unexplained.push((*vip, *port, c));
+            }
+        }
+        if model.services.is_empty() {
+            unexplained.sort_by_key(|(_, _, c)| std::cmp::Reverse(c.stats.connections));
+            for (vip, port, c) in unexplained.into_iter().take(3) {
+                let e = c.first.expect("flow has a SYN");
+                let mut s = Service::new(
+                    vip,
+                    Some(port),
+                    Proto::Tcp,
+                    Origin::Inferred(format!(
+                        "{} connection(s) to it, first SYN at {} frame {}; no capture point shows a director forwarding them, so the mode is unknown",
+                        c.stats.connections,
+                        pname(&e),
+                        e.frame
+                    )),
+                );
+                s.mode = self.opts.mode;
+                model.add(s);
+            }
+        }
+        if model.services.is_empty() {
+            notes.push("No connections through a VIP were found: no TCP handshakes in these captures. Give --vip ADDR:PORT or --ipvs FILE if the service is there.".into());
+        }
+        model
+    }
+
+    /// A destination that is a real server (health checks, NAT back-end leg).
+    fn is_backend(&self, ip: IpAddr) -> bool {
+        self.model.real_server(ip).is_some()
+            || self.hosts.rips.contains_key(&ip)
+            || self.hosts.macs.iter().any(|(m, r)| {
+                r.received > 0
+                    && self
+                        .hosts
+                        .neigh
+                        .claims(ip)
+                        .is_some_and(|c| c.by_mac.iter().any(|c| c.mac == *m))
+            })
+    }
+
+    fn real_servers(&self, model: &Model, ctx: &Context<'_>) -> Vec<RsReport> {
+        let mut out: Vec<RsReport> = Vec::new();
+        for ((vip, port, key), c) in &self.servers {
+            let Some(svc) = model.services.iter().find(|s| s.matches(*vip, *port, 6)) else {
+                continue;
+            };
+            let ip = match key {
+                RsKey::Ip(ip) => Some(*ip),
+                RsKey::Mac(m) => ctx.mac_ip(*m),
+            };
+            let label = svc.label();
+            // Merge a MAC-keyed entry into the IP-keyed one once the MAC's IP is known.
+            if let Some(existing) = out
+                .iter_mut()
+                .find(|r| r.service == label && ip.is_some() && r.ip == ip)
+            {
+                existing.stats.connections += c.stats.connections;
+                existing.stats.established += c.stats.established;
+                existing.stats.failed += c.stats.failed;
+                existing.stats.syn_retransmits += c.stats.syn_retransmits;
+                existing.stats.resets += c.stats.resets;
+                existing.mac = existing.mac.or(c.mac);
+                continue;
+            }
+            let weight = ip
+                .and_then(|ip| svc.real_servers.iter().find(|r| r.addr == ip))
+                .map(|r| r.weight);
+            out.push(RsReport {
+                service: label,
+                ip,
+                mac: c.mac,
+                port: c.port,
+                mode: c.mode,
+                weight,
+                stats: c.stats,
+            });
+        }
+        // Configured real servers that saw no traffic.
+        for s in &model.services {
+            for r in &s.real_servers {
+                let label = s.label();
+                if !out
+                    .iter()
+                    .any(|o| o.service == label && o.ip == Some(r.addr))
+                {
+                    out.push(RsReport {
+                        service: label,
+                        ip: Some(r.addr),
+                        mac: None,
+                        port: r.port,
+                        mode: Some(r.mode),
+                        weight: Some(r.weight),
+                        stats: Stats::default(),
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            a.service
+                .cmp(&b.service)
+                .then(a.ip.cmp(&b.ip))
+                .then(a.mac.cmp(&b.mac))
+        });
+        out
+    }
+
+    fn visibility_notes(&self, model: &Model, points: &[PointInfo], notes: &mut Vec<String>) {
+        if points.iter().all(|p| !p.link_type.has_dst_mac()) && !points.is_empty() {
+            notes.push("No capture carries destination MACs (Ethernet): DR forwarding, traffic bypassing the director and the reply path cannot be checked. Capture on the interfaces themselves (tcpdump -i eth0), not with -i any.".into());
+        }
+        let any_forward = self.services.values().any(|c| !c.modes.is_empty());
+        if !model.services.is_empty() && !any_forward {
+            notes.push("No capture point shows the director forwarding a connection, so which real server each connection went to is unknown. Add a capture on the director's interfaces.".into());
+        }
+        for s in &model.services {
+            let Some(c) = s.port.and_then(|p| self.services.get(&(s.vip, p))) else {
+                continue;
+            };
+            if s.mode == Some(Mode::Dr) && c.stats.connections > 0 && c.replies == 0 {
+                notes.push(format!(
+                    "No capture point shows {}'s replies (in DR they go from the real servers straight to the gateway): the return path is not checked, and a real server counts as failing only when its clients never complete the handshake. Capture on the gateway or the real servers to see it.",
+                    s.label()
+                ));
+            }
+        }
+        for s in &model.services {
+            if self.hosts.neigh.claims(s.vip).is_none() {
+                notes.push(format!(
+                    "No ARP for VIP {} was captured: who answers ARP for it cannot be checked. Capture while the gateway re-resolves it (ip neigh del {} dev <iface> on the gateway).",
+                    s.vip, s.vip
+                ));
+                break;
+            }
+        }
+        if self.flows.stats.evicted > 0 {
+            notes.push(format!(
+                "The flow table was full: {} connection(s) were concluded early (evicted); raise --max-flows for exact counts.",
+                self.flows.stats.evicted
+            ));
+        }
+        if self.hosts.neigh.dropped > 0 {
+            notes.push(format!(
+                "{} ARP claim(s) were not tracked (neighbour table full).",
+                self.hosts.neigh.dropped
+            ));
+        }
+        for p in points {
+            if let Some(e) = &p.error {
+                notes.push(e.clone());
+            }
+            if p.undecodable > 0 {
+                notes.push(format!("{}: {} frame(s) could not be decoded (truncated or malformed) and were skipped.", p.name, p.undecodable));
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Findings: what the checks conclude, with evidence, cause and fix.
+//!
+//! Every finding has a stable `code` (documented in README.md's finding table),
+//! a severity, the service and real server it concerns, evidence packets and a fix.
+
+use serde::Serialize;
+use std::fmt;
+
+/// How bad a finding is. Ordered: `Info < Warning < Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One packet that supports a finding: capture point, 1-based frame number
+/// within that point's capture (as Wireshark numbers it), and capture time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Evidence {
+    pub point: u16,
+    pub frame: u64,
+    /// Nanoseconds since the Unix epoch.
+    pub time: i64,
+}
+
+/// Maximum evidence packets kept per finding.
+pub const MAX_EVIDENCE: usize = 8;
+
+/// A conclusion about the load balancer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub code: &'static str,
+    pub severity: Severity,
+    /// "VIP:PORT/proto" of the service, when the finding concerns one.
+    pub service: Option<String>,
+    /// RIP when known, else the MAC.
+    pub real_server: Option<String>,
+    pub summary: String,
+    /// Why this happens: the likely causes, most likely first.
+    pub cause: String,
+    pub evidence: Vec<Evidence>,
+    /// Concrete commands or settings that fix it.
+    pub fix: String,
+    /// Set when another finding explains this one (it is then downgraded to info).
+    pub explained_by: Option<&'static str>,
+    /// A symptom (retransmits, client resets) rather than a root cause.
+    pub symptom: bool,
+}
+
+impl Finding {
+    pub fn new(code: &'static str, severity: Severity, summary: impl Into<String>) -> Self {
+        Finding {
+            code,
+            severity,
+            service: None,
+            real_server: None,
+            summary: summary.into(),
+            cause: String::new(),
+            evidence: Vec::new(),
+            fix: String::new(),
+            explained_by: None,
+            symptom: false,
+        }
+    }
+    pub fn symptom(mut self) -> Self {
+        self.symptom = true;
+        self
+    }
+    pub fn service(mut self, s: impl Into<String>) -> Self {
+        self.service = Some(s.into());
+        self
+    }
+    pub fn real_server(mut self, s: impl Into<String>) -> Self {
+        self.real_server = Some(s.into());
+        self
+    }
+    pub fn cause(mut self, s: impl Into<String>) -> Self {
+        self.cause = s.into();
+        self
+    }
+    pub fn fix(mut self, s: impl Into<String>) -> Self {
+        self.fix = s.into();
+        self
+    }
+    pub fn evidence(mut self, ev: impl IntoIterator<Item = Evidence>) -> Self {
+        self.evidence.extend(ev);
+        self.evidence.sort_by_key(|e| (e.time, e.point, e.frame));
+        self.evidence.dedup();
+        self.evidence.truncate(MAX_EVIDENCE);
+        self
+    }
+}
+
+/// Keeps up to `MAX_EVIDENCE` evidence packets, the earliest ones.
+#[derive(Debug, Clone, Default)]
+pub struct EvidenceSet(Vec<Evidence>);
+
+impl EvidenceSet {
+    pub fn push(&mut self, e: Evidence) {
+        if self.0.len() < MAX_EVIDENCE && !self.0.contains(&e) {
+            self.0.push(e);
+        }
+    }
+    pub fn extend(&mut self, es: impl IntoIterator<Item = Evidence>) {
+        for e in es {
+            self.push(e)
+        }
+    }
+    pub fn iter(&self) -> impl Iterator<Item = Evidence> + '_ {
+        self.0.iter().copied()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}

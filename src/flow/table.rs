@@ -1,0 +1,266 @@
+//! The flow table: bounded by live flows, never by capture size.
+
+use super::{Flow, ReplyCopy, SynCopy, MAX_COPIES};
+use crate::decode::{Ip, Tcp, L2};
+use crate::finding::Evidence;
+use rustc_hash::FxHashMap;
+use std::net::IpAddr;
+
+/// Default cap on live flows (about 0.5 KB each).
+pub const DEFAULT_MAX_FLOWS: usize = 100_000;
+/// A closed flow lingers this long so copies at other points still join it.
+const LINGER_NS: i64 = 2_000_000_000;
+/// A flow that never completed its handshake is retired after this idle time.
+const HANDSHAKE_IDLE_NS: i64 = 60_000_000_000;
+/// An established flow is retired after this idle time.
+const IDLE_NS: i64 = 300_000_000_000;
+const SWEEP_EVERY_NS: i64 = 1_000_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    ip: IpAddr,
+    port: u16,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TableStats {
+    pub flows: u64,
+    /// Flows pushed out early because the table was full.
+    pub evicted: u64,
+    /// TCP packets that belong to no tracked connection (their SYN was not seen).
+    pub untracked: u64,
+    pub peak_flows: usize,
+}
+
+pub struct FlowTable {
+    map: FxHashMap<Key, Flow>,
+    cap: usize,
+    last_sweep: i64,
+    pub stats: TableStats,
+}
+
+impl FlowTable {
+    pub fn new(cap: usize) -> FlowTable {
+        FlowTable {
+            map: FxHashMap::default(),
+            cap: cap.max(16),
+            last_sweep: i64::MIN,
+            stats: TableStats::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Adds one TCP packet. Flows that end are appended to `retired`.
+    pub fn observe(
+        &mut self,
+        at: Evidence,
+        l2: Option<L2>,
+        ip: &Ip,
+        tcp: &Tcp,
+        retired: &mut Vec<Flow>,
+    ) {
+        let ts = at.time;
+        if ts.saturating_sub(self.last_sweep) >= SWEEP_EVERY_NS {
+            self.sweep(ts, retired);
+            self.last_sweep = ts;
+        }
+        let ck = Key {
+            ip: ip.src,
+            port: tcp.sport,
+        };
+        let (src_mac, dst_mac) = (l2.map(|l| l.src), l2.and_then(|l| l.dst));
+
+        if let Some(f) = self.map.get_mut(&ck) {
+            if tcp.syn() && !tcp.ack_flag() && tcp.seq != f.isn {
+                // Port reused for a new connection: the old one is over.
+                let old = self.map.remove(&ck).expect("present");
+                retired.push(old);
+            } else {
+                client_packet(f, at, src_mac, dst_mac, ip, tcp);
+                return;
+            }
+        }
+        let sk = Key {
+            ip: ip.dst,
+            port: tcp.dport,
+        };
+        if let Some(f) = self.map.get_mut(&sk) {
+            server_packet(f, at, src_mac, dst_mac, ip, tcp);
+            return;
+        }
+        if tcp.syn() && !tcp.ack_flag() {
+            if self.map.len() >= self.cap {
+                self.evict(ts, retired);
+            }
+            let mut f = Flow::new(ip.src, tcp.sport, tcp.seq, ts);
+            client_packet(&mut f, at, src_mac, dst_mac, ip, tcp);
+            self.map.insert(ck, f);
+            self.stats.flows += 1;
+            self.stats.peak_flows = self.stats.peak_flows.max(self.map.len());
+        } else {
+            self.stats.untracked += 1;
+        }
+    }
+
+    fn sweep(&mut self, now: i64, retired: &mut Vec<Flow>) {
+        if self.map.is_empty() {
+            return;
+        }
+        self.map.retain(|_, f| {
+            let done = match f.closed_ts {
+                Some(c) => now - c > LINGER_NS,
+                None if f.established() => now - f.last_ts > IDLE_NS,
+                None => now - f.last_ts > HANDSHAKE_IDLE_NS,
+            };
+            if done {
+                retired.push(f.clone());
+            }
+            !done
+        });
+    }
+
+    /// Table full: retire the flows idle longest (the oldest tenth).
+    fn evict(&mut self, now: i64, retired: &mut Vec<Flow>) {
+        self.sweep(now, retired);
+        if self.map.len() < self.cap {
+            return;
+        }
+        let mut ages: Vec<i64> = self.map.values().map(|f| f.last_ts).collect();
+        let n = (self.cap / 10).max(1);
+        let (_, cutoff, _) = ages.select_nth_unstable(n - 1);
+        let cutoff = *cutoff;
+        let before = self.map.len();
+        self.map.retain(|_, f| {
+            let old = f.last_ts <= cutoff;
+            if old {
+                retired.push(f.clone());
+            }
+            !old
+        });
+        self.stats.evicted += (before - self.map.len()) as u64;
+    }
+
+    /// End of input: every flow is retired.
+    pub fn drain(&mut self, retired: &mut Vec<Flow>) {
+        retired.extend(self.map.drain().map(|(_, f)| f));
+    }
+}
+
+fn client_packet(
+    f: &mut Flow,
+    at: Evidence,
+    src_mac: Option<crate::decode::Mac>,
+    dst_mac: Option<crate::decode::Mac>,
+    ip: &Ip,
+    tcp: &Tcp,
+) {
+    f.packets = f.packets.saturating_add(1);
+    f.last_ts = f.last_ts.max(at.time);
+    if tcp.syn() && !tcp.ack_flag() {
+        let same = |c: &SynCopy| {
+            c.at.point == at.point
+                && c.src_mac == src_mac
+                && c.dst_mac == dst_mac
+                && c.dst == ip.dst
+                && c.dport == tcp.dport
+                && c.outer == ip.outer
+        };
+        if let Some(c) = f.syns.iter_mut().find(|c| same(c)) {
+            c.count = c.count.saturating_add(1);
+        } else if f.syns.len() < MAX_COPIES {
+            f.syns.push(SynCopy {
+                at,
+                count: 1,
+                src_mac,
+                dst_mac,
+                dst: ip.dst,
+                dport: tcp.dport,
+                ttl: ip.ttl,
+                id: ip.id,
+                tos: ip.tos,
+                len: ip.len,
+                outer: ip.outer,
+            });
+        } else {
+            f.copies_overflow = true;
+        }
+        return;
+    }
+    if tcp.rst() {
+        f.client_rst.get_or_insert(at);
+        f.closed_ts.get_or_insert(at.time);
+        return;
+    }
+    if tcp.ack_flag() && f.client_ack.is_none() {
+        f.client_ack = Some(at);
+    }
+    if tcp.fin() {
+        f.fin_client = true;
+        if f.fin_server {
+            f.closed_ts.get_or_insert(at.time);
+        }
+    }
+}
+
+fn server_packet(
+    f: &mut Flow,
+    at: Evidence,
+    src_mac: Option<crate::decode::Mac>,
+    dst_mac: Option<crate::decode::Mac>,
+    ip: &Ip,
+    tcp: &Tcp,
+) {
+    f.packets = f.packets.saturating_add(1);
+    f.last_ts = f.last_ts.max(at.time);
+    let synack = tcp.syn() && tcp.ack_flag();
+    if synack || (tcp.rst() && !f.established()) {
+        let rst = !synack;
+        let same = |c: &ReplyCopy| {
+            c.at.point == at.point
+                && c.src_mac == src_mac
+                && c.dst_mac == dst_mac
+                && c.src == ip.src
+                && c.sport == tcp.sport
+                && c.rst == rst
+                && c.outer == ip.outer
+        };
+        if let Some(c) = f.replies.iter_mut().find(|c| same(c)) {
+            c.count = c.count.saturating_add(1);
+        } else if f.replies.len() < MAX_COPIES {
+            f.replies.push(ReplyCopy {
+                at,
+                count: 1,
+                src_mac,
+                dst_mac,
+                src: ip.src,
+                sport: tcp.sport,
+                rst,
+                outer: ip.outer,
+            });
+        } else {
+            f.copies_overflow = true;
+        }
+        if rst {
+            f.closed_ts.get_or_insert(at.time);
+        }
+        return;
+    }
+    if tcp.rst() {
+        f.closed_ts.get_or_insert(at.time);
+        return;
+    }
+    f.server_data = true;
+    if tcp.fin() {
+        f.fin_server = true;
+        if f.fin_client {
+            f.closed_ts.get_or_insert(at.time);
+        }
+    }
+}

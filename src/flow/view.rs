@@ -1,0 +1,192 @@
+//! Interpreting a finished flow: which copy is the client's packet arriving
+//! at the director, which is the director's forwarded copy, which real server
+//! it went to, and how the handshake ended.
+
+use super::hosts::HostMap;
+use super::{Flow, ReplyCopy, SynCopy};
+use crate::decode::Mac;
+use crate::model::{Mode, Model};
+use std::net::IpAddr;
+
+/// Where a flow was scheduled: the real server, by RIP and/or MAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RsKey {
+    Ip(IpAddr),
+    Mac(Mac),
+}
+
+/// How long a handshake may stay unanswered at the end of the capture before
+/// we call it failed rather than still in progress.
+pub const HANDSHAKE_GRACE_NS: i64 = 3_000_000_000;
+
+#[derive(Debug)]
+pub struct FlowView<'a> {
+    pub flow: &'a Flow,
+    /// The service address as the client addressed it.
+    pub vip: IpAddr,
+    pub vport: u16,
+    pub mode: Option<Mode>,
+    /// The client's SYN as it arrived at the director (DR), when seen.
+    pub ingress: Option<&'a SynCopy>,
+    /// The director's forwarded copy of the SYN.
+    pub forward: Option<&'a SynCopy>,
+    /// The director's MAC on the segment it forwarded on.
+    pub director_mac: Option<Mac>,
+    pub rs: Option<RsKey>,
+    pub rs_mac: Option<Mac>,
+    pub rs_port: Option<u16>,
+    pub established: bool,
+    pub failed: bool,
+}
+
+impl<'a> FlowView<'a> {
+    /// Interprets `flow`; `end_ts` is the end of the capture.
+    pub fn new(flow: &'a Flow, model: &Model, hosts: &HostMap, end_ts: i64) -> FlowView<'a> {
+        let first = flow.syns.first();
+        // The VIP: a copy addressed to a configured VIP, else the first copy seen.
+        let addressed = flow
+            .syns
+            .iter()
+            .find(|c| c.outer.is_none() && model.is_vip(c.dst))
+            .or(first);
+        let (mut vip, mut vport) = addressed.map_or((flow.client, 0), |c| (c.dst, c.dport));
+        // Only the real-server leg seen: map a configured RIP back to its VIP.
+        if !model.is_vip(vip) {
+            if let Some((svc, _)) = model.real_server(vip) {
+                if let Some(p) = svc.port {
+                    vport = p;
+                }
+                vip = svc.vip;
+            }
+        }
+        let mut v = FlowView {
+            flow,
+            vip,
+            vport,
+            mode: None,
+            ingress: None,
+            forward: None,
+            director_mac: None,
+            rs: None,
+            rs_mac: None,
+            rs_port: None,
+            established: flow.established(),
+            failed: false,
+        };
+        v.find_forward(hosts);
+        let answered = flow.synack_seen();
+        v.failed = !v.established
+            && (flow.server_rst().is_some()
+                || flow.client_rst.is_some()
+                || (!answered
+                    && (flow.syn_retransmits() > 0
+                        || end_ts - flow.first_ts >= HANDSHAKE_GRACE_NS)));
+        v
+    }
+
+    fn find_forward(&mut self, hosts: &HostMap) {
+        let syns = &self.flow.syns;
+        // TUN: the SYN encapsulated towards the real server.
+        if let Some(c) = syns.iter().find(|c| c.outer.is_some() && c.dst == self.vip) {
+            let (_, rip) = c.outer.expect("checked");
+            self.set(Mode::Tun, c, Some(RsKey::Ip(rip)), Some(c.dport));
+            return;
+        }
+        // NAT: the same client SYN (same ISN) re-addressed to a real server.
+        if let Some(c) = syns.iter().find(|c| c.outer.is_none() && c.dst != self.vip) {
+            self.set(Mode::Nat, c, Some(RsKey::Ip(c.dst)), Some(c.dport));
+            self.director_mac = c.src_mac;
+            // The copy that reached the director: to the VIP, same TTL (IPVS
+            // does not decrement it).
+            self.ingress = syns.iter().find(|i| {
+                i.outer.is_none() && i.dst == self.vip && i.ttl == c.ttl && i.dst_mac.is_some()
+            });
+            return;
+        }
+        // DR: copy `b` is copy `a` re-sent by the host `a` was addressed to,
+        // with the IP header untouched (IPVS does not decrement the TTL; a
+        // router would).
+        for a in syns.iter() {
+            for b in syns.iter() {
+                let (Some(ad), Some(bs), Some(bd)) = (a.dst_mac, b.src_mac, b.dst_mac) else {
+                    continue;
+                };
+                if bs == ad && bd != ad && a.dst == b.dst && a.ttl == b.ttl {
+                    self.ingress = Some(a);
+                    self.set(Mode::Dr, b, Some(RsKey::Mac(bd)), Some(b.dport));
+                    self.director_mac = Some(ad);
+                    return;
+                }
+            }
+        }
+        // Only the forwarded copy seen (e.g. a capture on the real server):
+        // it comes from a MAC known to forward for VIPs.
+        if let Some(c) = syns.iter().find(|c| {
+            c.src_mac.is_some_and(|m| hosts.is_director(m))
+                && c.dst_mac.is_some_and(|m| !hosts.is_director(m))
+        }) {
+            let d = c.dst_mac.expect("checked");
+            self.set(Mode::Dr, c, Some(RsKey::Mac(d)), Some(c.dport));
+            self.director_mac = c.src_mac;
+            self.ingress = syns.iter().find(|i| i.dst_mac == c.src_mac);
+        }
+    }
+
+    fn set(&mut self, mode: Mode, c: &'a SynCopy, rs: Option<RsKey>, port: Option<u16>) {
+        self.mode = Some(mode);
+        self.forward = Some(c);
+        self.rs = rs;
+        self.rs_mac = c.dst_mac;
+        self.rs_port = port;
+    }
+
+    /// Teaches the host map what this flow shows (director and RS MACs, RIPs).
+    pub fn learn(&self, hosts: &mut HostMap) {
+        let Some(fwd) = self.forward else { return };
+        match self.mode {
+            Some(Mode::Dr) => {
+                if let Some(d) = self.director_mac {
+                    if self.ingress.is_some() {
+                        hosts.director(d, fwd.at);
+                    }
+                }
+                if let Some(m) = self.rs_mac {
+                    hosts.real_server(m, fwd.at);
+                }
+            }
+            Some(Mode::Nat) => {
+                if let Some(d) = fwd.src_mac {
+                    hosts.director(d, fwd.at);
+                }
+                if let Some(d) = self.ingress.and_then(|i| i.dst_mac) {
+                    hosts.director(d, fwd.at);
+                }
+                if let Some(m) = fwd.dst_mac {
+                    hosts.real_server(m, fwd.at);
+                }
+                if let Some(RsKey::Ip(ip)) = self.rs {
+                    hosts.rips.insert(ip, Mode::Nat);
+                }
+            }
+            Some(Mode::Tun) => {
+                if let Some((src, dst)) = fwd.outer {
+                    *hosts.tunnel_sources.entry(src).or_default() += 1;
+                    hosts.rips.insert(dst, Mode::Tun);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Handshake answers that came from the VIP (DR/TUN replies, NAT after rewrite).
+    pub fn replies_from_vip(&self) -> impl Iterator<Item = &'a ReplyCopy> + '_ {
+        let vip = self.vip;
+        self.flow.replies.iter().filter(move |r| r.src == vip)
+    }
+
+    /// Handshake answers from another address than the VIP (NAT before rewrite, or bypassing it).
+    pub fn replies_not_from_vip(&self) -> impl Iterator<Item = &'a ReplyCopy> + '_ {
+        let vip = self.vip;
+        self.flow.replies.iter().filter(move |r| r.src != vip)
+    }
+}

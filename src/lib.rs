@@ -1,0 +1,22 @@
+//! lvsdiag: tells an operator, from packets and from the live kernel, why a
+//! Linux Virtual Server (LVS/IPVS) load balancer is not balancing.
+//!
+//! Data flows one way:
+//!
+//! ```text
+//! source (pcap files, live) → decode (typed packet views) → flow (connections
+//! across capture points, ARP claims, host roles) → checks (one per finding
+//! code) → finding → report (text, JSON) / TUI
+//!                      ▲
+//!        model (services, real servers, modes: --vip, --ipvs, inferred)
+//! ```
+
+pub mod analyze;
+pub mod checks;
+pub mod decode;
+pub mod engine;
+pub mod finding;
+pub mod flow;
+pub mod model;
+pub mod report;
+pub mod source;

@@ -1,0 +1,116 @@
+//! The JSON report: the CI contract. Fields are added freely, never renamed:
+//! `inputs[].{point,path,link_type,packets}`, `services[].{vip,port,protocol,mode,source}`,
+//! `real_servers[].{service,ip,mac,connections,established,failed,syn_retransmits}`,
+//! `findings[].{code,severity,service,real_server,summary,evidence[].{point,frame,time},fix}`.
+
+use super::{fmt_time, sanitize};
+use crate::decode::fmt_mac;
+use crate::engine::Analysis;
+use crate::model::Origin;
+use serde_json::{json, Value};
+
+pub fn render(a: &Analysis) -> String {
+    let point = |i: u16| {
+        a.points
+            .get(usize::from(i))
+            .map_or("?".to_string(), |p| p.name.clone())
+    };
+    let inputs: Vec<Value> = a
+        .points
+        .iter()
+        .map(|p| {
+            json!({
+                "point": p.name,
+                "path": p.path.as_ref().map(|p| sanitize(&p.display().to_string())),
+                "link_type": p.link_type.name(),
+                "packets": p.packets,
+                "undecodable": p.undecodable,
+                "error": p.error,
+            })
+        })
+        .collect();
+    let services: Vec<Value> = a
+        .services
+        .iter()
+        .map(|s| {
+            let sv = &s.service;
+            let detail = match &sv.origin {
+                Origin::CommandLine => "--vip".to_string(),
+                Origin::Ipvs(f) => sanitize(f),
+                Origin::Inferred(why) => why.clone(),
+            };
+            json!({
+                "vip": sv.vip.to_string(),
+                "port": sv.port,
+                "protocol": sv.proto.as_str(),
+                "mode": sv.mode.map(|m| m.as_str()),
+                "source": sv.origin.label(),
+                "source_detail": detail,
+                "fwmark": sv.fwmark,
+                "scheduler": sv.scheduler,
+                "persistent": sv.persistent,
+                "connections": s.stats.connections,
+                "established": s.stats.established,
+                "failed": s.stats.failed,
+                "syn_retransmits": s.stats.syn_retransmits,
+            })
+        })
+        .collect();
+    let real_servers: Vec<Value> = a
+        .real_servers
+        .iter()
+        .map(|r| {
+            json!({
+                "service": r.service,
+                "ip": r.ip.map(|i| i.to_string()),
+                "mac": r.mac.map(|m| fmt_mac(&m)),
+                "port": r.port,
+                "mode": r.mode.map(|m| m.as_str()),
+                "weight": r.weight,
+                "connections": r.stats.connections,
+                "established": r.stats.established,
+                "failed": r.stats.failed,
+                "syn_retransmits": r.stats.syn_retransmits,
+                "resets": r.stats.resets,
+            })
+        })
+        .collect();
+    let findings: Vec<Value> = a
+        .findings
+        .iter()
+        .map(|f| {
+            json!({
+                "code": f.code,
+                "severity": f.severity.as_str(),
+                "service": f.service,
+                "real_server": f.real_server,
+                "summary": f.summary,
+                "cause": f.cause,
+                "evidence": f.evidence.iter().map(|e| json!({
+                    "point": point(e.point),
+                    "frame": e.frame,
+                    "time": fmt_time(e.time).parse::<f64>().unwrap_or(0.0),
+                })).collect::<Vec<_>>(),
+                "fix": f.fix,
+                "explained_by": f.explained_by,
+            })
+        })
+        .collect();
+    let out = json!({
+        "inputs": inputs,
+        "services": services,
+        "real_servers": real_servers,
+        "findings": findings,
+        "notes": a.notes,
+        "totals": {
+            "packets": a.packets,
+            "connections": a.flows.flows,
+            "untracked_tcp_packets": a.flows.untracked,
+            "evicted_flows": a.flows.evicted,
+            "peak_flows": a.flows.peak_flows,
+        },
+    });
+    let mut s = serde_json::to_string_pretty(&out).expect("json");
+    s.push('\n');
+    s
+}

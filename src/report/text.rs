@@ -1,0 +1,207 @@
+//! The text report: the verdict first, then each real server, then each
+//! finding with its evidence and fix, then what the captures cannot show.
+
+use super::fmt_time;
+use crate::decode::fmt_mac;
+use crate::engine::Analysis;
+use crate::finding::Severity;
+use crate::model::{Mode, Origin};
+use std::fmt::Write;
+
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn sev(&self, s: Severity) -> String {
+        let (code, word) = match s {
+            Severity::Error => ("31;1", "ERROR"),
+            Severity::Warning => ("33;1", "WARN "),
+            Severity::Info => ("36", "INFO "),
+        };
+        self.paint(code, word)
+    }
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+/// A few words on what is wrong with a real server, per finding code.
+pub fn headline(code: &str) -> &'static str {
+    match code {
+        "vip-arp-multiple-owners" => "answers ARP for the VIP",
+        "vip-traffic-bypasses-director" => "receives VIP traffic that bypasses the director",
+        "dr-rs-no-reply" => "does not answer forwarded connections (VIP not on lo? rp_filter?)",
+        "dr-reply-via-director" => "replies through the director",
+        "dr-forward-rewrites-ip" => "receives rewritten packets",
+        "nat-reply-bypasses-director" => "replies around the director",
+        "nat-rs-no-reply" => "does not answer rewritten connections",
+        "tun-rs-no-reply" => "does not answer tunnelled connections",
+        "handshake-reset" => "resets connections",
+        "syn-retransmit" => "needs SYN retransmissions",
+        _ => "has a problem",
+    }
+}
+
+pub fn render(a: &Analysis, style: &Style) -> String {
+    let mut o = String::new();
+    let point = |i: u16| {
+        a.points
+            .get(usize::from(i))
+            .map_or("?", |p| p.name.as_str())
+    };
+
+    // Verdict per service.
+    for s in &a.services {
+        let label = s.service.label();
+        let mode = s
+            .service
+            .mode
+            .map_or("mode?".to_string(), |m: Mode| m.to_string());
+        let rs_total = a.real_servers.iter().filter(|r| r.service == label).count();
+        let mut broken: Vec<(String, &str)> = Vec::new();
+        for f in a
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error && f.service.as_deref() == Some(&label))
+        {
+            if let Some(rs) = &f.real_server {
+                if !broken.iter().any(|(r, _)| r == rs) {
+                    broken.push((rs.clone(), headline(f.code)));
+                }
+            }
+        }
+        let errors = a
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error && f.service.as_deref() == Some(&label))
+            .count();
+        let warnings = a
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning && f.service.as_deref() == Some(&label))
+            .count();
+        let verdict = if !broken.is_empty() {
+            let what: Vec<String> = broken.iter().map(|(r, h)| format!("{r} {h}")).collect();
+            style.paint(
+                "31;1",
+                &format!(
+                    "{} of {rs_total} real servers broken: {}",
+                    broken.len(),
+                    what.join("; ")
+                ),
+            )
+        } else if errors > 0 {
+            style.paint("31;1", &format!("{errors} error(s)"))
+        } else if warnings > 0 {
+            style.paint("33;1", &format!("{warnings} warning(s)"))
+        } else if s.stats.connections == 0 {
+            "no connections seen".to_string()
+        } else {
+            style.paint("32;1", "healthy")
+        };
+        let _ = writeln!(o, "{mode} {label} — {verdict}");
+        let origin = match &s.service.origin {
+            Origin::CommandLine => "given with --vip".to_string(),
+            Origin::Ipvs(f) => format!("from {f}"),
+            Origin::Inferred(why) => format!("inferred: {why}"),
+        };
+        let _ = writeln!(
+            o,
+            "  {} connections, {} established, {} failed, {} SYN retransmits ({origin})",
+            s.stats.connections, s.stats.established, s.stats.failed, s.stats.syn_retransmits
+        );
+        for r in a.real_servers.iter().filter(|r| r.service == label) {
+            let who = match (r.ip, r.mac) {
+                (Some(ip), Some(m)) => format!("{ip} ({})", fmt_mac(&m)),
+                (Some(ip), None) => ip.to_string(),
+                (None, Some(m)) => fmt_mac(&m),
+                (None, None) => "?".into(),
+            };
+            let worst = a
+                .findings
+                .iter()
+                .filter(|f| {
+                    f.real_server.is_some()
+                        && f.real_server
+                            == r.ip.map(|i| i.to_string()).or(r.mac.map(|m| fmt_mac(&m)))
+                })
+                .map(|f| f.severity)
+                .max();
+            let mark = match worst {
+                Some(Severity::Error) => style.paint("31;1", "✗"),
+                Some(Severity::Warning) => style.paint("33;1", "!"),
+                _ if r.stats.connections == 0 => "·".to_string(),
+                _ => style.paint("32", "✓"),
+            };
+            let weight = r.weight.map_or(String::new(), |w| format!(" weight {w}"));
+            let _ = writeln!(
+                o,
+                "  {mark} {who:<36} {:>4} conn {:>4} est {:>4} failed {:>4} syn-retx{weight}",
+                r.stats.connections, r.stats.established, r.stats.failed, r.stats.syn_retransmits
+            );
+        }
+        let _ = writeln!(o);
+    }
+
+    // Findings.
+    if a.findings.is_empty() {
+        let _ = writeln!(o, "No findings.\n");
+    }
+    for f in &a.findings {
+        let who = f
+            .real_server
+            .as_deref()
+            .map_or(String::new(), |r| format!(" [{r}]"));
+        let _ = writeln!(
+            o,
+            "{} {}{who}: {}",
+            style.sev(f.severity),
+            f.code,
+            f.summary
+        );
+        if let Some(by) = f.explained_by {
+            let _ = writeln!(o, "      explained by {by}");
+        }
+        if !f.cause.is_empty() {
+            let _ = writeln!(o, "      cause: {}", f.cause);
+        }
+        if !f.evidence.is_empty() {
+            let ev: Vec<String> = f
+                .evidence
+                .iter()
+                .map(|e| format!("{} #{} ({})", point(e.point), e.frame, fmt_time(e.time)))
+                .collect();
+            let _ = writeln!(o, "      evidence: {}", ev.join(", "));
+        }
+        if !f.fix.is_empty() {
+            let _ = writeln!(o, "      fix: {}", f.fix);
+        }
+        let _ = writeln!(o);
+    }
+
+    if !a.notes.is_empty() {
+        let _ = writeln!(o, "What these captures cannot show:");
+        for n in &a.notes {
+            let _ = writeln!(o, "  - {n}");
+        }
+        let _ = writeln!(o);
+    }
+    let pts: Vec<String> = a
+        .points
+        .iter()
+        .map(|p| format!("{} ({} packets, {})", p.name, p.packets, p.link_type.name()))
+        .collect();
+    let _ = writeln!(
+        o,
+        "Read {} packets, {} connections from: {}",
+        a.packets,
+        a.flows.flows,
+        pts.join(", ")
+    );
+    o
+}

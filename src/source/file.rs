@@ -1,0 +1,179 @@
+//! Capture files (pcap, pcapng) read through libpcap.
+
+use super::{InputError, PointInfo};
+use crate::decode::LinkType;
+use crate::report::sanitize;
+use pcap::{Capture, Offline, Precision};
+use std::path::{Path, PathBuf};
+
+pub struct FileSource {
+    cap: Capture<Offline>,
+    pub info: PointInfo,
+    /// Bytes of the current packet (reused: no allocation per packet).
+    pub buf: Vec<u8>,
+    pub ts: i64,
+    pub wire_len: u32,
+}
+
+impl FileSource {
+    pub fn open(name: String, path: &Path) -> Result<FileSource, InputError> {
+        let shown = sanitize(&path.display().to_string());
+        let meta = std::fs::metadata(path)
+            .map_err(|e| InputError(format!("{shown}: cannot read capture: {}", io_reason(&e))))?;
+        if meta.is_dir() {
+            return Err(InputError(format!(
+                "{shown}: is a directory with no capture files (*.pcap, *.pcapng)"
+            )));
+        }
+        let cap = Capture::from_file_with_precision(path, Precision::Nano).map_err(|e| {
+            InputError(format!(
+                "{shown}: not a readable pcap/pcapng capture ({}); give a file written by tcpdump -w, tshark -w or dumpcap",
+                sanitize(&pcap_reason(e))
+            ))
+        })?;
+        let dlt = cap.get_datalink();
+        let link_type = LinkType::from_pcap(dlt.0).ok_or_else(|| {
+            InputError(format!(
+                "{shown}: unsupported link type {} ({}); lvsdiag reads Ethernet, Linux SLL/SLL2, raw IP and loopback captures (capture on the interface itself, e.g. tcpdump -i eth0)",
+                dlt.0,
+                sanitize(&dlt.get_name().unwrap_or_else(|_| "unknown".into()))
+            ))
+        })?;
+        Ok(FileSource {
+            cap,
+            info: PointInfo {
+                name,
+                path: Some(path.to_path_buf()),
+                link_type,
+                packets: 0,
+                undecodable: 0,
+                error: None,
+            },
+            buf: Vec::with_capacity(2048),
+            ts: 0,
+            wire_len: 0,
+        })
+    }
+
+    /// Reads the next packet into `buf`. `false` at the end of the file or
+    /// after a read error (recorded in `info.error`).
+    pub fn advance(&mut self) -> bool {
+        match self.cap.next_packet() {
+            Ok(p) => {
+                self.buf.clear();
+                self.buf.extend_from_slice(p.data);
+                // With nanosecond precision libpcap stores nanoseconds in tv_usec.
+                self.ts = (p.header.ts.tv_sec as i64)
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(p.header.ts.tv_usec as i64);
+                self.wire_len = p.header.len;
+                self.info.packets += 1;
+                true
+            }
+            Err(pcap::Error::NoMorePackets) => false,
+            Err(e) => {
+                let shown = self
+                    .info
+                    .path
+                    .as_deref()
+                    .map(|p| sanitize(&p.display().to_string()))
+                    .unwrap_or_default();
+                self.info.error = Some(format!(
+                    "{shown}: capture ends early after {} packets ({}); the packets before it were analyzed",
+                    self.info.packets,
+                    sanitize(&pcap_reason(e))
+                ));
+                false
+            }
+        }
+    }
+}
+
+fn pcap_reason(e: pcap::Error) -> String {
+    match e {
+        pcap::Error::PcapError(s) => s,
+        other => other.to_string(),
+    }
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file; check the path".into(),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied; run as a user who can read it".into()
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// Expands the command-line inputs: `[NAME=]PATH`, where PATH is a capture
+/// file or a directory of them. Each file is one capture point named by its
+/// file stem unless NAME is given.
+pub fn expand_inputs(args: &[String]) -> Result<Vec<(String, PathBuf)>, InputError> {
+    let mut out = Vec::new();
+    for a in args {
+        let (name, path) = match a.split_once('=') {
+            Some((n, p)) if !n.is_empty() && !n.contains('/') => {
+                (Some(n.to_string()), PathBuf::from(p))
+            }
+            _ => (None, PathBuf::from(a)),
+        };
+        if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
+                .map_err(|e| {
+                    InputError(format!(
+                        "{}: cannot list directory: {}",
+                        sanitize(&path.display().to_string()),
+                        io_reason(&e)
+                    ))
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| is_capture_name(p))
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                return Err(InputError(format!(
+                    "{}: no capture files (*.pcap, *.pcapng, *.cap) in this directory",
+                    sanitize(&path.display().to_string())
+                )));
+            }
+            for f in files {
+                let stem = stem_of(&f);
+                let n = match &name {
+                    Some(prefix) => format!("{prefix}/{stem}"),
+                    None => stem,
+                };
+                out.push((n, f));
+            }
+        } else {
+            let n = name.unwrap_or_else(|| stem_of(&path));
+            out.push((n, path));
+        }
+    }
+    // Point names must be unique: disambiguate repeats with a counter.
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for (n, _) in &mut out {
+        let c = seen.entry(n.clone()).or_insert(0);
+        *c += 1;
+        if *c > 1 {
+            *n = format!("{n}#{c}");
+        }
+    }
+    Ok(out)
+}
+
+fn is_capture_name(p: &Path) -> bool {
+    p.is_file()
+        && matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("pcap" | "pcapng" | "cap" | "dmp")
+        )
+}
+
+fn stem_of(p: &Path) -> String {
+    sanitize(
+        &p.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "capture".into()),
+    )
+}

@@ -1,0 +1,62 @@
+//! Sources: where packets come from. Each source is one capture point.
+//!
+//! Files are read with libpcap (pcap and pcapng); several points are merged
+//! into one time-ordered stream by [`merge::Merger`].
+
+pub mod file;
+pub mod merge;
+
+use crate::decode::LinkType;
+use std::fmt;
+use std::path::PathBuf;
+
+/// One packet as a source delivers it, borrowed from the source's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct RawPacket<'a> {
+    /// Index of the capture point.
+    pub point: u16,
+    /// 1-based frame number within the point.
+    pub frame: u64,
+    /// Nanoseconds since the Unix epoch.
+    pub ts: i64,
+    pub link: LinkType,
+    pub data: &'a [u8],
+    /// Length on the wire (may exceed `data.len()` when cut by the snap length).
+    pub wire_len: u32,
+}
+
+/// What is known about a capture point, for the report.
+#[derive(Debug, Clone)]
+pub struct PointInfo {
+    pub name: String,
+    pub path: Option<PathBuf>,
+    pub link_type: LinkType,
+    pub packets: u64,
+    /// Frames that could not be decoded (truncated, malformed).
+    pub undecodable: u64,
+    /// Set when the source ended early with an error; packets before it were analyzed.
+    pub error: Option<String>,
+}
+
+impl PointInfo {
+    /// The host part of a point name (`rs2-eth0` → `rs2`).
+    pub fn host(&self) -> &str {
+        host_of(&self.name)
+    }
+}
+
+pub fn host_of(point: &str) -> &str {
+    point.rsplit_once('-').map_or(point, |(h, _)| h)
+}
+
+/// An input problem: one line, naming the thing and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError(pub String);
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InputError {}
