@@ -328,3 +328,209 @@ fn decode_nd(src: IpAddr, icmp: &[u8]) -> Option<Neigh> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    const C: Mac = [2, 0, 0, 0, 0x0c, 0];
+    const D: Mac = [2, 0, 0, 0, 0x0d, 0];
+
+    fn syn(vlan: Option<u16>) -> Vec<u8> {
+        let mut out = Vec::new();
+        let b = PacketBuilder::ethernet2(C, D);
+        let b = match vlan {
+            Some(v) => b.single_vlan(etherparse::VlanId::try_new(v).unwrap()).ipv4(
+                [203, 0, 113, 10],
+                [192, 0, 2, 100],
+                64,
+            ),
+            None => b.ipv4([203, 0, 113, 10], [192, 0, 2, 100], 64),
+        };
+        b.tcp(40000, 80, 1000, 64240)
+            .syn()
+            .write(&mut out, &[])
+            .unwrap();
+        out
+    }
+
+    fn tcp_of(p: &Packet) -> (Ip, Tcp) {
+        let Net::Ip(ip) = p.net else {
+            panic!("not ip: {p:?}")
+        };
+        let L4::Tcp(t) = ip.l4 else {
+            panic!("not tcp: {ip:?}")
+        };
+        (ip, t)
+    }
+
+    #[test]
+    fn ethernet_tcp_syn() {
+        let p = decode(LinkType::Ethernet, &syn(None)).unwrap();
+        assert_eq!(
+            p.l2,
+            Some(L2 {
+                src: C,
+                dst: Some(D),
+                vlan: None
+            })
+        );
+        let (ip, t) = tcp_of(&p);
+        assert_eq!(ip.src, "203.0.113.10".parse::<IpAddr>().unwrap());
+        assert_eq!(ip.dst, "192.0.2.100".parse::<IpAddr>().unwrap());
+        assert_eq!(ip.ttl, 64);
+        assert_eq!((t.sport, t.dport, t.seq), (40000, 80, 1000));
+        assert!(t.syn() && !t.ack_flag() && !t.rst());
+        assert_eq!(t.payload_len, 0);
+        assert_eq!(ip.outer, None);
+    }
+
+    #[test]
+    fn vlan_tag_is_read() {
+        let p = decode(LinkType::Ethernet, &syn(Some(42))).unwrap();
+        assert_eq!(p.l2.unwrap().vlan, Some(42));
+        tcp_of(&p);
+    }
+
+    #[test]
+    fn ipip_keeps_inner_connection_and_outer_addresses() {
+        let mut inner = Vec::new();
+        PacketBuilder::ipv4([203, 0, 113, 10], [192, 0, 2, 100], 63)
+            .tcp(40000, 80, 7, 1000)
+            .syn()
+            .write(&mut inner, &[])
+            .unwrap();
+        let mut frame = Vec::new();
+        let b = PacketBuilder::ethernet2(D, C).ip(etherparse::IpHeaders::Ipv4(
+            etherparse::Ipv4Header::new(
+                0,
+                64,
+                etherparse::IpNumber::IPV4,
+                [192, 0, 2, 2],
+                [192, 0, 2, 11],
+            )
+            .unwrap(),
+            Default::default(),
+        ));
+        b.write(&mut frame, etherparse::IpNumber::IPV4, &inner)
+            .unwrap();
+        let p = decode(LinkType::Ethernet, &frame).unwrap();
+        let (ip, t) = tcp_of(&p);
+        assert_eq!(ip.dst, "192.0.2.100".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            ip.outer,
+            Some(("192.0.2.2".parse().unwrap(), "192.0.2.11".parse().unwrap()))
+        );
+        assert_eq!(t.seq, 7);
+    }
+
+    #[test]
+    fn arp_reply_and_gratuitous() {
+        let arp = |op: u16, spa: [u8; 4], tpa: [u8; 4]| {
+            let mut f = Vec::new();
+            f.extend_from_slice(&[0xff; 6]);
+            f.extend_from_slice(&D);
+            f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4]);
+            f.extend_from_slice(&op.to_be_bytes());
+            f.extend_from_slice(&D);
+            f.extend_from_slice(&spa);
+            f.extend_from_slice(&[0; 6]);
+            f.extend_from_slice(&tpa);
+            f
+        };
+        let p = decode(
+            LinkType::Ethernet,
+            &arp(2, [192, 0, 2, 100], [192, 0, 2, 1]),
+        )
+        .unwrap();
+        let Net::Neigh(n) = p.net else { panic!() };
+        assert_eq!(n.op, NeighOp::Reply);
+        assert_eq!(n.sender_mac, D);
+        assert_eq!(n.sender_ip, "192.0.2.100".parse::<IpAddr>().unwrap());
+        assert!(!n.gratuitous);
+        let p = decode(
+            LinkType::Ethernet,
+            &arp(1, [192, 0, 2, 100], [192, 0, 2, 100]),
+        )
+        .unwrap();
+        let Net::Neigh(n) = p.net else { panic!() };
+        assert!(n.gratuitous && n.op == NeighOp::Request);
+    }
+
+    #[test]
+    fn ipv6_neighbour_advertisement() {
+        // ICMPv6 NA (type 136), flags S=0 (unsolicited), target 2001:db8::100, TLLA option.
+        let mut icmp = vec![136, 0, 0, 0, 0x20, 0, 0, 0];
+        icmp.extend_from_slice(&"2001:db8::100".parse::<Ipv6Addr>().unwrap().octets());
+        icmp.extend_from_slice(&[2, 1]);
+        icmp.extend_from_slice(&D);
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2(D, [0x33, 0x33, 0, 0, 0, 1])
+            .ipv6(
+                "2001:db8::100".parse::<Ipv6Addr>().unwrap().octets(),
+                "ff02::1".parse::<Ipv6Addr>().unwrap().octets(),
+                255,
+            )
+            .write(&mut f, etherparse::IpNumber::IPV6_ICMP, &icmp)
+            .unwrap();
+        let p = decode(LinkType::Ethernet, &f).unwrap();
+        let Net::Neigh(n) = p.net else {
+            panic!("{p:?}")
+        };
+        assert_eq!(n.op, NeighOp::Reply);
+        assert_eq!(n.sender_ip, "2001:db8::100".parse::<IpAddr>().unwrap());
+        assert_eq!(n.sender_mac, D);
+        assert!(n.gratuitous);
+    }
+
+    #[test]
+    fn sll2_and_raw_ip() {
+        let eth = syn(None);
+        let ip = &eth[14..];
+        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6];
+        sll2.extend_from_slice(&C);
+        sll2.extend_from_slice(&[0, 0]);
+        sll2.extend_from_slice(ip);
+        let p = decode(LinkType::LinuxSll2, &sll2).unwrap();
+        assert_eq!(
+            p.l2,
+            Some(L2 {
+                src: C,
+                dst: None,
+                vlan: None
+            })
+        );
+        tcp_of(&p);
+        let p = decode(LinkType::RawIp, ip).unwrap();
+        assert_eq!(p.l2, None);
+        tcp_of(&p);
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let eth = syn(None);
+        for link in [
+            LinkType::Ethernet,
+            LinkType::LinuxSll,
+            LinkType::LinuxSll2,
+            LinkType::RawIp,
+            LinkType::Null,
+        ] {
+            for n in 0..eth.len() {
+                let _ = decode(link, &eth[..n]);
+            }
+            let mut x: u32 = 0x1234_5678;
+            for len in [0usize, 1, 13, 14, 20, 40, 60, 200] {
+                let mut b = vec![0u8; len];
+                for byte in b.iter_mut() {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    *byte = x as u8;
+                }
+                let _ = decode(link, &b);
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! The command line as a user meets it: exit codes, one-line errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn lvsdiag(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lvsdiag"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs")
+}
+
+fn tmp(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lvsdiag-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn assert_one_line_error(o: &Output, mentions: &str) {
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "stdout: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "one line expected, got: {err}");
+    assert!(err.starts_with("lvsdiag: "), "{err}");
+    assert!(
+        err.contains(mentions),
+        "{err:?} should mention {mentions:?}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// A pcap file header (little-endian, microseconds) with the given link type.
+fn pcap_header(linktype: u32) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&4u16.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&65535u32.to_le_bytes());
+    b.extend_from_slice(&linktype.to_le_bytes());
+    b
+}
+
+#[test]
+fn missing_file_is_one_line_exit_2() {
+    let o = lvsdiag(&["analyze", "/nonexistent/capture.pcap"]);
+    assert_one_line_error(&o, "/nonexistent/capture.pcap");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no such file"));
+}
+
+#[test]
+fn not_a_capture_is_one_line_exit_2() {
+    let p = tmp("notes.pcap", b"this is a text file, not a capture\n");
+    let o = lvsdiag(&["analyze", p.to_str().unwrap()]);
+    assert_one_line_error(&o, "notes.pcap");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a readable pcap/pcapng capture"));
+}
+
+#[test]
+fn unknown_link_type_is_one_line_exit_2() {
+    // LINKTYPE_USER0 (147): nothing lvsdiag can decode.
+    let p = tmp("user0.pcap", &pcap_header(147));
+    let o = lvsdiag(&["analyze", p.to_str().unwrap()]);
+    assert_one_line_error(&o, "unsupported link type 147");
+}
+
+#[test]
+fn truncated_capture_reports_what_was_read_and_exits_2() {
+    let mut b = pcap_header(1);
+    // One record header promising 60 bytes, followed by only 10.
+    b.extend_from_slice(&1u32.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&60u32.to_le_bytes());
+    b.extend_from_slice(&60u32.to_le_bytes());
+    b.extend_from_slice(&[0u8; 10]);
+    let p = tmp("cut.pcap", &b);
+    let o = lvsdiag(&["analyze", "--format", "json", p.to_str().unwrap()]);
+    assert_one_line_error(&o, "cut.pcap: capture ends early after 0 packets");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("report still printed");
+    assert_eq!(v["inputs"][0]["packets"], 0);
+}
+
+#[test]
+fn bad_vip_and_ipvs_files_are_usage_errors() {
+    let o = lvsdiag(&["analyze", "--vip", "nonsense", "x.pcap"]);
+    assert_one_line_error(&o, "--vip nonsense");
+    let p = tmp("ipvs.txt", b"hello\n");
+    let o = lvsdiag(&["analyze", "--ipvs", p.to_str().unwrap(), "x.pcap"]);
+    assert_one_line_error(&o, "no IPVS services found");
+}
+
+#[test]
+fn empty_directory_is_one_line_exit_2() {
+    let dir = std::env::temp_dir().join(format!("lvsdiag-cli-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = lvsdiag(&["analyze", dir.to_str().unwrap()]);
+    assert_one_line_error(&o, "no capture files");
+}
+
+#[test]
+fn file_names_are_sanitized_in_errors() {
+    let p = tmp("evil\u{1b}[2J.pcap", b"junk");
+    let o = lvsdiag(&["analyze", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !err.contains('\u{1b}'),
+        "escape reached the terminal: {err:?}"
+    );
+    assert!(err.contains("evil\\x1b[2J.pcap"), "{err}");
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+#[test]
+fn exit_status_follows_fail_on() {
+    let broken = fixture("dr-rs-no-vip");
+    let healthy = fixture("dr-healthy");
+    let b = broken.to_str().unwrap();
+    let h = healthy.to_str().unwrap();
+    assert_eq!(lvsdiag(&["analyze", b]).status.code(), Some(1));
+    assert_eq!(
+        lvsdiag(&["analyze", "--fail-on", "never", b]).status.code(),
+        Some(0)
+    );
+    assert_eq!(lvsdiag(&["analyze", h]).status.code(), Some(0));
+    assert_eq!(
+        lvsdiag(&["analyze", "--fail-on", "error", h]).status.code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn json_report_keeps_the_ci_contract() {
+    let o = lvsdiag(&[
+        "analyze",
+        "--format",
+        "json",
+        fixture("dr-rs-no-vip").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for k in ["point", "path", "link_type", "packets"] {
+        assert!(v["inputs"][0].get(k).is_some(), "inputs[].{k}");
+    }
+    for k in ["vip", "port", "protocol", "mode", "source"] {
+        assert!(v["services"][0].get(k).is_some(), "services[].{k}");
+    }
+    for k in [
+        "service",
+        "ip",
+        "mac",
+        "connections",
+        "established",
+        "failed",
+        "syn_retransmits",
+    ] {
+        assert!(v["real_servers"][0].get(k).is_some(), "real_servers[].{k}");
+    }
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "dr-rs-no-reply")
+        .expect("dr-rs-no-reply");
+    for k in [
+        "code",
+        "severity",
+        "service",
+        "real_server",
+        "summary",
+        "evidence",
+        "fix",
+    ] {
+        assert!(f.get(k).is_some(), "findings[].{k}");
+    }
+    let e = &f["evidence"][0];
+    assert!(
+        e["point"].is_string()
+            && e["frame"].as_u64().unwrap() >= 1
+            && e["time"].as_f64().unwrap() > 0.0
+    );
+    assert_eq!(v["services"][0]["mode"], "dr");
+    assert_eq!(v["services"][0]["source"], "inferred");
+}
+
+#[test]
+fn text_report_leads_with_the_verdict() {
+    let o = lvsdiag(&["analyze", fixture("dr-rs-no-vip").to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.starts_with("DR 192.0.2.100:80/tcp — 1 of 3 real servers broken: 192.0.2.13"),
+        "{first}"
+    );
+    assert!(
+        !out.contains('\u{1b}'),
+        "no colour when NO_COLOR is set / not a terminal"
+    );
+}

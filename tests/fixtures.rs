@@ -1,0 +1,188 @@
+//! Every lab fixture yields exactly the findings its expected.json lists
+//! (at warning and above: none missing, none extra), with the model inferred
+//! from the traffic, given with --vip, and read from the director's
+//! `ipvsadm -S -n`; and with only some capture points, never a false finding.
+
+use lvsdiag::analyze::{build_model, run_files};
+use lvsdiag::engine::{Analysis, Options};
+use lvsdiag::finding::Severity;
+use lvsdiag::model::Model;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+type Got = BTreeSet<(String, String, String)>;
+
+fn fixtures() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"))
+            .expect("fixtures/ exists")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("expected.json").is_file())
+            .collect();
+    v.sort();
+    v
+}
+
+fn expected(dir: &Path) -> (Value, Got) {
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let set = v["findings"]
+        .as_array()
+        .expect("findings list")
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["severity"].as_str().unwrap().to_string(),
+                f["real_server"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    (v, set)
+}
+
+fn got(a: &Analysis) -> Got {
+    a.findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+        .map(|f| {
+            (
+                f.code.to_string(),
+                f.severity.as_str().to_string(),
+                f.real_server.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn analyze(inputs: &[PathBuf], model: Model) -> Analysis {
+    let inputs: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+    run_files(&inputs, model, Options::default()).expect("fixture reads")
+}
+
+fn describe(a: &Analysis) -> String {
+    a.findings
+        .iter()
+        .map(|f| {
+            format!(
+                "  {} {} [{}] {}",
+                f.severity,
+                f.code,
+                f.real_server.as_deref().unwrap_or("-"),
+                f.summary
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn fixtures_exist() {
+    let n = fixtures().len();
+    assert!(n >= 10, "expected at least 10 lab fixtures, found {n}");
+}
+
+#[test]
+fn every_fixture_yields_exactly_its_expected_findings() {
+    let mut failures = Vec::new();
+    for dir in fixtures() {
+        let (exp, want) = expected(&dir);
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let vip = exp["vip"].as_str().unwrap();
+        let port = exp["port"].as_u64().unwrap();
+        let vip_arg = if vip.contains(':') {
+            format!("[{vip}]:{port}")
+        } else {
+            format!("{vip}:{port}")
+        };
+        let ipvs = dir.join("ipvsadm-S.txt");
+        let mut variants = vec![
+            ("inferred", Model::default()),
+            ("--vip", build_model(&[vip_arg], &[]).unwrap().0),
+        ];
+        if ipvs.is_file() {
+            variants.push((
+                "--ipvs",
+                build_model(&[], &[ipvs.display().to_string()]).unwrap().0,
+            ));
+        }
+        for (how, model) in variants {
+            let a = analyze(&[dir.clone()], model);
+            let g = got(&a);
+            if g != want {
+                failures.push(format!(
+                    "{name} ({how}):\n missing: {:?}\n extra: {:?}\n all findings:\n{}",
+                    want.difference(&g).collect::<Vec<_>>(),
+                    g.difference(&want).collect::<Vec<_>>(),
+                    describe(&a)
+                ));
+            }
+            // The service is found with the right mode.
+            let svc = a
+                .services
+                .iter()
+                .find(|s| s.service.vip.to_string() == vip && s.service.port == Some(port as u16));
+            match svc {
+                None => failures.push(format!("{name} ({how}): service {vip}:{port} not reported")),
+                Some(s) => {
+                    let mode = s.service.mode.map(|m| m.as_str().to_string());
+                    if mode.as_deref() != exp["mode"].as_str() {
+                        failures.push(format!(
+                            "{name} ({how}): mode {mode:?}, expected {}",
+                            exp["mode"]
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// With only some capture points, the report never claims what it cannot see
+/// (no finding outside the expected ones) and says what it cannot conclude.
+#[test]
+fn partial_capture_points_never_give_false_findings() {
+    let mut failures = Vec::new();
+    for dir in fixtures() {
+        let (_, want) = expected(&dir);
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let mut pcaps: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+            .collect();
+        pcaps.sort();
+        let only = |prefix: &str| -> Vec<PathBuf> {
+            pcaps
+                .iter()
+                .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+                .cloned()
+                .collect()
+        };
+        for (subset, files) in [
+            ("director only", only("director-")),
+            ("client only", only("client-")),
+            ("router only", only("router-")),
+        ] {
+            if files.is_empty() {
+                continue;
+            }
+            let a = analyze(&files, Model::default());
+            let g = got(&a);
+            let extra: Vec<_> = g.difference(&want).collect();
+            if !extra.is_empty() {
+                failures.push(format!(
+                    "{name} ({subset}): findings the scenario does not have: {extra:?}\n{}",
+                    describe(&a)
+                ));
+            }
+            if subset == "client only" && a.notes.iter().all(|n| !n.contains("director forwarding"))
+            {
+                failures.push(format!("{name} (client only): the report does not say that the director's forwarding is not visible: {:?}", a.notes));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
