@@ -191,10 +191,17 @@ impl Engine {
         if self.services.len() < MAX_CENSUS || self.services.contains_key(&k) {
             let s = self.services.entry(k).or_default();
             s.stats.add(v);
-            s.first.get_or_insert(v.flow.syns[0].at);
+            let first = v.flow.syns[0].at;
+            if s.first.is_none_or(|e| first.time < e.time) {
+                s.first = Some(first);
+            }
             s.replies += u64::from(v.replies_from_vip().next().is_some());
             if let (Some(m), Some(f)) = (v.mode, v.forward) {
-                s.modes.entry(m).or_insert((0, f.at)).0 += 1;
+                let e = s.modes.entry(m).or_insert((0, f.at));
+                e.0 += 1;
+                if f.at.time < e.1.time {
+                    e.1 = f.at;
+                }
             }
         }
         if let Some(rs) = v.rs {

@@ -13,8 +13,9 @@ use std::net::IpAddr;
 
 #[derive(Default)]
 pub struct VipTrafficBypassesDirector {
-    /// (VIP, port, destination MAC) of client SYNs that were not forwarded copies.
-    to_mac: BTreeMap<(IpAddr, u16, Mac), (u64, EvidenceSet)>,
+    /// (VIP, port, destination MAC, source MAC) of client SYNs that were not
+    /// the director's forwarded copies.
+    to_mac: BTreeMap<(IpAddr, u16, Mac, Option<Mac>), (u64, EvidenceSet)>,
 }
 
 const MAX_KEYS: usize = 4096;
@@ -29,14 +30,12 @@ impl Check for VipTrafficBypassesDirector {
             let (Some(d), true) = (c.dst_mac, c.outer.is_none() && c.dst == v.vip) else {
                 continue;
             };
-            if v.forward.is_some_and(|f| std::ptr::eq(f, c))
-                || Some(d) == v.director_mac
-                || seen == Some(d)
-            {
+            let from_director = v.director_mac.is_some() && c.src_mac == v.director_mac;
+            if from_director || Some(d) == v.director_mac || seen == Some(d) {
                 continue;
             }
             seen = Some(d);
-            let k = (v.vip, v.vport, d);
+            let k = (v.vip, v.vport, d, c.src_mac);
             if self.to_mac.len() >= MAX_KEYS && !self.to_mac.contains_key(&k) {
                 continue;
             }
@@ -50,10 +49,16 @@ impl Check for VipTrafficBypassesDirector {
         if ctx.hosts.directors().next().is_none() {
             return; // no director seen forwarding: cannot tell a bypass from the director
         }
-        for ((vip, port, mac), (n, ev)) in &self.to_mac {
-            if ctx.hosts.is_director(*mac) {
+        let mut merged: BTreeMap<(IpAddr, u16, Mac), (u64, EvidenceSet)> = BTreeMap::new();
+        for ((vip, port, mac, src), (n, ev)) in &self.to_mac {
+            if ctx.hosts.is_director(*mac) || src.is_some_and(|s| ctx.hosts.is_director(s)) {
                 continue;
             }
+            let e = merged.entry((*vip, *port, *mac)).or_default();
+            e.0 += n;
+            e.1.extend(ev.iter());
+        }
+        for ((vip, port, mac), (n, ev)) in &merged {
             let claims_vip = ctx
                 .hosts
                 .neigh

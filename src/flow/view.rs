@@ -96,22 +96,30 @@ impl<'a> FlowView<'a> {
         if let Some(c) = syns.iter().find(|c| c.outer.is_none() && c.dst != self.vip) {
             self.set(Mode::Nat, c, Some(RsKey::Ip(c.dst)), Some(c.dport));
             self.director_mac = c.src_mac;
-            // The copy that reached the director: to the VIP, same TTL (IPVS
-            // does not decrement it).
+            // The copy that reached the director: to the VIP, addressed to
+            // the VIP's owner, or one TTL hop before the rewritten copy.
             self.ingress = syns.iter().find(|i| {
                 i.outer.is_none() && i.dst == self.vip && i.ttl == c.ttl && i.dst_mac.is_some()
             });
             return;
         }
         // DR: copy `b` is copy `a` re-sent by the host `a` was addressed to,
-        // with the IP header untouched (IPVS does not decrement the TTL; a
-        // router would).
+        // IP header kept (IPVS decrements the TTL, as a router would). What
+        // tells the director from a router: it re-sends on the same segment
+        // (both copies at one point), or it is the VIP's owner (it answers
+        // ARP for the destination), or it is already known to forward.
         for a in syns.iter() {
             for b in syns.iter() {
                 let (Some(ad), Some(bs), Some(bd)) = (a.dst_mac, b.src_mac, b.dst_mac) else {
                     continue;
                 };
-                if bs == ad && bd != ad && a.dst == b.dst && a.ttl == b.ttl {
+                if bs != ad || bd == ad || a.dst != b.dst || a.outer.is_some() || b.outer.is_some()
+                {
+                    continue;
+                }
+                let director =
+                    a.at.point == b.at.point || claims(hosts, a.dst, ad) || hosts.is_director(ad);
+                if director {
                     self.ingress = Some(a);
                     self.set(Mode::Dr, b, Some(RsKey::Mac(bd)), Some(b.dport));
                     self.director_mac = Some(ad);
@@ -189,4 +197,12 @@ impl<'a> FlowView<'a> {
         let vip = self.vip;
         self.flow.replies.iter().filter(move |r| r.src != vip)
     }
+}
+
+/// Whether `mac` answers ARP / neighbour discovery for `ip`.
+fn claims(hosts: &HostMap, ip: IpAddr, mac: Mac) -> bool {
+    hosts
+        .neigh
+        .claims(ip)
+        .is_some_and(|c| c.by_mac.iter().any(|c| c.mac == mac))
 }

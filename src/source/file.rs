@@ -1,18 +1,27 @@
 //! Capture files (pcap, pcapng) read through libpcap.
 
+use super::pcapng::NgReader;
 use super::{InputError, PointInfo};
 use crate::decode::LinkType;
 use crate::report::sanitize;
 use pcap::{Capture, Offline, Precision};
 use std::path::{Path, PathBuf};
 
+enum Backend {
+    Libpcap(Capture<Offline>),
+    /// pcapng with mixed link types, which libpcap refuses.
+    PcapNg(NgReader),
+}
+
 pub struct FileSource {
-    cap: Capture<Offline>,
+    backend: Backend,
     pub info: PointInfo,
     /// Bytes of the current packet (reused: no allocation per packet).
     pub buf: Vec<u8>,
     pub ts: i64,
     pub wire_len: u32,
+    /// Link type of the current packet (pcapng interfaces may differ).
+    pub link: LinkType,
 }
 
 impl FileSource {
@@ -40,7 +49,7 @@ impl FileSource {
             ))
         })?;
         Ok(FileSource {
-            cap,
+            backend: Backend::Libpcap(cap),
             info: PointInfo {
                 name,
                 path: Some(path.to_path_buf()),
@@ -52,39 +61,81 @@ impl FileSource {
             buf: Vec::with_capacity(2048),
             ts: 0,
             wire_len: 0,
+            link: link_type,
         })
     }
 
     /// Reads the next packet into `buf`. `false` at the end of the file or
     /// after a read error (recorded in `info.error`).
     pub fn advance(&mut self) -> bool {
-        match self.cap.next_packet() {
-            Ok(p) => {
-                self.buf.clear();
-                self.buf.extend_from_slice(p.data);
-                // With nanosecond precision libpcap stores nanoseconds in tv_usec.
-                self.ts = (p.header.ts.tv_sec as i64)
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(p.header.ts.tv_usec as i64);
-                self.wire_len = p.header.len;
-                self.info.packets += 1;
-                true
+        loop {
+            let err = match &mut self.backend {
+                Backend::Libpcap(cap) => match cap.next_packet() {
+                    Ok(p) => {
+                        self.buf.clear();
+                        self.buf.extend_from_slice(p.data);
+                        // With nanosecond precision libpcap stores nanoseconds in tv_usec.
+                        self.ts = (p.header.ts.tv_sec as i64)
+                            .saturating_mul(1_000_000_000)
+                            .saturating_add(p.header.ts.tv_usec as i64);
+                        self.wire_len = p.header.len;
+                        self.info.packets += 1;
+                        return true;
+                    }
+                    Err(pcap::Error::NoMorePackets) => return false,
+                    Err(e) => pcap_reason(e),
+                },
+                Backend::PcapNg(r) => match r.next(&mut self.buf) {
+                    Ok(Some(p)) => {
+                        self.ts = p.ts;
+                        self.wire_len = p.wire_len;
+                        self.info.packets += 1;
+                        match p.link {
+                            Some(l) => self.link = l,
+                            None => {
+                                // An interface lvsdiag cannot decode: count it as undecodable.
+                                self.buf.clear();
+                                self.link = LinkType::RawIp;
+                            }
+                        }
+                        return true;
+                    }
+                    Ok(None) => return false,
+                    Err(e) => e,
+                },
+            };
+            // libpcap stops at a pcapng interface of another link type: read
+            // the file again with the pcapng reader, skipping what was read.
+            if matches!(self.backend, Backend::Libpcap(_))
+                && err.contains("different from the type of the first interface")
+            {
+                if let Some(path) = self.info.path.clone() {
+                    if let Ok(mut r) = NgReader::open(&path) {
+                        let mut skipped = 0;
+                        while skipped < self.info.packets
+                            && matches!(r.next(&mut self.buf), Ok(Some(_)))
+                        {
+                            skipped += 1;
+                        }
+                        if skipped == self.info.packets {
+                            self.backend = Backend::PcapNg(r);
+                            continue;
+                        }
+                    }
+                }
             }
-            Err(pcap::Error::NoMorePackets) => false,
-            Err(e) => {
-                let shown = self
-                    .info
-                    .path
-                    .as_deref()
-                    .map(|p| sanitize(&p.display().to_string()))
-                    .unwrap_or_default();
-                self.info.error = Some(format!(
-                    "{shown}: capture ends early after {} packets ({}); the packets before it were analyzed",
-                    self.info.packets,
-                    sanitize(&pcap_reason(e))
-                ));
-                false
-            }
+            let shown = self
+                .info
+                .path
+                .as_deref()
+                .map(|p| sanitize(&p.display().to_string()))
+                .unwrap_or_default();
+            self.info.error = Some(format!(
+                "{shown}: capture ends early after {} packets ({}); the packets before it were analyzed",
+                self.info.packets,
+                sanitize(&err)
+            ));
+            return false;
         }
     }
 }

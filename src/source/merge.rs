@@ -43,7 +43,7 @@ impl Merger {
             point: i as u16,
             frame: s.info.packets,
             ts: s.ts,
-            link: s.info.link_type,
+            link: s.link,
             data: &s.buf,
             wire_len: s.wire_len,
         })

@@ -5,6 +5,7 @@
 
 pub mod file;
 pub mod merge;
+pub mod pcapng;
 
 use crate::decode::LinkType;
 use std::fmt;

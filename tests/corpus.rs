@@ -1,0 +1,143 @@
+//! Robustness over the shared corpus of real public captures
+//! (`../shared/corpus/public/`, described by its MANIFEST.tsv): every file is
+//! analyzed or rejected with one clear line and exit 2 — never a panic, never
+//! a hang — and where tshark reads a file whole, lvsdiag counts the same
+//! number of packets.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/public")
+}
+
+struct Row {
+    file: String,
+    packets: Option<u64>,
+    tshark_ok: bool,
+}
+
+fn manifest() -> Vec<Row> {
+    let text = std::fs::read_to_string(corpus().join("MANIFEST.tsv")).expect(
+        "../shared/corpus/public/MANIFEST.tsv must exist (CI has shared/ beside the checkout)",
+    );
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("column {name}"))
+    };
+    let (f, p, t) = (col("file"), col("packets"), col("tshark_status"));
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            Row {
+                file: c[f].to_string(),
+                packets: c[p].trim().parse().ok(),
+                tshark_ok: c[t].starts_with("ok"),
+            }
+        })
+        .collect()
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(path: &Path) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lvsdiag"))
+        .args(["analyze", "--format", "json", "--fail-on", "never"])
+        .arg(path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        out.read_to_string(&mut s).ok();
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        err.read_to_string(&mut s).ok();
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            child.kill().ok();
+            panic!("{}: still running after 60 s (hang?)", path.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Run {
+        code: status.code(),
+        stdout: t_out.join().unwrap(),
+        stderr: t_err.join().unwrap(),
+    }
+}
+
+#[test]
+fn every_corpus_file_is_analyzed_or_rejected_cleanly() {
+    let rows = manifest();
+    assert!(rows.len() >= 40, "corpus has {} files", rows.len());
+    let mut failures = Vec::new();
+    for row in &rows {
+        let path = corpus().join(&row.file);
+        let r = run(&path);
+        match r.code {
+            Some(0) => {}
+            Some(2) => {
+                let lines: Vec<&str> = r.stderr.lines().collect();
+                if lines.len() != 1
+                    || !lines[0].starts_with("lvsdiag: ")
+                    || !lines[0].contains(&row.file)
+                {
+                    failures.push(format!(
+                        "{}: exit 2 needs one line naming the file, got {:?}",
+                        row.file, r.stderr
+                    ));
+                }
+            }
+            other => failures.push(format!(
+                "{}: exit {other:?}, stderr {:?}",
+                row.file, r.stderr
+            )),
+        }
+        if r.stderr.contains("panicked")
+            || r.stdout.contains('\u{1b}')
+            || r.stderr.contains('\u{1b}')
+        {
+            failures.push(format!("{}: panic or raw escape in output", row.file));
+        }
+        if let (true, Some(want)) = (row.tshark_ok, row.packets) {
+            let got = serde_json::from_str::<serde_json::Value>(&r.stdout)
+                .ok()
+                .and_then(|v| {
+                    v["inputs"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|i| i["packets"].as_u64()).sum::<u64>())
+                });
+            if got != Some(want) {
+                failures.push(format!(
+                    "{}: tshark reads {want} packets, lvsdiag {got:?} ({})",
+                    row.file,
+                    r.stderr.trim()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
