@@ -10,6 +10,9 @@ use std::net::IpAddr;
 pub const DEFAULT_MAX_FLOWS: usize = 100_000;
 /// A closed flow lingers this long so copies at other points still join it.
 const LINGER_NS: i64 = 2_000_000_000;
+/// A handshake reset lingers longer: the client's SYN retransmissions
+/// (1, 2, 4, 8 s apart) belong to the same connection attempt.
+const RESET_LINGER_NS: i64 = 20_000_000_000;
 /// A flow that never completed its handshake is retired after this idle time.
 const HANDSHAKE_IDLE_NS: i64 = 60_000_000_000;
 /// An established flow is retired after this idle time.
@@ -115,7 +118,8 @@ impl FlowTable {
         }
         self.map.retain(|_, f| {
             let done = match f.closed_ts {
-                Some(c) => now - c > LINGER_NS,
+                Some(c) if f.established() => now - c > LINGER_NS,
+                Some(c) => now - c > RESET_LINGER_NS,
                 None if f.established() => now - f.last_ts > IDLE_NS,
                 None => now - f.last_ts > HANDSHAKE_IDLE_NS,
             };
@@ -172,6 +176,8 @@ fn client_packet(
                 && c.dport == tcp.dport
                 && c.outer == ip.outer
         };
+        // A retransmitted SYN reopens a connection its reset had closed.
+        f.closed_ts = None;
         if let Some(c) = f.syns.iter_mut().find(|c| same(c)) {
             c.count = c.count.saturating_add(1);
         } else if f.syns.len() < MAX_COPIES {
@@ -195,7 +201,7 @@ fn client_packet(
     }
     if tcp.rst() {
         f.client_rst.get_or_insert(at);
-        f.closed_ts.get_or_insert(at.time);
+        f.closed_ts = Some(at.time);
         return;
     }
     if tcp.ack_flag() && f.client_ack.is_none() {
@@ -248,7 +254,7 @@ fn server_packet(
             f.copies_overflow = true;
         }
         if rst {
-            f.closed_ts.get_or_insert(at.time);
+            f.closed_ts = Some(at.time);
         }
         return;
     }

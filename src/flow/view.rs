@@ -35,6 +35,8 @@ pub struct FlowView<'a> {
     pub rs: Option<RsKey>,
     pub rs_mac: Option<Mac>,
     pub rs_port: Option<u16>,
+    /// The client's SYN as the gateway sent it straight to a real server.
+    pub bypassed: Option<&'a SynCopy>,
     pub established: bool,
     pub failed: bool,
 }
@@ -70,6 +72,7 @@ impl<'a> FlowView<'a> {
             rs: None,
             rs_mac: None,
             rs_port: None,
+            bypassed: None,
             established: flow.established(),
             failed: false,
         };
@@ -137,6 +140,23 @@ impl<'a> FlowView<'a> {
             self.set(Mode::Dr, c, Some(RsKey::Mac(d)), Some(c.dport));
             self.director_mac = c.src_mac;
             self.ingress = syns.iter().find(|i| i.dst_mac == c.src_mac);
+            return;
+        }
+        // Not forwarded at all: delivered by the gateway straight to a real
+        // server (one that received forwarded traffic, or claims the VIP).
+        if let Some(c) = syns.iter().find(|c| {
+            c.outer.is_none()
+                && c.dst == self.vip
+                && !c.src_mac.is_some_and(|m| hosts.is_director(m))
+                && c.dst_mac.is_some_and(|d| {
+                    !hosts.is_director(d) && (hosts.is_real_server(d) || claims(hosts, self.vip, d))
+                })
+        }) {
+            let d = c.dst_mac.expect("checked");
+            self.bypassed = Some(c);
+            self.rs = Some(RsKey::Mac(d));
+            self.rs_mac = Some(d);
+            self.rs_port = Some(c.dport);
         }
     }
 
