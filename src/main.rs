@@ -23,6 +23,15 @@ struct Cli {
 enum Cmd {
     /// Analyze capture files (one per capture point) and report per service and real server.
     Analyze(AnalyzeArgs),
+    /// Write synthetic captures for benchmarks and bound tests.
+    #[command(hide = true)]
+    Generate {
+        /// dr | syn-flood | arp-storm
+        kind: String,
+        /// Connections (dr), SYNs (syn-flood) or MACs (arp-storm).
+        count: u64,
+        out: std::path::PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -87,6 +96,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.cmd {
         Cmd::Analyze(a) => run_analyze(a),
+        Cmd::Generate { kind, count, out } => {
+            let r = match kind.as_str() {
+                "dr" => lvsdiag::generate::dr(&out, count),
+                "syn-flood" => lvsdiag::generate::syn_flood(&out, count),
+                "arp-storm" => lvsdiag::generate::arp_storm(&out, count),
+                other => Err(format!("unknown kind {other}: dr, syn-flood or arp-storm")),
+            };
+            match r {
+                Ok(n) => {
+                    eprintln!("lvsdiag: wrote {n} packets to {}", out.display());
+                    0
+                }
+                Err(e) => fail(&e),
+            }
+        }
     };
     ExitCode::from(code)
 }

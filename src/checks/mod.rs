@@ -150,11 +150,19 @@ const SYMPTOMS: &[&str] = &["syn-retransmit", "handshake-reset"];
 /// Downgrades symptom findings to info where a root-cause finding (warning or
 /// above) names the same service and real server, and says which explains it.
 pub fn explain(findings: &mut [Finding]) {
-    let causes: Vec<(Option<String>, Option<String>, &'static str)> = findings
+    let mut causes: Vec<(Option<String>, Option<String>, &'static str)> = findings
         .iter()
         .filter(|f| f.severity >= Severity::Warning && !f.symptom)
         .map(|f| (f.service.clone(), f.real_server.clone(), f.code))
         .collect();
+    // The most direct cause first: a real server that does not answer, then
+    // a broken return path, then the rest.
+    let rank = |c: &str| match c {
+        "dr-rs-no-reply" | "nat-rs-no-reply" | "tun-rs-no-reply" => 0,
+        "nat-reply-bypasses-director" | "dr-reply-via-director" => 1,
+        _ => 2,
+    };
+    causes.sort_by_key(|(_, _, c)| rank(c));
     for f in findings.iter_mut() {
         if !f.symptom || !SYMPTOMS.contains(&f.code) || f.real_server.is_none() {
             continue;

@@ -71,9 +71,9 @@ impl Check for VipArpMultipleOwners {
                     .map_or_else(|| fmt_mac(&m), |ip| ip.to_string());
                 let c = claims.by_mac.iter().find(|c| c.mac == m).expect("claimant");
                 let how = match (c.replies, c.gratuitous) {
-                    (0, 0) => "sends ARP from the VIP".to_string(),
-                    (r, 0) => format!("answered {r} ARP request(s) for the VIP"),
-                    (0, g) => format!("announced the VIP by {g} gratuitous ARP(s)"),
+                    (0, 0) => "sends ARP from".to_string(),
+                    (r, 0) => format!("answered {r} ARP request(s) for"),
+                    (0, g) => format!("sent {g} gratuitous ARP(s) for"),
                     (r, g) => format!(
                         "answered {r} ARP request(s) and announced it by {g} gratuitous ARP(s)"
                     ),
@@ -82,7 +82,7 @@ impl Check for VipArpMultipleOwners {
                     Finding::new(
                         "vip-arp-multiple-owners",
                         Severity::Error,
-                        format!("real server {rs} ({}) {how} for VIP {vip}; the director also claims it (claimants: {})", fmt_mac(&m), all.join(", ")),
+                        format!("real server {rs} ({}) {how} VIP {vip}; the director also claims it (claimants: {})", fmt_mac(&m), all.join(", ")),
                     )
                     .service(label.clone())
                     .real_server(rs.clone())
