@@ -76,7 +76,7 @@ pub struct Engine {
     flows: FlowTable,
     hosts: HostMap,
     checks: Vec<Box<dyn Check>>,
-    retired: Vec<Flow>,
+    retired: Vec<Box<Flow>>,
     services: BTreeMap<(IpAddr, u16), SvcCensus>,
     servers: BTreeMap<(IpAddr, u16, RsKey), RsCensus>,
     pub packets: u64,

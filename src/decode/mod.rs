@@ -9,7 +9,7 @@
 pub mod link;
 pub mod sll2;
 
-use etherparse::{ArpOperation, EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use etherparse::{ArpOperation, EtherType, IpNumber, Ipv4HeaderSlice, Ipv6ExtensionsSlice, Ipv6HeaderSlice, TcpSlice, UdpHeaderSlice};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub use link::LinkType;
@@ -150,11 +150,7 @@ pub fn decode(link: LinkType, data: &[u8]) -> Result<Packet, DecodeError> {
 }
 
 fn decode_ip_auto(payload: &[u8]) -> Result<Net, DecodeError> {
-    match payload.first().map(|b| b >> 4) {
-        Some(4) => decode_net(EtherType::IPV4, payload),
-        Some(6) => decode_net(EtherType::IPV6, payload),
-        _ => Err(DecodeError::BadNetwork),
-    }
+    decode_ip(payload, 0)
 }
 
 fn decode_net(et: EtherType, payload: &[u8]) -> Result<Net, DecodeError> {
@@ -164,17 +160,19 @@ fn decode_net(et: EtherType, payload: &[u8]) -> Result<Net, DecodeError> {
     if et != EtherType::IPV4 && et != EtherType::IPV6 {
         return Ok(Net::Other);
     }
-    let sliced = LaxSlicedPacket::from_ether_type(et, payload);
-    match ip_from_sliced(&sliced, 0)? {
-        Some(n) => Ok(n),
-        None => Err(DecodeError::BadNetwork),
-    }
+    decode_ip(payload, 0)
 }
 
-fn ip_from_sliced(s: &LaxSlicedPacket<'_>, depth: u8) -> Result<Option<Net>, DecodeError> {
-    let (src, dst, ttl, id, tos, len, pl) = match &s.net {
-        Some(LaxNetSlice::Ipv4(v4)) => {
-            let h = v4.header();
+/// Decodes an IP packet with etherparse's header views (no copies). IP-in-IP
+/// is decoded one level deep (`depth` 0 → 1).
+fn decode_ip(b: &[u8], depth: u8) -> Result<Net, DecodeError> {
+    let (src, dst, ttl, id, tos, len, proto, fragmented, first_fragment, body) = match b.first().map(|v| v >> 4) {
+        Some(4) => {
+            let h = Ipv4HeaderSlice::from_slice(b).map_err(|_| DecodeError::BadNetwork)?;
+            let hl = h.slice().len();
+            // The IP length bounds the payload (Ethernet padding excluded);
+            // the snap length may cut it shorter.
+            let end = usize::from(h.total_len()).clamp(hl, b.len());
             (
                 IpAddr::V4(h.source_addr()),
                 IpAddr::V4(h.destination_addr()),
@@ -182,11 +180,20 @@ fn ip_from_sliced(s: &LaxSlicedPacket<'_>, depth: u8) -> Result<Option<Net>, Dec
                 h.identification(),
                 h.slice()[1],
                 h.total_len(),
-                v4.payload(),
+                h.protocol(),
+                h.is_fragmenting_payload(),
+                h.fragments_offset().value() == 0,
+                &b[hl..end],
             )
         }
-        Some(LaxNetSlice::Ipv6(v6)) => {
-            let h = v6.header();
+        Some(6) => {
+            let h = Ipv6HeaderSlice::from_slice(b).map_err(|_| DecodeError::BadNetwork)?;
+            let end = (40 + usize::from(h.payload_length())).min(b.len());
+            let rest = &b[40..end];
+            let (proto, fragmented, body) = match Ipv6ExtensionsSlice::from_slice(h.next_header(), rest) {
+                Ok((exts, proto, body)) => (proto, exts.is_fragmenting_payload(), body),
+                Err(_) => (h.next_header(), true, &rest[..0]),
+            };
             (
                 IpAddr::V6(h.source_addr()),
                 IpAddr::V6(h.destination_addr()),
@@ -194,73 +201,49 @@ fn ip_from_sliced(s: &LaxSlicedPacket<'_>, depth: u8) -> Result<Option<Net>, Dec
                 0,
                 h.traffic_class(),
                 h.payload_length().saturating_add(40),
-                v6.payload(),
+                proto,
+                fragmented,
+                !fragmented,
+                body,
             )
         }
-        Some(LaxNetSlice::Arp(a)) => {
-            return Ok(decode_arp(a.slice()).map(Net::Neigh));
-        }
-        None => return Ok(None),
+        _ => return Err(DecodeError::BadNetwork),
     };
-    // IP-in-IP (LVS-TUN): decode the inner packet, keep the tunnel addresses.
-    if depth == 0
-        && !pl.fragmented
-        && (pl.ip_number == IpNumber::IPV4 || pl.ip_number == IpNumber::IPV6)
-    {
-        if let Ok(inner) = LaxSlicedPacket::from_ip(pl.payload) {
-            if let Some(Net::Ip(mut ip)) = ip_from_sliced(&inner, 1)? {
-                ip.outer = Some((src, dst));
-                return Ok(Some(Net::Ip(ip)));
-            }
+    // IP-in-IP (LVS-TUN): the inner packet, with the tunnel addresses.
+    if depth == 0 && !fragmented && (proto == IpNumber::IPV4 || proto == IpNumber::IPV6) {
+        if let Ok(Net::Ip(mut ip)) = decode_ip(body, 1) {
+            ip.outer = Some((src, dst));
+            return Ok(Net::Ip(ip));
         }
     }
-    let l4 = match &s.transport {
-        Some(TransportSlice::Tcp(t)) => L4::Tcp(Tcp {
-            sport: t.source_port(),
-            dport: t.destination_port(),
-            seq: t.sequence_number(),
-            ack: t.acknowledgment_number(),
-            flags: t.slice()[13],
-            payload_len: tcp_payload_len(len, &s.net, t.data_offset()),
-        }),
-        Some(TransportSlice::Udp(u)) => L4::Udp {
-            sport: u.source_port(),
-            dport: u.destination_port(),
-        },
-        Some(TransportSlice::Icmpv6(i)) => {
-            if let (IpAddr::V6(_), Some(n)) = (src, decode_nd(src, i.slice())) {
-                return Ok(Some(Net::Neigh(n)));
-            }
-            L4::Other(58)
+    let l4 = if fragmented && !first_fragment {
+        L4::Incomplete
+    } else if proto == IpNumber::TCP {
+        match TcpSlice::from_slice(body) {
+            Ok(t) => L4::Tcp(Tcp {
+                sport: t.source_port(),
+                dport: t.destination_port(),
+                seq: t.sequence_number(),
+                ack: t.acknowledgment_number(),
+                flags: t.slice()[13],
+                payload_len: u32::from(len).saturating_sub((b.len() - body.len()) as u32 + u32::from(t.data_offset()) * 4),
+            }),
+            Err(_) => L4::Incomplete,
         }
-        Some(_) => L4::Other(pl.ip_number.0),
-        None if pl.fragmented || pl.incomplete => L4::Incomplete,
-        None if pl.ip_number == IpNumber::TCP || pl.ip_number == IpNumber::UDP => L4::Incomplete,
-        None => L4::Other(pl.ip_number.0),
-    };
-    Ok(Some(Net::Ip(Ip {
-        src,
-        dst,
-        ttl,
-        id,
-        tos,
-        len,
-        l4,
-        outer: None,
-    })))
-}
-
-/// TCP payload length from the IP header's length (independent of snap length).
-fn tcp_payload_len(ip_total: u16, net: &Option<LaxNetSlice<'_>>, data_offset: u8) -> u32 {
-    let ip_hdr = match net {
-        Some(LaxNetSlice::Ipv4(v4)) => u32::from(v4.header().ihl()) * 4,
-        Some(LaxNetSlice::Ipv6(v6)) => {
-            // total minus everything before the TCP header
-            (v6.header().slice().len() + v6.extensions().slice().len()) as u32
+    } else if proto == IpNumber::UDP {
+        match UdpHeaderSlice::from_slice(body) {
+            Ok(u) => L4::Udp { sport: u.source_port(), dport: u.destination_port() },
+            Err(_) => L4::Incomplete,
         }
-        _ => 0,
+    } else if proto == IpNumber::IPV6_ICMP {
+        if let Some(n) = decode_nd(src, body) {
+            return Ok(Net::Neigh(n));
+        }
+        L4::Other(58)
+    } else {
+        L4::Other(proto.0)
     };
-    u32::from(ip_total).saturating_sub(ip_hdr + u32::from(data_offset) * 4)
+    Ok(Net::Ip(Ip { src, dst, ttl, id, tos, len, l4, outer: None }))
 }
 
 fn decode_arp(b: &[u8]) -> Option<Neigh> {

@@ -36,7 +36,8 @@ pub struct TableStats {
 }
 
 pub struct FlowTable {
-    map: FxHashMap<Key, Flow>,
+    /// Boxed: a flow is about a kilobyte and must not be copied as the map grows.
+    map: FxHashMap<Key, Box<Flow>>,
     cap: usize,
     last_sweep: i64,
     pub stats: TableStats,
@@ -67,7 +68,7 @@ impl FlowTable {
         l2: Option<L2>,
         ip: &Ip,
         tcp: &Tcp,
-        retired: &mut Vec<Flow>,
+        retired: &mut Vec<Box<Flow>>,
     ) {
         let ts = at.time;
         if ts.saturating_sub(self.last_sweep) >= SWEEP_EVERY_NS {
@@ -102,7 +103,7 @@ impl FlowTable {
             if self.map.len() >= self.cap {
                 self.evict(ts, retired);
             }
-            let mut f = Flow::new(ip.src, tcp.sport, tcp.seq, ts);
+            let mut f = Box::new(Flow::new(ip.src, tcp.sport, tcp.seq, ts));
             client_packet(&mut f, at, src_mac, dst_mac, ip, tcp);
             self.map.insert(ck, f);
             self.stats.flows += 1;
@@ -112,26 +113,24 @@ impl FlowTable {
         }
     }
 
-    fn sweep(&mut self, now: i64, retired: &mut Vec<Flow>) {
+    fn sweep(&mut self, now: i64, retired: &mut Vec<Box<Flow>>) {
         if self.map.is_empty() {
             return;
         }
-        self.map.retain(|_, f| {
-            let done = match f.closed_ts {
-                Some(c) if f.established() => now - c > LINGER_NS,
-                Some(c) => now - c > RESET_LINGER_NS,
-                None if f.established() => now - f.last_ts > IDLE_NS,
-                None => now - f.last_ts > HANDSHAKE_IDLE_NS,
-            };
-            if done {
-                retired.push(f.clone());
-            }
-            !done
-        });
+        retired.extend(
+            self.map
+                .extract_if(|_, f| match f.closed_ts {
+                    Some(c) if f.established() => now - c > LINGER_NS,
+                    Some(c) => now - c > RESET_LINGER_NS,
+                    None if f.established() => now - f.last_ts > IDLE_NS,
+                    None => now - f.last_ts > HANDSHAKE_IDLE_NS,
+                })
+                .map(|(_, f)| f),
+        );
     }
 
     /// Table full: retire the flows idle longest (the oldest tenth).
-    fn evict(&mut self, now: i64, retired: &mut Vec<Flow>) {
+    fn evict(&mut self, now: i64, retired: &mut Vec<Box<Flow>>) {
         self.sweep(now, retired);
         if self.map.len() < self.cap {
             return;
@@ -141,18 +140,12 @@ impl FlowTable {
         let (_, cutoff, _) = ages.select_nth_unstable(n - 1);
         let cutoff = *cutoff;
         let before = self.map.len();
-        self.map.retain(|_, f| {
-            let old = f.last_ts <= cutoff;
-            if old {
-                retired.push(f.clone());
-            }
-            !old
-        });
+        retired.extend(self.map.extract_if(|_, f| f.last_ts <= cutoff).map(|(_, f)| f));
         self.stats.evicted += (before - self.map.len()) as u64;
     }
 
     /// End of input: every flow is retired.
-    pub fn drain(&mut self, retired: &mut Vec<Flow>) {
+    pub fn drain(&mut self, retired: &mut Vec<Box<Flow>>) {
         retired.extend(self.map.drain().map(|(_, f)| f));
     }
 }
