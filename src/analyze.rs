@@ -50,19 +50,13 @@ pub fn run_files(inputs: &[String], model: Model, opts: Options) -> Result<Analy
     }
     let mut merger = Merger::new(sources);
     let mut engine = Engine::new(model, opts);
-    let mut bad: Vec<(u16, u64)> = Vec::new();
     while let Some(p) = merger.next_packet() {
         if !engine.feed(&p) {
-            match bad.iter_mut().find(|(pt, _)| *pt == p.point) {
-                Some((_, n)) => *n += 1,
-                None => bad.push((p.point, 1)),
-            }
+            let point = p.point;
+            merger.count_undecodable(point);
         }
     }
-    for (pt, n) in bad {
-        merger.info_mut(pt).undecodable += n;
-    }
-    Ok(engine.finish(merger.points()))
+    Ok(engine.finish(merger.finish()))
 }
 
 /// The exit status for `--fail-on`: 1 when a finding is at or above it.

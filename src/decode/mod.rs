@@ -9,7 +9,10 @@
 pub mod link;
 pub mod sll2;
 
-use etherparse::{ArpOperation, EtherType, IpNumber, Ipv4HeaderSlice, Ipv6ExtensionsSlice, Ipv6HeaderSlice, TcpSlice, UdpHeaderSlice};
+use etherparse::{
+    ArpOperation, EtherType, IpNumber, Ipv4HeaderSlice, Ipv6ExtensionsSlice, Ipv6HeaderSlice,
+    TcpSlice, UdpHeaderSlice,
+};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub use link::LinkType;
@@ -166,49 +169,51 @@ fn decode_net(et: EtherType, payload: &[u8]) -> Result<Net, DecodeError> {
 /// Decodes an IP packet with etherparse's header views (no copies). IP-in-IP
 /// is decoded one level deep (`depth` 0 → 1).
 fn decode_ip(b: &[u8], depth: u8) -> Result<Net, DecodeError> {
-    let (src, dst, ttl, id, tos, len, proto, fragmented, first_fragment, body) = match b.first().map(|v| v >> 4) {
-        Some(4) => {
-            let h = Ipv4HeaderSlice::from_slice(b).map_err(|_| DecodeError::BadNetwork)?;
-            let hl = h.slice().len();
-            // The IP length bounds the payload (Ethernet padding excluded);
-            // the snap length may cut it shorter.
-            let end = usize::from(h.total_len()).clamp(hl, b.len());
-            (
-                IpAddr::V4(h.source_addr()),
-                IpAddr::V4(h.destination_addr()),
-                h.ttl(),
-                h.identification(),
-                h.slice()[1],
-                h.total_len(),
-                h.protocol(),
-                h.is_fragmenting_payload(),
-                h.fragments_offset().value() == 0,
-                &b[hl..end],
-            )
-        }
-        Some(6) => {
-            let h = Ipv6HeaderSlice::from_slice(b).map_err(|_| DecodeError::BadNetwork)?;
-            let end = (40 + usize::from(h.payload_length())).min(b.len());
-            let rest = &b[40..end];
-            let (proto, fragmented, body) = match Ipv6ExtensionsSlice::from_slice(h.next_header(), rest) {
-                Ok((exts, proto, body)) => (proto, exts.is_fragmenting_payload(), body),
-                Err(_) => (h.next_header(), true, &rest[..0]),
-            };
-            (
-                IpAddr::V6(h.source_addr()),
-                IpAddr::V6(h.destination_addr()),
-                h.hop_limit(),
-                0,
-                h.traffic_class(),
-                h.payload_length().saturating_add(40),
-                proto,
-                fragmented,
-                !fragmented,
-                body,
-            )
-        }
-        _ => return Err(DecodeError::BadNetwork),
-    };
+    let (src, dst, ttl, id, tos, len, proto, fragmented, first_fragment, body) =
+        match b.first().map(|v| v >> 4) {
+            Some(4) => {
+                let h = Ipv4HeaderSlice::from_slice(b).map_err(|_| DecodeError::BadNetwork)?;
+                let hl = h.slice().len();
+                // The IP length bounds the payload (Ethernet padding excluded);
+                // the snap length may cut it shorter.
+                let end = usize::from(h.total_len()).clamp(hl, b.len());
+                (
+                    IpAddr::V4(h.source_addr()),
+                    IpAddr::V4(h.destination_addr()),
+                    h.ttl(),
+                    h.identification(),
+                    h.slice()[1],
+                    h.total_len(),
+                    h.protocol(),
+                    h.is_fragmenting_payload(),
+                    h.fragments_offset().value() == 0,
+                    &b[hl..end],
+                )
+            }
+            Some(6) => {
+                let h = Ipv6HeaderSlice::from_slice(b).map_err(|_| DecodeError::BadNetwork)?;
+                let end = (40 + usize::from(h.payload_length())).min(b.len());
+                let rest = &b[40..end];
+                let (proto, fragmented, body) =
+                    match Ipv6ExtensionsSlice::from_slice(h.next_header(), rest) {
+                        Ok((exts, proto, body)) => (proto, exts.is_fragmenting_payload(), body),
+                        Err(_) => (h.next_header(), true, &rest[..0]),
+                    };
+                (
+                    IpAddr::V6(h.source_addr()),
+                    IpAddr::V6(h.destination_addr()),
+                    h.hop_limit(),
+                    0,
+                    h.traffic_class(),
+                    h.payload_length().saturating_add(40),
+                    proto,
+                    fragmented,
+                    !fragmented,
+                    body,
+                )
+            }
+            _ => return Err(DecodeError::BadNetwork),
+        };
     // IP-in-IP (LVS-TUN): the inner packet, with the tunnel addresses.
     if depth == 0 && !fragmented && (proto == IpNumber::IPV4 || proto == IpNumber::IPV6) {
         if let Ok(Net::Ip(mut ip)) = decode_ip(body, 1) {
@@ -226,13 +231,17 @@ fn decode_ip(b: &[u8], depth: u8) -> Result<Net, DecodeError> {
                 seq: t.sequence_number(),
                 ack: t.acknowledgment_number(),
                 flags: t.slice()[13],
-                payload_len: u32::from(len).saturating_sub((b.len() - body.len()) as u32 + u32::from(t.data_offset()) * 4),
+                payload_len: u32::from(len)
+                    .saturating_sub((b.len() - body.len()) as u32 + u32::from(t.data_offset()) * 4),
             }),
             Err(_) => L4::Incomplete,
         }
     } else if proto == IpNumber::UDP {
         match UdpHeaderSlice::from_slice(body) {
-            Ok(u) => L4::Udp { sport: u.source_port(), dport: u.destination_port() },
+            Ok(u) => L4::Udp {
+                sport: u.source_port(),
+                dport: u.destination_port(),
+            },
             Err(_) => L4::Incomplete,
         }
     } else if proto == IpNumber::IPV6_ICMP {
@@ -243,7 +252,16 @@ fn decode_ip(b: &[u8], depth: u8) -> Result<Net, DecodeError> {
     } else {
         L4::Other(proto.0)
     };
-    Ok(Net::Ip(Ip { src, dst, ttl, id, tos, len, l4, outer: None }))
+    Ok(Net::Ip(Ip {
+        src,
+        dst,
+        ttl,
+        id,
+        tos,
+        len,
+        l4,
+        outer: None,
+    }))
 }
 
 fn decode_arp(b: &[u8]) -> Option<Neigh> {

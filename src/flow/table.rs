@@ -140,7 +140,11 @@ impl FlowTable {
         let (_, cutoff, _) = ages.select_nth_unstable(n - 1);
         let cutoff = *cutoff;
         let before = self.map.len();
-        retired.extend(self.map.extract_if(|_, f| f.last_ts <= cutoff).map(|(_, f)| f));
+        retired.extend(
+            self.map
+                .extract_if(|_, f| f.last_ts <= cutoff)
+                .map(|(_, f)| f),
+        );
         self.stats.evicted += (before - self.map.len()) as u64;
     }
 

@@ -1,29 +1,129 @@
 //! Merges several capture points into one stream ordered by timestamp.
+//!
+//! Each source is read on its own thread (libpcap's reading and copying
+//! overlaps the analysis); packets travel in batches through bounded
+//! channels, and batches are recycled, so there is no allocation per packet.
 
 use super::file::FileSource;
 use super::{PointInfo, RawPacket};
+use crate::decode::LinkType;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+const BATCH_PACKETS: usize = 1024;
+const BATCHES_IN_FLIGHT: usize = 4;
+
+#[derive(Clone, Copy)]
+struct Meta {
+    ts: i64,
+    frame: u64,
+    wire_len: u32,
+    link: LinkType,
+    start: usize,
+    end: usize,
+}
+
+#[derive(Default)]
+struct Batch {
+    data: Vec<u8>,
+    meta: Vec<Meta>,
+}
+
+struct Feed {
+    rx: Receiver<Batch>,
+    recycle: SyncSender<Batch>,
+    cur: Batch,
+    pos: usize,
+    thread: Option<JoinHandle<PointInfo>>,
+    info: Option<PointInfo>,
+}
+
+impl Feed {
+    /// Makes the next packet current; `false` when the source is done.
+    fn advance(&mut self) -> bool {
+        self.pos += 1;
+        while self.pos >= self.cur.meta.len() {
+            let Ok(next) = self.rx.recv() else {
+                return false;
+            };
+            let old = std::mem::replace(&mut self.cur, next);
+            let _ = self.recycle.try_send(old);
+            self.pos = 0;
+        }
+        true
+    }
+
+    fn meta(&self) -> Meta {
+        self.cur.meta[self.pos]
+    }
+}
+
+fn spawn(mut src: FileSource) -> Feed {
+    let (tx, rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+    let (recycle, spare) = sync_channel::<Batch>(BATCHES_IN_FLIGHT + 2);
+    let thread = std::thread::spawn(move || {
+        loop {
+            let mut b = spare.try_recv().unwrap_or_default();
+            b.data.clear();
+            b.meta.clear();
+            let mut more = true;
+            while b.meta.len() < BATCH_PACKETS {
+                if !src.advance() {
+                    more = false;
+                    break;
+                }
+                let start = b.data.len();
+                b.data.extend_from_slice(&src.buf);
+                b.meta.push(Meta {
+                    ts: src.ts,
+                    frame: src.info.packets,
+                    wire_len: src.wire_len,
+                    link: src.link,
+                    start,
+                    end: b.data.len(),
+                });
+            }
+            if (!b.meta.is_empty() && tx.send(b).is_err()) || !more {
+                break;
+            }
+        }
+        src.info
+    });
+    Feed {
+        rx,
+        recycle,
+        cur: Batch::default(),
+        pos: 0,
+        thread: Some(thread),
+        info: None,
+    }
+}
 
 pub struct Merger {
-    sources: Vec<FileSource>,
-    /// (timestamp, source index) of each source's pending packet.
+    feeds: Vec<Feed>,
+    /// (timestamp, source index) of each source's current packet.
     heap: BinaryHeap<Reverse<(i64, usize)>>,
     current: Option<usize>,
+    undecodable: Vec<u64>,
 }
 
 impl Merger {
-    pub fn new(mut sources: Vec<FileSource>) -> Merger {
-        let mut heap = BinaryHeap::with_capacity(sources.len());
-        for (i, s) in sources.iter_mut().enumerate() {
-            if s.advance() {
-                heap.push(Reverse((s.ts, i)));
+    pub fn new(sources: Vec<FileSource>) -> Merger {
+        let mut feeds: Vec<Feed> = sources.into_iter().map(spawn).collect();
+        let mut heap = BinaryHeap::with_capacity(feeds.len());
+        for (i, f) in feeds.iter_mut().enumerate() {
+            if f.advance_first() {
+                heap.push(Reverse((f.meta().ts, i)));
             }
         }
+        let n = feeds.len();
         Merger {
-            sources,
+            feeds,
             heap,
             current: None,
+            undecodable: vec![0; n],
         }
     }
 
@@ -31,30 +131,58 @@ impl Merger {
     /// sources are exhausted. Ties keep the order of the points as given.
     pub fn next_packet(&mut self) -> Option<RawPacket<'_>> {
         if let Some(i) = self.current.take() {
-            let s = &mut self.sources[i];
-            if s.advance() {
-                self.heap.push(Reverse((s.ts, i)));
+            let f = &mut self.feeds[i];
+            if f.advance() {
+                self.heap.push(Reverse((f.meta().ts, i)));
             }
         }
         let Reverse((_, i)) = self.heap.pop()?;
         self.current = Some(i);
-        let s = &self.sources[i];
+        let f = &self.feeds[i];
+        let m = f.meta();
         Some(RawPacket {
             point: i as u16,
-            frame: s.info.packets,
-            ts: s.ts,
-            link: s.link,
-            data: &s.buf,
-            wire_len: s.wire_len,
+            frame: m.frame,
+            ts: m.ts,
+            link: m.link,
+            data: &f.cur.data[m.start..m.end],
+            wire_len: m.wire_len,
         })
     }
 
-    pub fn points(&self) -> Vec<PointInfo> {
-        self.sources.iter().map(|s| s.info.clone()).collect()
+    pub fn count_undecodable(&mut self, point: u16) {
+        self.undecodable[usize::from(point)] += 1;
     }
 
-    /// Total bytes of all input files (for progress reporting).
-    pub fn info_mut(&mut self, point: u16) -> &mut PointInfo {
-        &mut self.sources[usize::from(point)].info
+    /// Ends reading (all sources must be exhausted) and returns each point's info.
+    pub fn finish(mut self) -> Vec<PointInfo> {
+        let mut out = Vec::with_capacity(self.feeds.len());
+        for (i, f) in self.feeds.iter_mut().enumerate() {
+            // Unblock the reader if it is still sending, then collect its info.
+            while f.rx.try_recv().is_ok() {}
+            let mut info = match f.info.take() {
+                Some(i) => i,
+                None => f
+                    .thread
+                    .take()
+                    .expect("joined once")
+                    .join()
+                    .expect("reader thread"),
+            };
+            info.undecodable += self.undecodable[i];
+            out.push(info);
+        }
+        out
+    }
+}
+
+impl Feed {
+    fn advance_first(&mut self) -> bool {
+        let Ok(first) = self.rx.recv() else {
+            return false;
+        };
+        self.cur = first;
+        self.pos = 0;
+        !self.cur.meta.is_empty()
     }
 }
