@@ -16,7 +16,6 @@ pub mod view;
 
 use crate::decode::Mac;
 use crate::finding::Evidence;
-use arrayvec::ArrayVec;
 use std::net::IpAddr;
 
 /// Maximum distinct copies kept per flow and direction. A connection through
@@ -63,8 +62,9 @@ pub struct Flow {
     pub isn: u32,
     pub first_ts: i64,
     pub last_ts: i64,
-    pub syns: ArrayVec<SynCopy, MAX_COPIES>,
-    pub replies: ArrayVec<ReplyCopy, MAX_COPIES>,
+    /// Grown one copy at a time: most flows have a few, a flood's flows one.
+    pub syns: Vec<SynCopy>,
+    pub replies: Vec<ReplyCopy>,
     /// First ACK from the client after its SYN: the handshake completed.
     pub client_ack: Option<Evidence>,
     /// First RST from the client.
@@ -87,8 +87,8 @@ impl Flow {
             isn,
             first_ts: ts,
             last_ts: ts,
-            syns: ArrayVec::new(),
-            replies: ArrayVec::new(),
+            syns: Vec::new(),
+            replies: Vec::new(),
             client_ack: None,
             client_rst: None,
             server_data: false,

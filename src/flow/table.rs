@@ -178,6 +178,7 @@ fn client_packet(
         if let Some(c) = f.syns.iter_mut().find(|c| same(c)) {
             c.count = c.count.saturating_add(1);
         } else if f.syns.len() < MAX_COPIES {
+            f.syns.reserve_exact(1);
             f.syns.push(SynCopy {
                 at,
                 count: 1,
@@ -237,6 +238,7 @@ fn server_packet(
         if let Some(c) = f.replies.iter_mut().find(|c| same(c)) {
             c.count = c.count.saturating_add(1);
         } else if f.replies.len() < MAX_COPIES {
+            f.replies.reserve_exact(1);
             f.replies.push(ReplyCopy {
                 at,
                 count: 1,

@@ -1,0 +1,97 @@
+//! Memory stays bounded by the documented caps, whatever the input:
+//! a 1 M-flow SYN flood and a 100k-MAC ARP storm (generated captures).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_lvsdiag")
+}
+
+fn tmpdir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lvsdiag-bounds-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn generate(kind: &str, n: u64) -> PathBuf {
+    let p = tmpdir().join(format!("{kind}.pcap"));
+    let st = Command::new(bin())
+        .args(["generate", kind, &n.to_string()])
+        .arg(&p)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    p
+}
+
+/// Runs `lvsdiag analyze --format json` and returns the report and the
+/// child's peak RSS in KiB.
+fn analyze(args: &[&str], path: &PathBuf) -> (serde_json::Value, i64) {
+    let out = Command::new(bin())
+        .args(["analyze", "--format", "json", "--fail-on", "never"])
+        .args(args)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // SAFETY: getrusage only writes into the struct we pass.
+    let rss = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru);
+        ru.ru_maxrss
+    };
+    (serde_json::from_slice(&out.stdout).unwrap(), rss)
+}
+
+#[test]
+fn syn_flood_of_a_million_flows_stays_under_the_flow_cap() {
+    let p = generate("syn-flood", 1_000_000);
+    let (v, rss) = analyze(&[], &p);
+    let t = &v["totals"];
+    assert_eq!(t["packets"], 1_000_000);
+    assert_eq!(t["connections"], 1_000_000);
+    assert_eq!(t["peak_flows"], 100_000, "the default cap");
+    assert_eq!(t["evicted_flows"], 900_000);
+    assert!(
+        v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("evicted")),
+        "evictions are reported"
+    );
+    assert!(rss < 96 * 1024, "peak RSS {rss} KiB");
+    // A smaller cap holds.
+    let (v, _) = analyze(&["--max-flows", "1000"], &p);
+    assert_eq!(v["totals"]["peak_flows"], 1000);
+    std::fs::remove_file(p).ok();
+}
+
+#[test]
+fn arp_storm_of_100k_macs_is_bounded_and_still_flags_the_vip() {
+    let p = generate("arp-storm", 100_000);
+    let (v, rss) = analyze(&["--vip", "192.0.2.100:80"], &p);
+    assert_eq!(v["totals"]["packets"], 200_000);
+    let f = v["findings"].as_array().unwrap();
+    assert!(
+        f.iter()
+            .any(|f| f["code"] == "vip-arp-multiple-owners" && f["severity"] == "error"),
+        "the conflict is still reported: {f:?}"
+    );
+    assert!(
+        v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("not tracked")),
+        "dropped claims are reported"
+    );
+    assert!(rss < 96 * 1024, "peak RSS {rss} KiB");
+    std::fs::remove_file(p).ok();
+}
