@@ -17,6 +17,7 @@ pub mod decode;
 pub mod engine;
 pub mod finding;
 pub mod flow;
+pub mod fuzzing;
 pub mod generate;
 pub mod model;
 pub mod report;

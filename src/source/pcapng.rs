@@ -7,11 +7,11 @@ use crate::decode::LinkType;
 use pcap_file::pcapng::PcapNgReader;
 use pcap_file::Endianness;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::Path;
 
-pub struct NgReader {
-    reader: PcapNgReader<BufReader<File>>,
+pub struct NgReader<R: Read = BufReader<File>> {
+    reader: PcapNgReader<R>,
     /// Per interface: link type (None = unsupported) and ticks per second exponent.
     ifaces: Vec<(Option<LinkType>, Tsres)>,
 }
@@ -42,7 +42,13 @@ pub struct NgPacket {
 impl NgReader {
     pub fn open(path: &Path) -> Result<NgReader, String> {
         let f = File::open(path).map_err(|e| e.to_string())?;
-        let reader = PcapNgReader::new(BufReader::new(f)).map_err(|e| e.to_string())?;
+        NgReader::new(BufReader::new(f))
+    }
+}
+
+impl<R: Read> NgReader<R> {
+    pub fn new(r: R) -> Result<NgReader<R>, String> {
+        let reader = PcapNgReader::new(r).map_err(|e| e.to_string())?;
         Ok(NgReader {
             reader,
             ifaces: Vec::new(),

@@ -1,0 +1,90 @@
+//! Entry points shared by the cargo-fuzz targets (`fuzz/`) and the corpus
+//! replay test (`tests/fuzz_replay.rs`): each takes arbitrary bytes and must
+//! never panic, hang or grow without bound.
+
+use crate::decode::{self, LinkType};
+use crate::engine::{Engine, Options};
+use crate::model::{ipvsadm, Model};
+use crate::source::pcapng::NgReader;
+use crate::source::RawPacket;
+
+const LINKS: [LinkType; 5] = [
+    LinkType::Ethernet,
+    LinkType::LinuxSll,
+    LinkType::LinuxSll2,
+    LinkType::RawIp,
+    LinkType::Null,
+];
+
+/// First byte picks the link type; the rest is one frame.
+pub fn decode(data: &[u8]) {
+    if let Some((&sel, frame)) = data.split_first() {
+        let _ = decode::decode(LINKS[usize::from(sel) % LINKS.len()], frame);
+        let _ = decode::sll2::Sll2::parse(frame);
+    }
+}
+
+/// A whole pcapng file, read packet by packet (bounded).
+pub fn pcapng(data: &[u8]) {
+    if let Ok(mut r) = NgReader::new(std::io::Cursor::new(data)) {
+        let mut buf = Vec::new();
+        for _ in 0..10_000 {
+            match r.next(&mut buf) {
+                Ok(Some(_)) => {}
+                _ => break,
+            }
+        }
+    }
+}
+
+/// IPVS configuration text in either format.
+pub fn ipvsadm(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = ipvsadm::parse(&text, "fuzz");
+}
+
+/// A stream of frames through the whole engine and every check. Layout:
+/// repeated `[point, link selector, len_hi, len_lo, frame...]`, time
+/// advancing 1 ms per frame.
+pub fn engine(data: &[u8]) {
+    let mut e = Engine::new(
+        Model::default(),
+        Options {
+            mode: None,
+            max_flows: 64,
+        },
+    );
+    let mut rest = data;
+    let mut frame = [0u64; 4];
+    let mut ts = 1_700_000_000_000_000_000i64;
+    while rest.len() >= 4 {
+        let point = rest[0] % 4;
+        let link = LINKS[usize::from(rest[1]) % LINKS.len()];
+        let len = (usize::from(rest[2]) << 8 | usize::from(rest[3])).min(rest.len() - 4);
+        let (pkt, tail) = rest[4..].split_at(len);
+        rest = tail;
+        frame[usize::from(point)] += 1;
+        ts += 1_000_000;
+        e.feed(&RawPacket {
+            point: u16::from(point),
+            frame: frame[usize::from(point)],
+            ts,
+            link,
+            data: pkt,
+            wire_len: len as u32,
+        });
+    }
+    let points = (0..4)
+        .map(|i| crate::source::PointInfo {
+            name: format!("p{i}"),
+            path: None,
+            link_type: LinkType::Ethernet,
+            packets: frame[i],
+            undecodable: 0,
+            error: None,
+        })
+        .collect();
+    let a = e.finish(points);
+    let _ = crate::report::json::render(&a);
+    let _ = crate::report::text::render(&a, &crate::report::text::Style { color: false });
+}
