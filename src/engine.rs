@@ -420,8 +420,12 @@ impl Engine {
     }
 
     fn visibility_notes(&self, model: &Model, points: &[PointInfo], notes: &mut Vec<String>) {
-        if points.iter().all(|p| !p.link_type.has_dst_mac()) && !points.is_empty() {
-            notes.push("No capture carries destination MACs (Ethernet): DR forwarding, traffic bypassing the director and the reply path cannot be checked. Capture on the interfaces themselves (tcpdump -i eth0), not with -i any.".into());
+        for p in points.iter().filter(|p| !p.link_type.has_dst_mac() && p.packets > 0) {
+            notes.push(format!(
+                "{} is a {} capture, which carries no destination MACs: at this point DR forwarding, traffic bypassing the director and the reply path cannot be seen. Capture on the interface itself (tcpdump -i eth0), not with -i any.",
+                p.name,
+                p.link_type.name()
+            ));
         }
         let any_forward = self.services.values().any(|c| !c.modes.is_empty());
         if !model.services.is_empty() && !any_forward {

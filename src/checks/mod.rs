@@ -175,3 +175,34 @@ pub fn explain(findings: &mut [Finding]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(code: &'static str, sev: Severity, rs: &str, symptom: bool) -> Finding {
+        let f = Finding::new(code, sev, "x").service("192.0.2.100:80/tcp").real_server(rs);
+        if symptom {
+            f.symptom()
+        } else {
+            f
+        }
+    }
+
+    #[test]
+    fn symptoms_are_explained_only_by_a_cause_on_the_same_real_server() {
+        let mut v = vec![
+            f("dr-rs-no-reply", Severity::Error, "192.0.2.13", false),
+            f("vip-arp-multiple-owners", Severity::Error, "192.0.2.13", false),
+            f("syn-retransmit", Severity::Warning, "192.0.2.13", true),
+            f("syn-retransmit", Severity::Warning, "192.0.2.12", true),
+            f("handshake-reset", Severity::Error, "192.0.2.11", false),
+        ];
+        explain(&mut v);
+        assert_eq!(v[2].severity, Severity::Info);
+        assert_eq!(v[2].explained_by, Some("dr-rs-no-reply"), "the most direct cause is named");
+        assert_eq!(v[3].severity, Severity::Warning, "no cause on 192.0.2.12");
+        assert_eq!(v[4].severity, Severity::Error, "a server reset is a cause, not a symptom");
+        assert_eq!(v[0].severity, Severity::Error);
+    }
+}
