@@ -420,7 +420,10 @@ impl Engine {
     }
 
     fn visibility_notes(&self, model: &Model, points: &[PointInfo], notes: &mut Vec<String>) {
-        for p in points.iter().filter(|p| !p.link_type.has_dst_mac() && p.packets > 0) {
+        for p in points
+            .iter()
+            .filter(|p| !p.link_type.has_dst_mac() && p.packets > 0)
+        {
             notes.push(format!(
                 "{} is a {} capture, which carries no destination MACs: at this point DR forwarding, traffic bypassing the director and the reply path cannot be seen. Capture on the interface itself (tcpdump -i eth0), not with -i any.",
                 p.name,

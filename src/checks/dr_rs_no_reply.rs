@@ -1,48 +1,32 @@
 //! `dr-rs-no-reply`: DR; SYNs forwarded to a real server's MAC get no SYN-ACK
 //! from the VIP, and the client never completes the handshake.
 
-use super::{Check, Context, PerRs};
+use super::{Check, Context, Unanswered};
 use crate::finding::{Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::FlowView;
 use crate::model::Mode;
 
 #[derive(Default)]
-pub struct DrRsNoReply {
-    failed: PerRs,
-    total: PerRs,
-}
+pub struct DrRsNoReply(Unanswered);
 
 impl Check for DrRsNoReply {
     fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
-        let (Some(Mode::Dr), Some(rs), Some(fwd)) = (v.mode, v.rs, v.forward) else {
-            return;
-        };
-        self.total.add(v, rs, []);
-        if v.failed
-            && !v.flow.synack_seen()
-            && v.flow.server_rst().is_none()
-            && v.flow.client_rst.is_none()
-        {
-            self.failed.add(v, rs, [fwd.at]);
-        }
+        self.0.observe(v, Mode::Dr, |v| {
+            !v.flow.synack_seen() && v.flow.server_rst().is_none() && v.flow.client_rst.is_none()
+        });
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
-        for ((vip, port, rs), t) in self.failed.iter() {
-            let total = self
-                .total
-                .iter()
-                .find(|(k, _)| k == &&(*vip, *port, *rs))
-                .map_or(t.flows, |(_, t)| t.flows);
-            let rs = ctx.rs_label(*rs);
+        for (vip, port, rs, t, total) in self.0.each() {
+            let rs = ctx.rs_label(rs);
             out.push(
                 Finding::new(
                     "dr-rs-no-reply",
                     Severity::Error,
                     format!("{} of {total} connection(s) the director forwarded to {rs} got no SYN-ACK: {rs} does not answer for the VIP", t.flows),
                 )
-                .service(ctx.service(*vip, *port))
+                .service(ctx.service(vip, port))
                 .real_server(rs.clone())
                 .cause(format!("{rs} receives the forwarded SYNs (destination MAC rewritten, IP still {vip}) but does not answer: most often the VIP is not configured on its lo, so the kernel drops packets to an address it does not own; else strict rp_filter drops them (the route back to the client is via another interface), a firewall drops them, or nothing listens on port {port}."))
                 .evidence(t.evidence.iter())

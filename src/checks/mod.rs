@@ -125,6 +125,51 @@ impl PerRs {
     pub fn iter(&self) -> impl Iterator<Item = (&(IpAddr, u16, RsKey), &Tally)> {
         self.0.iter()
     }
+    pub fn flows(&self, k: &(IpAddr, u16, RsKey)) -> u64 {
+        self.0.get(k).map_or(0, |t| t.flows)
+    }
+}
+
+/// Connections forwarded in one mode that failed with no answer at all,
+/// out of all forwarded to the same real server: the tally behind the
+/// `*-rs-no-reply` checks.
+#[derive(Debug, Default)]
+pub struct Unanswered {
+    failed: PerRs,
+    total: PerRs,
+}
+
+impl Unanswered {
+    /// Counts a flow forwarded in `mode`; `unanswered` says it failed unanswered.
+    pub fn observe(
+        &mut self,
+        v: &FlowView<'_>,
+        mode: crate::model::Mode,
+        unanswered: impl Fn(&FlowView<'_>) -> bool,
+    ) {
+        let (Some(m), Some(rs), Some(fwd)) = (v.mode, v.rs, v.forward) else {
+            return;
+        };
+        if m != mode {
+            return;
+        }
+        self.total.add(v, rs, []);
+        if v.failed && unanswered(v) {
+            // The forwarded SYN as each point saw it (director and real server).
+            let copies =
+                v.flow.syns.iter().filter(|c| {
+                    c.dst_mac == fwd.dst_mac && c.dst == fwd.dst && c.outer == fwd.outer
+                });
+            self.failed.add(v, rs, copies.map(|c| c.at));
+        }
+    }
+
+    /// Each (VIP, port, real server) with failures: the tally and the total.
+    pub fn each(&self) -> impl Iterator<Item = (IpAddr, u16, RsKey, &Tally, u64)> {
+        self.failed
+            .iter()
+            .map(|(k, t)| (k.0, k.1, k.2, t, self.total.flows(k).max(t.flows)))
+    }
 }
 
 /// Every check, in report order.
@@ -181,7 +226,9 @@ mod tests {
     use super::*;
 
     fn f(code: &'static str, sev: Severity, rs: &str, symptom: bool) -> Finding {
-        let f = Finding::new(code, sev, "x").service("192.0.2.100:80/tcp").real_server(rs);
+        let f = Finding::new(code, sev, "x")
+            .service("192.0.2.100:80/tcp")
+            .real_server(rs);
         if symptom {
             f.symptom()
         } else {
@@ -193,16 +240,29 @@ mod tests {
     fn symptoms_are_explained_only_by_a_cause_on_the_same_real_server() {
         let mut v = vec![
             f("dr-rs-no-reply", Severity::Error, "192.0.2.13", false),
-            f("vip-arp-multiple-owners", Severity::Error, "192.0.2.13", false),
+            f(
+                "vip-arp-multiple-owners",
+                Severity::Error,
+                "192.0.2.13",
+                false,
+            ),
             f("syn-retransmit", Severity::Warning, "192.0.2.13", true),
             f("syn-retransmit", Severity::Warning, "192.0.2.12", true),
             f("handshake-reset", Severity::Error, "192.0.2.11", false),
         ];
         explain(&mut v);
         assert_eq!(v[2].severity, Severity::Info);
-        assert_eq!(v[2].explained_by, Some("dr-rs-no-reply"), "the most direct cause is named");
+        assert_eq!(
+            v[2].explained_by,
+            Some("dr-rs-no-reply"),
+            "the most direct cause is named"
+        );
         assert_eq!(v[3].severity, Severity::Warning, "no cause on 192.0.2.12");
-        assert_eq!(v[4].severity, Severity::Error, "a server reset is a cause, not a symptom");
+        assert_eq!(
+            v[4].severity,
+            Severity::Error,
+            "a server reset is a cause, not a symptom"
+        );
         assert_eq!(v[0].severity, Severity::Error);
     }
 }

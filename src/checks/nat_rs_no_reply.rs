@@ -1,43 +1,31 @@
 //! `nat-rs-no-reply`: NAT; SYNs the director rewrote to a real server's RIP get no reply at all.
 
-use super::{Check, Context, PerRs};
+use super::{Check, Context, Unanswered};
 use crate::finding::{Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::FlowView;
 use crate::model::Mode;
 
 #[derive(Default)]
-pub struct NatRsNoReply {
-    failed: PerRs,
-    total: PerRs,
-}
+pub struct NatRsNoReply(Unanswered);
 
 impl Check for NatRsNoReply {
     fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
-        let (Some(Mode::Nat), Some(rs), Some(fwd)) = (v.mode, v.rs, v.forward) else {
-            return;
-        };
-        self.total.add(v, rs, []);
-        if v.failed && v.flow.replies.is_empty() && v.flow.client_rst.is_none() {
-            self.failed.add(v, rs, [fwd.at]);
-        }
+        self.0.observe(v, Mode::Nat, |v| {
+            v.flow.replies.is_empty() && v.flow.client_rst.is_none()
+        });
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
-        for ((vip, port, rs), t) in self.failed.iter() {
-            let total = self
-                .total
-                .iter()
-                .find(|(k, _)| k == &&(*vip, *port, *rs))
-                .map_or(t.flows, |(_, t)| t.flows);
-            let rs = ctx.rs_label(*rs);
+        for (vip, port, rs, t, total) in self.0.each() {
+            let rs = ctx.rs_label(rs);
             out.push(
                 Finding::new(
                     "nat-rs-no-reply",
                     Severity::Error,
                     format!("{} of {total} connection(s) forwarded to {rs} got no reply", t.flows),
                 )
-                .service(ctx.service(*vip, *port))
+                .service(ctx.service(vip, port))
                 .real_server(rs.clone())
                 .cause(format!("The director rewrote the SYNs to {rs} but nothing came back through it: {rs} is down or not listening on the mapped port, a firewall drops them, or {rs} answers by another route that bypasses the director (capture on {rs} or the client to tell; check ip route on {rs})."))
                 .evidence(t.evidence.iter())

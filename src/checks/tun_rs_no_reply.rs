@@ -1,43 +1,31 @@
 //! `tun-rs-no-reply`: TUN; SYNs the director encapsulated (IP-in-IP) to a real server get no reply.
 
-use super::{Check, Context, PerRs};
+use super::{Check, Context, Unanswered};
 use crate::finding::{Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::FlowView;
 use crate::model::Mode;
 
 #[derive(Default)]
-pub struct TunRsNoReply {
-    failed: PerRs,
-    total: PerRs,
-}
+pub struct TunRsNoReply(Unanswered);
 
 impl Check for TunRsNoReply {
     fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
-        let (Some(Mode::Tun), Some(rs), Some(fwd)) = (v.mode, v.rs, v.forward) else {
-            return;
-        };
-        self.total.add(v, rs, []);
-        if v.failed && v.flow.replies.is_empty() && v.flow.client_rst.is_none() {
-            self.failed.add(v, rs, [fwd.at]);
-        }
+        self.0.observe(v, Mode::Tun, |v| {
+            v.flow.replies.is_empty() && v.flow.client_rst.is_none()
+        });
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
-        for ((vip, port, rs), t) in self.failed.iter() {
-            let total = self
-                .total
-                .iter()
-                .find(|(k, _)| k == &&(*vip, *port, *rs))
-                .map_or(t.flows, |(_, t)| t.flows);
-            let rs = ctx.rs_label(*rs);
+        for (vip, port, rs, t, total) in self.0.each() {
+            let rs = ctx.rs_label(rs);
             out.push(
                 Finding::new(
                     "tun-rs-no-reply",
                     Severity::Error,
                     format!("{} of {total} connection(s) forwarded to {rs} got no reply", t.flows),
                 )
-                .service(ctx.service(*vip, *port))
+                .service(ctx.service(vip, port))
                 .real_server(rs.clone())
                 .cause(format!("{rs} receives IP-in-IP packets for {vip} but does not answer: no tunl0 (ipip module) with the VIP, strict rp_filter on tunl0 (the route back to the client is via eth0) dropping them, or the inner packet exceeds the MTU."))
                 .evidence(t.evidence.iter())
