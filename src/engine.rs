@@ -76,6 +76,7 @@ pub struct Engine {
     flows: FlowTable,
     hosts: HostMap,
     checks: Vec<Box<dyn Check>>,
+    #[allow(clippy::vec_box)] // flows move from the table as boxes
     retired: Vec<Box<Flow>>,
     services: BTreeMap<(IpAddr, u16), SvcCensus>,
     servers: BTreeMap<(IpAddr, u16, RsKey), RsCensus>,

@@ -112,7 +112,7 @@ impl Writer {
 
 /// A client address in 198.51.100.0/24 or 203.0.113.0/24.
 fn client(i: u64) -> [u8; 4] {
-    let net = if (i / 250) % 2 == 0 {
+    let net = if (i / 250).is_multiple_of(2) {
         [198, 51, 100]
     } else {
         [203, 0, 113]

@@ -108,7 +108,7 @@ fn every_fixture_yields_exactly_its_expected_findings() {
             ));
         }
         for (how, model) in variants {
-            let a = analyze(&[dir.clone()], model);
+            let a = analyze(std::slice::from_ref(&dir), model);
             let g = got(&a);
             if g != want {
                 failures.push(format!(

@@ -11,11 +11,14 @@ use crate::model::Mode;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+/// Key: (VIP, port, destination MAC, source MAC).
+type FrameKey = (IpAddr, u16, Mac, Option<Mac>);
+
 #[derive(Default)]
 pub struct VipTrafficBypassesDirector {
     /// (VIP, port, destination MAC, source MAC) of client SYNs that were not
     /// the director's forwarded copies.
-    to_mac: BTreeMap<(IpAddr, u16, Mac, Option<Mac>), (u64, EvidenceSet)>,
+    to_mac: BTreeMap<FrameKey, (u64, EvidenceSet)>,
 }
 
 const MAX_KEYS: usize = 4096;

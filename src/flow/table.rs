@@ -113,6 +113,7 @@ impl FlowTable {
         }
     }
 
+    #[allow(clippy::vec_box)] // boxes move between map and list as pointers
     fn sweep(&mut self, now: i64, retired: &mut Vec<Box<Flow>>) {
         if self.map.is_empty() {
             return;
@@ -130,6 +131,7 @@ impl FlowTable {
     }
 
     /// Table full: retire the flows idle longest (the oldest tenth).
+    #[allow(clippy::vec_box)]
     fn evict(&mut self, now: i64, retired: &mut Vec<Box<Flow>>) {
         self.sweep(now, retired);
         if self.map.len() < self.cap {
