@@ -33,23 +33,54 @@ impl Check for HandshakeReset {
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
-        for ((vip, port, rs), t) in self.by_server.iter() {
-            let rs = ctx.rs_label(*rs);
+        for ((vip, port, key), t) in self.by_server.iter() {
+            // The VIP itself answered and no capture shows which real server did.
+            let unseen = *key == RsKey::Ip(*vip);
+            let rs = if unseen {
+                format!("a real server behind {vip} (not visible in these captures)")
+            } else {
+                ctx.rs_label(*key)
+            };
+            let mut f = Finding::new(
+                "handshake-reset",
+                Severity::Error,
+                format!(
+                    "{rs} refused {} connection(s): RST in answer to the SYN",
+                    t.flows
+                ),
+            );
+            if !unseen {
+                f = f.real_server(rs.clone());
+            }
             out.push(
-                Finding::new("handshake-reset", Severity::Error, format!("{rs} refused {} connection(s): RST in answer to the SYN", t.flows))
+                f
                     .service(ctx.service(*vip, *port))
-                    .real_server(rs.clone())
                     .cause(format!("Nothing listens on port {port} on {rs} (service down or bound to another address), or a firewall rejects with RST. IPVS keeps scheduling to it because it has no health check that removes it."))
                     .evidence(t.evidence.iter())
                     .fix(format!("On {rs}: ss -ltn 'sport = :{port}' and start the service (bound to 0.0.0.0 or the VIP). On the director, until fixed: ipvsadm -e -t {vip}:{port} -r {rs} -w 0; and add a health checker (keepalived real_server TCP_CHECK / ldirectord).")),
             );
         }
-        for ((vip, port, rs), t) in self.by_client.iter() {
-            let rs = ctx.rs_label(*rs);
+        for ((vip, port, key), t) in self.by_client.iter() {
+            let unseen = *key == RsKey::Ip(*vip);
+            let rs = if unseen {
+                format!("{vip}")
+            } else {
+                ctx.rs_label(*key)
+            };
+            let mut f = Finding::new(
+                "handshake-reset",
+                Severity::Warning,
+                format!(
+                    "clients reset {} connection(s) to {rs} right after its SYN-ACK",
+                    t.flows
+                ),
+            );
+            if !unseen {
+                f = f.real_server(rs.clone());
+            }
             out.push(
-                Finding::new("handshake-reset", Severity::Warning, format!("clients reset {} connection(s) to {rs} right after its SYN-ACK", t.flows))
+                f
                     .service(ctx.service(*vip, *port))
-                    .real_server(rs.clone())
                     .cause("The client answered the SYN-ACK with RST: the SYN-ACK did not match the connection it opened (wrong source address or port: a reply that bypassed the director's rewrite), or the client gave up.")
                     .evidence(t.evidence.iter())
                     .fix(format!("Compare the SYN-ACK's source with {vip}:{port}; in NAT make {rs} route replies via the director."))

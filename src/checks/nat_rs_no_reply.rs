@@ -23,7 +23,7 @@ impl Check for NatRsNoReply {
                 Finding::new(
                     "nat-rs-no-reply",
                     Severity::Error,
-                    format!("{} of {total} connection(s) forwarded to {rs} got no reply", t.flows),
+                    format!("{} of {total} connection(s) forwarded to {rs} got no reply through the director", t.flows),
                 )
                 .service(ctx.service(vip, port))
                 .real_server(rs.clone())

@@ -28,16 +28,25 @@ pub struct HostMap {
     pub rips: FxHashMap<IpAddr, Mode>,
     /// Director tunnel sources (TUN).
     pub tunnel_sources: FxHashMap<IpAddr, u64>,
+    /// MACs seen forwarding.
+    directors: usize,
 }
 
 const MAX_MACS: usize = 65_536;
 
 impl HostMap {
     pub fn director(&mut self, mac: Mac, at: Evidence) {
+        let mut new = false;
         if let Some(r) = self.role_mut(mac) {
+            new = r.forwarded == 0;
             r.forwarded += 1;
             r.evidence.get_or_insert(at);
         }
+        self.directors += usize::from(new);
+    }
+
+    pub fn has_director(&self) -> bool {
+        self.directors > 0
     }
 
     pub fn real_server(&mut self, mac: Mac, at: Evidence) {

@@ -144,6 +144,10 @@ impl<'a> FlowView<'a> {
         }
         // Not forwarded at all: delivered by the gateway straight to a real
         // server (one that received forwarded traffic, or claims the VIP).
+        // Only once a director is known: else the VIP's owner is the director.
+        if !hosts.has_director() {
+            return;
+        }
         if let Some(c) = syns.iter().find(|c| {
             c.outer.is_none()
                 && c.dst == self.vip
