@@ -1,0 +1,356 @@
+# Helper functions for lab scenarios (busybox sh). Sourced by /init; every
+# scenario script (lab/scenarios/<name>.sh) is sourced in a `set -e` subshell,
+# so any failing command aborts the scenario and the last `step` name is
+# reported to the host as the failing step.
+#
+# Conventions
+#   $OUT            directory that becomes fixtures/<scenario>/
+#   step NAME CMD…  log + remember the step name, then run CMD (set -e applies)
+#   glog MSG        log a line that the host prints ("[guest …]" prefix)
+#   nsx NS CMD…      run CMD inside network namespace NS
+#
+# Addresses (fixed, the analyzer's tests depend on them)
+VIP=192.0.2.100
+VIP6=2001:db8::100
+CLIENT_NET_GW=203.0.113.1
+LVS_GW=192.0.2.1
+DIRECTOR_IP=192.0.2.2
+DIRECTOR2_IP=192.0.2.3
+NAT_GW=198.51.100.1
+
+# Debian's busybox prefers its own applets over $PATH; use the real tools.
+ip() { /usr/sbin/ip "$@"; }
+ipvsadm() { /usr/sbin/ipvsadm "$@"; }
+tcpdump() { /usr/bin/tcpdump "$@"; }
+
+CAPS=""          # "ns:ifname" list captured by capture_start
+CAP_PIDS=""
+HOSTS=""         # namespaces created (for config dumps / neigh flush)
+
+glog() {
+	set -- "$(cut -d' ' -f1 /proc/uptime)" "$*"
+	echo "[guest $1] $2"
+}
+# print to the log only (not echoed by the host)
+note() { echo "  $*"; }
+
+step() {
+	echo "$1" > /run/step
+	glog "step: $1"
+	shift
+	"$@"
+}
+
+nsx() { _ns=$1; shift; ip netns exec "$_ns" "$@"; }
+
+lab_boot() {
+	_kv=$(uname -r)
+	for m in $(cat /lib/modules/load); do
+		modprobe "$m" || { echo "modprobe $m failed"; return 1; }
+	done
+	mkdir -p /run/netns
+	# no IPv6 chatter (RS/MLD/DAD) from bridges or namespaces unless a scenario enables it
+	sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+	sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+	ip link set lo up
+	glog "boot: modules loaded ($(wc -l < /proc/modules) modules)"
+}
+
+# ------------------------------------------------------------------ topology
+mac_host() {
+	case "$1" in
+	client) echo 0c ;; client2) echo 0e ;; router) echo 01 ;;
+	director) echo 0d ;; director2) echo 0f ;;
+	rs1) echo 11 ;; rs2) echo 12 ;; rs3) echo 13 ;;
+	*) echo "no MAC code for host $1" >&2; return 1 ;;
+	esac
+}
+mac_of() { echo "02:00:00:00:$(mac_host "$1"):0$2"; }   # mac_of HOST IFINDEX
+
+IPV6=${IPV6:-0}
+netns_add() {
+	ip netns add "$1"
+	HOSTS="$HOSTS $1"
+	if [ "$IPV6" = 1 ]; then
+		nsx "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=0
+		nsx "$1" sysctl -qw net.ipv6.conf.default.disable_ipv6=0
+		nsx "$1" sysctl -qw net.ipv6.conf.default.accept_dad=0
+		nsx "$1" sysctl -qw net.ipv6.conf.default.accept_ra=0
+		nsx "$1" sysctl -qw net.ipv6.conf.default.router_solicitations=0
+	else
+		nsx "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+		nsx "$1" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+	fi
+	nsx "$1" ip link set lo up
+}
+
+bridge_add() {
+	ip link add "$1" type bridge stp_state 0 forward_delay 0
+	sysctl -qw "net.ipv6.conf.$1.disable_ipv6=1" 2>/dev/null || true
+	ip link set "$1" up
+}
+
+# plug NS ETH-INDEX BRIDGE [CIDR...]: veth pair, namespace end ethN with the fixed MAC
+plug() {
+	_ns=$1 _i=$2 _br=$3; shift 3
+	ip link add "$_ns-e$_i" type veth peer name "eth$_i" netns "$_ns"
+	nsx "$_ns" ip link set "eth$_i" address "$(mac_of "$_ns" "$_i")"
+	ip link set "$_ns-e$_i" master "$_br" up
+	nsx "$_ns" ip link set "eth$_i" up
+	for _a in "$@"; do
+		case "$_a" in
+		*:*) nsx "$_ns" ip -6 addr add "$_a" dev "eth$_i" nodad ;;
+		*) nsx "$_ns" ip addr add "$_a" dev "eth$_i" ;;
+		esac
+	done
+	CAPS="$CAPS $_ns:eth$_i"
+}
+
+sysctl_ns() { _ns=$1; shift; for _kv in "$@"; do nsx "$_ns" sysctl -qw "$_kv"; done; }
+
+# Common part of every topology: client, router, director (director2 optional)
+topo_base() {
+	bridge_add br-client
+	bridge_add br-lvs
+	netns_add client
+	plug client 0 br-client 203.0.113.10/24
+	nsx client ip route add default via $CLIENT_NET_GW
+	if [ "${WITH_CLIENT2:-0}" = 1 ]; then
+		netns_add client2
+		plug client2 0 br-client 203.0.113.11/24
+		nsx client2 ip route add default via $CLIENT_NET_GW
+	fi
+	netns_add router
+	plug router 0 br-client 203.0.113.1/24
+	plug router 1 br-lvs 192.0.2.1/24
+	sysctl_ns router net.ipv4.ip_forward=1
+	netns_add director
+	plug director 0 br-lvs 192.0.2.2/24
+	nsx director ip addr add $VIP/32 dev eth0
+	nsx director ip route add default via $LVS_GW
+	if [ "${WITH_DIRECTOR2:-0}" = 1 ]; then
+		netns_add director2
+		plug director2 0 br-lvs 192.0.2.3/24
+		nsx director2 ip route add default via $LVS_GW
+	fi
+}
+
+# DR/TUN topology: real servers on br-lvs (192.0.2.1X)
+topo_dr() {
+	topo_base
+	for _n in 1 2 3; do
+		netns_add rs$_n
+		plug rs$_n 0 br-lvs 192.0.2.1$_n/24
+		nsx rs$_n ip route add default via $LVS_GW
+		httpd_start rs$_n 80
+	done
+}
+
+# NAT topology: real servers on br-priv (198.51.100.1X) behind the director
+topo_nat() {
+	topo_base
+	bridge_add br-priv
+	plug router 2 br-priv 198.51.100.254/24
+	plug director 1 br-priv 198.51.100.1/24
+	sysctl_ns director net.ipv4.ip_forward=1
+	for _n in 1 2 3; do
+		netns_add rs$_n
+		plug rs$_n 0 br-priv 198.51.100.1$_n/24
+		nsx rs$_n ip route add default via $NAT_GW
+		httpd_start rs$_n "${RS_PORT:-80}"
+	done
+}
+
+# IPv6 DR topology (2001:db8::/32): client segment 2001:db8:c::/64, LVS
+# segment 2001:db8::/64, VIP 2001:db8::100 (/128 on director eth0, RS lo)
+topo_dr6() {
+	bridge_add br-client
+	bridge_add br-lvs
+	netns_add client
+	plug client 0 br-client 2001:db8:c::10/64
+	nsx client ip -6 route add default via 2001:db8:c::1
+	netns_add router
+	plug router 0 br-client 2001:db8:c::1/64
+	plug router 1 br-lvs 2001:db8::1/64
+	sysctl_ns router net.ipv6.conf.all.forwarding=1
+	netns_add director
+	plug director 0 br-lvs 2001:db8::2/64
+	nsx director ip -6 addr add $VIP6/128 dev eth0 nodad
+	nsx director ip -6 route add default via 2001:db8::1
+	for _n in 1 2 3; do
+		netns_add rs$_n
+		plug rs$_n 0 br-lvs 2001:db8::1$_n/64
+		nsx rs$_n ip -6 addr add $VIP6/128 dev lo
+		nsx rs$_n ip -6 route add default via 2001:db8::1
+		httpd_start rs$_n 80
+	done
+}
+
+# DR real-server VIP handling (what the LVS HOWTO prescribes)
+rs_arp_sysctls() {
+	sysctl_ns "$1" net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.eth0.arp_ignore=1 \
+		net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_announce=2
+}
+rs_vip_lo() { nsx "$1" ip addr add $VIP/32 dev lo; }
+rs_dr_ok() { for _r in "$@"; do rs_vip_lo "$_r"; rs_arp_sysctls "$_r"; done; }
+
+# TUN real server: VIP on tunl0 (ipip), rp_filter off on tunl0
+rs_tun_ok() {
+	for _r in "$@"; do
+		nsx "$_r" ip link set tunl0 up
+		nsx "$_r" ip addr add $VIP/32 dev tunl0
+		rs_arp_sysctls "$_r"
+		sysctl_ns "$_r" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.tunl0.rp_filter=0
+	done
+}
+
+httpd_start() { # httpd_start NS PORT
+	mkdir -p "/srv/$1"
+	echo "$1" > "/srv/$1/index.html"
+	nsx "$1" busybox httpd -p "$2" -h "/srv/$1"
+}
+httpd_stop() { # kill the busybox httpd of namespace NS
+	for _p in $(ip netns pids "$1"); do
+		grep -q httpd "/proc/$_p/cmdline" 2>/dev/null && kill "$_p"
+	done
+	return 0
+}
+
+# ------------------------------------------------------------------ IPVS
+# ipvs_service NS FWD(-g|-m|-i) SCHED VIP:PORT RIP:PORT...
+ipvs_setup() {
+	_ns=$1 _fwd=$2 _sched=$3 _svc=$4; shift 4
+	nsx "$_ns" ipvsadm -A -t "$_svc" -s "$_sched"
+	for _rs in "$@"; do nsx "$_ns" ipvsadm -a -t "$_svc" -r "$_rs" "$_fwd" -w 1; done
+}
+ipvs_dr()  { ipvs_setup "${IPVS_NS:-director}" -g rr $VIP:80 192.0.2.11:80 192.0.2.12:80 192.0.2.13:80; }
+ipvs_tun() { ipvs_setup "${IPVS_NS:-director}" -i rr $VIP:80 192.0.2.11:80 192.0.2.12:80 192.0.2.13:80; }
+ipvs_nat() {
+	_p=${RS_PORT:-80}
+	ipvs_setup "${IPVS_NS:-director}" -m rr $VIP:80 198.51.100.11:$_p 198.51.100.12:$_p 198.51.100.13:$_p
+}
+
+# ------------------------------------------------------------------ capture
+capture_start() {
+	for _c in $CAPS; do
+		_ns=${_c%%:*} _if=${_c#*:}
+		_f="$OUT/$_ns-$_if.pcap"
+		# started directly (not through a shell function) so that $! is tcpdump itself
+		/usr/sbin/ip netns exec "$_ns" /usr/bin/tcpdump -i "$_if" -nn -U -s 0 -Z root -w "$_f" \
+			> "/run/tcpdump-$_ns-$_if.log" 2>&1 &
+		CAP_PIDS="$CAP_PIDS $!"
+	done
+	for _c in $CAPS; do
+		_ns=${_c%%:*} _if=${_c#*:} _t=0
+		until grep -q "listening on" "/run/tcpdump-$_ns-$_if.log"; do
+			_t=$((_t + 1))
+			if [ $_t -gt 200 ]; then cat "/run/tcpdump-$_ns-$_if.log"; echo "tcpdump $_ns/$_if did not start"; return 1; fi
+			sleep 0.05
+		done
+	done
+	note "captures running on:$CAPS"
+}
+
+# Background jobs of a non-interactive shell ignore SIGINT (POSIX), so tcpdump
+# is stopped with SIGTERM, which it handles identically (flush + close).
+capture_stop() {
+	sleep "${SETTLE:-1}"
+	for _p in $CAP_PIDS; do kill -TERM "$_p" 2>/dev/null || true; done
+	_t=0
+	for _p in $CAP_PIDS; do
+		while kill -0 "$_p" 2>/dev/null; do
+			_t=$((_t + 1))
+			if [ $_t -gt 100 ]; then echo "tcpdump $_p did not stop, killing"; kill -KILL "$_p" 2>/dev/null || true; fi
+			sleep 0.05
+		done
+		wait "$_p" 2>/dev/null || true
+	done
+	CAP_PIDS=""
+	for _c in $CAPS; do
+		_ns=${_c%%:*} _if=${_c#*:}
+		note "$_ns-$_if: $(grep -E 'packets (captured|dropped by kernel)' "/run/tcpdump-$_ns-$_if.log" | tr '\n' ' ')"
+	done
+}
+lab_stop_captures_quietly() {
+	for _p in $CAP_PIDS; do kill -TERM "$_p" 2>/dev/null || true; done
+	[ -z "$CAP_PIDS" ] || sleep 0.5
+}
+
+neigh_flush_all() { for _h in $HOSTS; do nsx "$_h" ip neigh flush all; done; }
+
+# ------------------------------------------------------------------ traffic
+# traffic COUNT [PARALLEL] [NS] [URL]: COUNT wget connections in batches
+TRAFFIC_SEQ=0
+traffic() {
+	_n=$1 _par=${2:-6} _cns=${3:-client} _url=${4:-http://$VIP/}
+	_i=0 _ok=0 _fail=0
+	while [ $_i -lt "$_n" ]; do
+		_j=0 _bp=""
+		while [ $_j -lt "$_par" ] && [ $_i -lt "$_n" ]; do
+			TRAFFIC_SEQ=$((TRAFFIC_SEQ + 1)) _seq=$TRAFFIC_SEQ _t0=$(cut -d' ' -f1 /proc/uptime)
+			(
+				# (busybox 1.35 wget -T segfaults, hence the external timeout)
+				_r=$(nsx "$_cns" timeout -s KILL "${CONN_TIMEOUT:-4}" wget -q -O- "$_url" 2>&1) && _s=ok || _s=FAIL
+				echo "$_t0 conn $_seq $_cns $_url $_s $(echo $_r | tr '\n' ' ')" >> "$OUT/traffic.log"
+			) &
+			_bp="$_bp $!"
+			_i=$((_i + 1)) _j=$((_j + 1))
+			sleep 0.1
+		done
+		for _p in $_bp; do wait "$_p" || true; done
+	done
+	_ok=$(grep -c " ok " "$OUT/traffic.log" || true)
+	_fail=$(grep -c " FAIL" "$OUT/traffic.log" || true)
+	glog "traffic: $_n connections from $_cns to $_url (cumulative: $_ok ok, $_fail failed)"
+}
+
+# gratuitous ARP for IP from NS/DEV (busybox arping -U: unsolicited ARP request)
+garp() { # garp NS DEV IP [COUNT]
+	nsx "$1" busybox arping -q -U -c "${4:-1}" -I "$2" -s "$3" "$3" || true
+}
+
+# ------------------------------------------------------------------ results
+dump_config() { # dump_config NS
+	mkdir -p "$OUT/config"
+	{
+		echo "### host $1 (network namespace)"
+		echo "### ip -d addr"; nsx "$1" ip -d addr
+		echo "### ip route"; nsx "$1" ip route
+		if [ "$IPV6" = 1 ]; then echo "### ip -6 route"; nsx "$1" ip -6 route; fi
+		echo "### ip neigh"; nsx "$1" ip neigh
+		echo "### sysctl"
+		nsx "$1" sh -c '
+			echo "net.ipv4.ip_forward = $(cat /proc/sys/net/ipv4/ip_forward)"
+			[ -e /proc/sys/net/ipv6/conf/all/forwarding ] && echo "net.ipv6.conf.all.forwarding = $(cat /proc/sys/net/ipv6/conf/all/forwarding)"
+			for d in /proc/sys/net/ipv4/conf/*; do
+				i=${d##*/}
+				case $i in default) continue ;; esac
+				for k in arp_ignore arp_announce rp_filter accept_local send_redirects; do
+					echo "net.ipv4.conf.$i.$k = $(cat $d/$k)"
+				done
+			done'
+	} > "$OUT/config/$1.txt" 2>&1
+}
+
+collect() {
+	# IPVS 6.1 folds the per-CPU counters into `ipvsadm -L --stats` from its
+	# 2-second estimator; wait so the stats match the capture.
+	sleep "${STATS_SETTLE:-2.5}"
+	for _d in director director2; do
+		case " $HOSTS " in *" $_d "*) ;; *) continue ;; esac
+		_sfx=""; [ "$_d" = director ] || _sfx="-$_d"
+		nsx "$_d" ipvsadm -S -n > "$OUT/ipvsadm-S$_sfx.txt"
+		nsx "$_d" ipvsadm -Ln --stats > "$OUT/ipvsadm-stats$_sfx.txt"
+		nsx "$_d" ipvsadm -Lnc > "$OUT/ipvsadm-conn$_sfx.txt"
+	done
+	for _h in $HOSTS; do dump_config "$_h"; done
+}
+
+# The usual sequence after the topology and IPVS are configured.
+standard_run() {
+	step capture-start capture_start
+	step neigh-flush neigh_flush_all
+	step traffic traffic "${CONNS:-24}" "${PAR:-8}"
+	step capture-stop capture_stop
+	step collect collect
+}
