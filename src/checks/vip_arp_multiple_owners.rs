@@ -74,9 +74,9 @@ impl Check for VipArpMultipleOwners {
                     (0, 0) => "sends ARP from".to_string(),
                     (r, 0) => format!("answered {r} ARP request(s) for"),
                     (0, g) => format!("sent {g} gratuitous ARP(s) for"),
-                    (r, g) => format!(
-                        "answered {r} ARP request(s) and announced it by {g} gratuitous ARP(s)"
-                    ),
+                    (r, g) => {
+                        format!("answered {r} ARP request(s) and sent {g} gratuitous ARP(s) for")
+                    }
                 };
                 out.push(
                     Finding::new(

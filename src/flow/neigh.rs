@@ -10,6 +10,8 @@ use std::net::IpAddr;
 
 pub const MAX_IPS: usize = 65_536;
 pub const MAX_CLAIMANTS: usize = 4;
+/// Copies of one frame at different capture points arrive this close together.
+const SAME_FRAME_NS: i64 = 1_000_000;
 
 /// One MAC claiming one IP address.
 #[derive(Debug, Clone)]
@@ -58,6 +60,12 @@ impl NeighTable {
                 return;
             }
         };
+        // The same frame captured at several points is one claim.
+        if let Some(c) = claims.by_mac.iter().find(|c| c.mac == n.sender_mac) {
+            if c.last.point != at.point && (at.time - c.last.time).abs() < SAME_FRAME_NS {
+                return;
+            }
+        }
         if claims.current.is_some_and(|m| m != n.sender_mac) {
             claims.switches += 1;
             claims.switch_evidence.push(at);
