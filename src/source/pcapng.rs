@@ -1,17 +1,24 @@
 //! Fallback reader for pcapng files whose interfaces have different link
 //! types (libpcap refuses those: "an interface has a type ... different from
-//! the type of the first interface"). Built on the `pcap-file` crate; each
-//! packet carries its own interface's link type.
+//! the type of the first interface"). Each packet carries its own
+//! interface's link type. Only block framing and the few fields lvsdiag
+//! needs are read (the `pcap-file` crate was tried: it ignores
+//! `if_tsresol`, rejects files whose comments are not UTF-8, and allocates
+//! a large buffer per reader).
 
 use crate::decode::LinkType;
-use pcap_file::pcapng::PcapNgReader;
-use pcap_file::Endianness;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
+/// Largest block accepted (libpcap's limit is 16 MiB as well).
+const MAX_BLOCK: usize = 16 << 20;
+
 pub struct NgReader<R: Read = BufReader<File>> {
-    reader: PcapNgReader<R>,
+    reader: R,
+    big_endian: bool,
+    /// The current block's body (reused).
+    body: Vec<u8>,
     /// Per interface: link type (None = unsupported) and ticks per second exponent.
     ifaces: Vec<(Option<LinkType>, Tsres)>,
 }
@@ -48,11 +55,77 @@ impl NgReader {
 
 impl<R: Read> NgReader<R> {
     pub fn new(r: R) -> Result<NgReader<R>, String> {
-        let reader = PcapNgReader::new(r).map_err(|e| e.to_string())?;
-        Ok(NgReader {
-            reader,
+        let mut n = NgReader {
+            reader: r,
+            big_endian: false,
+            body: Vec::new(),
             ifaces: Vec::new(),
-        })
+        };
+        match n.next_block()? {
+            Some(SHB) => Ok(n),
+            _ => Err("not a pcapng file (no section header block)".into()),
+        }
+    }
+
+    /// Reads one block into `self.body`; returns its type, `None` at a clean end.
+    fn next_block(&mut self) -> Result<Option<u32>, String> {
+        let mut head = [0u8; 8];
+        match read_full(&mut self.reader, &mut head)? {
+            0 => return Ok(None),
+            8 => {}
+            _ => return Err("truncated block header".into()),
+        }
+        let raw_type = [head[0], head[1], head[2], head[3]];
+        if u32::from_le_bytes(raw_type) == SHB {
+            // The byte-order magic after the length says how to read the section.
+            let mut bom = [0u8; 4];
+            if read_full(&mut self.reader, &mut bom)? != 4 {
+                return Err("truncated section header".into());
+            }
+            self.big_endian = match u32::from_le_bytes(bom) {
+                0x1A2B_3C4D => false,
+                0x4D3C_2B1A => true,
+                _ => return Err("bad byte-order magic in section header".into()),
+            };
+            self.ifaces.clear();
+            let len = self.u32(&head[4..8]) as usize;
+            self.read_body(len, 4)?;
+            return Ok(Some(SHB));
+        }
+        let ty = self.u32(&raw_type);
+        let len = self.u32(&head[4..8]) as usize;
+        self.read_body(len, 0)?;
+        Ok(Some(ty))
+    }
+
+    /// Reads the rest of a block of total length `len`, of which 8 + `done`
+    /// bytes are read, into `self.body` (without the trailing length).
+    fn read_body(&mut self, len: usize, done: usize) -> Result<(), String> {
+        if len < 12 + done || len % 4 != 0 || len > MAX_BLOCK {
+            return Err(format!("invalid block length {len}"));
+        }
+        let n = len - 12 - done;
+        self.body.resize(n + 4, 0);
+        if read_full(&mut self.reader, &mut self.body)? != n + 4 {
+            return Err("truncated block".into());
+        }
+        let trailer = self.u32(&self.body[n..]) as usize;
+        if trailer != len {
+            return Err(format!(
+                "block length {len} does not match its trailer {trailer}"
+            ));
+        }
+        self.body.truncate(n);
+        Ok(())
+    }
+
+    fn u32(&self, b: &[u8]) -> u32 {
+        let a = [b[0], b[1], b[2], b[3]];
+        if self.big_endian {
+            u32::from_be_bytes(a)
+        } else {
+            u32::from_le_bytes(a)
+        }
     }
 
     /// The next packet, its bytes copied into `buf`. `Ok(None)` at the end.
@@ -61,13 +134,11 @@ impl<R: Read> NgReader<R> {
     /// options lvsdiag does not use (comments in any encoding) cannot fail a file.
     pub fn next(&mut self, buf: &mut Vec<u8>) -> Result<Option<NgPacket>, String> {
         loop {
-            let big = self.reader.section().endianness == Endianness::Big;
-            let block = match self.reader.next_raw_block() {
-                None => return Ok(None),
-                Some(Err(e)) => return Err(e.to_string()),
-                Some(Ok(b)) => b,
+            let Some(block_type) = self.next_block()? else {
+                return Ok(None);
             };
-            let b = &block.body[..];
+            let big = self.big_endian;
+            let b = &self.body[..];
             let u16_at = |o: usize| {
                 b.get(o..o + 2).map(|x| {
                     if big {
@@ -87,9 +158,9 @@ impl<R: Read> NgReader<R> {
                     }
                 })
             };
-            let short = || format!("pcapng block type {:#x} is too short", block.type_);
-            match block.type_ {
-                SHB => self.ifaces.clear(),
+            let short = || format!("pcapng block type {block_type:#x} is too short");
+            match block_type {
+                SHB => {}
                 IDB => {
                     let linktype = u16_at(0).ok_or_else(short)?;
                     // Options from offset 8: code, length, value padded to 4.
@@ -155,6 +226,20 @@ impl<R: Read> NgReader<R> {
 }
 
 const SHB: u32 = 0x0A0D_0D0A;
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<usize, String> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(got)
+}
 const IDB: u32 = 1;
 const EPB: u32 = 6;
 const SPB: u32 = 3;
