@@ -105,8 +105,10 @@ impl<R: Read> NgReader<R> {
             return Err(format!("invalid block length {len}"));
         }
         let n = len - 12 - done;
-        self.body.resize(n + 4, 0);
-        if read_full(&mut self.reader, &mut self.body)? != n + 4 {
+        // Grow with the data actually there, not with what the header claims.
+        self.body.clear();
+        let got = (&mut self.reader).take((n + 4) as u64).read_to_end(&mut self.body).map_err(|e| e.to_string())?;
+        if got != n + 4 {
             return Err("truncated block".into());
         }
         let trailer = self.u32(&self.body[n..]) as usize;
