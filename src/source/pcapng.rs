@@ -107,9 +107,16 @@ impl<R: Read> NgReader<R> {
         let n = len - 12 - done;
         // Grow with the data actually there, not with what the header claims.
         self.body.clear();
-        let got = (&mut self.reader).take((n + 4) as u64).read_to_end(&mut self.body).map_err(|e| e.to_string())?;
-        if got != n + 4 {
-            return Err("truncated block".into());
+        let mut left = n + 4;
+        let mut chunk = [0u8; 8192];
+        while left > 0 {
+            let want = left.min(chunk.len());
+            let got = read_full(&mut self.reader, &mut chunk[..want])?;
+            self.body.extend_from_slice(&chunk[..got]);
+            if got < want {
+                return Err("truncated block".into());
+            }
+            left -= want;
         }
         let trailer = self.u32(&self.body[n..]) as usize;
         if trailer != len {
