@@ -45,18 +45,88 @@ pub fn run_files(inputs: &[String], model: Model, opts: Options) -> Result<Analy
         return Err(InputError("too many capture files (at most 65535)".into()));
     }
     let mut sources = Vec::with_capacity(files.len());
+    let mut total_bytes = 0u64;
     for (name, path) in files {
+        total_bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
         sources.push(FileSource::open(name, &path)?);
     }
+    let mut progress = Progress::new(total_bytes);
     let mut merger = Merger::new(sources);
     let mut engine = Engine::new(model, opts);
     while let Some(p) = merger.next_packet() {
+        // Record header plus captured bytes: where the readers are in the files.
+        progress.advance(16 + p.data.len() as u64);
         if !engine.feed(&p) {
             let point = p.point;
             merger.count_undecodable(point);
         }
     }
+    progress.done();
     Ok(engine.finish(merger.finish()))
+}
+
+/// A progress line on stderr for large inputs, only when stderr is a terminal.
+struct Progress {
+    total: u64,
+    read: u64,
+    next_check: u64,
+    last: Option<std::time::Instant>,
+    shown: bool,
+}
+
+impl Progress {
+    /// Inputs smaller than this finish before a bar would help.
+    const MIN_BYTES: u64 = 64 << 20;
+
+    fn new(total: u64) -> Progress {
+        use std::io::IsTerminal;
+        let on = total >= Self::MIN_BYTES && std::io::stderr().is_terminal();
+        Progress {
+            total,
+            read: 0,
+            next_check: if on { 0 } else { u64::MAX },
+            last: None,
+            shown: false,
+        }
+    }
+
+    #[inline]
+    fn advance(&mut self, bytes: u64) {
+        self.read += bytes;
+        if self.read >= self.next_check {
+            self.tick();
+        }
+    }
+
+    #[cold]
+    fn tick(&mut self) {
+        self.next_check = self.read + (1 << 20);
+        let now = std::time::Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t).as_millis() < 200)
+        {
+            return;
+        }
+        self.last = Some(now);
+        let pct = (self.read * 100 / self.total.max(1)).min(100);
+        let width = 30;
+        let filled = (pct as usize * width) / 100;
+        eprint!(
+            "\r[{}{}] {pct:>3}% {} / {} MB",
+            "#".repeat(filled),
+            " ".repeat(width - filled),
+            self.read >> 20,
+            self.total >> 20
+        );
+        self.shown = true;
+    }
+
+    fn done(&self) {
+        if self.shown {
+            eprint!("\r{}\r", " ".repeat(60));
+        }
+    }
 }
 
 /// The exit status for `--fail-on`: 1 when a finding is at or above it.
