@@ -66,12 +66,9 @@ impl Context<'_> {
         service_label(vip, Some(port), Proto::Tcp)
     }
 
-    /// `02:00:00:00:11:00 (rs1, 192.0.2.11)`: a MAC with what we know of it.
+    /// `02:00:00:00:0d:00 (192.0.2.2, director)`: a MAC with what we know of it.
     pub fn describe_mac(&self, m: Mac) -> String {
         let mut parts = Vec::new();
-        if let Some(h) = self.host_of_mac(m) {
-            parts.push(h);
-        }
         if let Some(ip) = self.mac_ip(m) {
             parts.push(ip.to_string());
         }
@@ -83,13 +80,6 @@ impl Context<'_> {
         } else {
             format!("{} ({})", fmt_mac(&m), parts.join(", "))
         }
-    }
-
-    /// The capture point host whose frames carry this MAC as sender the most
-    /// is not knowable from pcap alone; we use the evidence of its first
-    /// forwarding or claim: the host of that point when the MAC is its sender.
-    fn host_of_mac(&self, _m: Mac) -> Option<String> {
-        None
     }
 
     pub fn point_name(&self, e: &Evidence) -> &str {

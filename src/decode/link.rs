@@ -46,14 +46,6 @@ impl LinkType {
     pub fn has_dst_mac(self) -> bool {
         self == LinkType::Ethernet
     }
-
-    /// Whether frames carry the sender MAC.
-    pub fn has_src_mac(self) -> bool {
-        matches!(
-            self,
-            LinkType::Ethernet | LinkType::LinuxSll | LinkType::LinuxSll2
-        )
-    }
 }
 
 /// What is left after the link layer: the L2 addressing, the ether type when

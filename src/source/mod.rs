@@ -39,17 +39,6 @@ pub struct PointInfo {
     pub error: Option<String>,
 }
 
-impl PointInfo {
-    /// The host part of a point name (`rs2-eth0` → `rs2`).
-    pub fn host(&self) -> &str {
-        host_of(&self.name)
-    }
-}
-
-pub fn host_of(point: &str) -> &str {
-    point.rsplit_once('-').map_or(point, |(h, _)| h)
-}
-
 /// An input problem: one line, naming the thing and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputError(pub String);
