@@ -114,8 +114,6 @@ pub struct Analysis {
     pub notes: Vec<String>,
     pub packets: u64,
     pub flows: TableStats,
-    pub first_ts: Option<i64>,
-    pub last_ts: i64,
 }
 
 impl Engine {
@@ -264,8 +262,6 @@ impl Engine {
             notes,
             packets: self.packets,
             flows: self.flows.stats,
-            first_ts: self.first_ts,
-            last_ts: self.last_ts,
         }
     }
 
@@ -363,6 +359,7 @@ impl Engine {
             let ip = match key {
                 RsKey::Ip(ip) => Some(*ip),
                 RsKey::Mac(m) => ctx.mac_ip(*m),
+                RsKey::Unseen => None,
             };
             let label = svc.label();
             // Merge a MAC-keyed entry into the IP-keyed one once the MAC's IP is known.

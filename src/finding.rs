@@ -3,12 +3,10 @@
 //! Every finding has a stable `code` (documented in README.md's finding table),
 //! a severity, the service and real server it concerns, evidence packets and a fix.
 
-use serde::Serialize;
 use std::fmt;
 
 /// How bad a finding is. Ordered: `Info < Warning < Error`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     Info,
     Warning,
@@ -90,6 +88,11 @@ impl Finding {
     }
     pub fn real_server(mut self, s: impl Into<String>) -> Self {
         self.real_server = Some(s.into());
+        self
+    }
+    /// Sets the real server when it is known.
+    pub fn maybe_real_server(mut self, s: Option<String>) -> Self {
+        self.real_server = s;
         self
     }
     pub fn cause(mut self, s: impl Into<String>) -> Self {

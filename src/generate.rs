@@ -43,6 +43,12 @@ impl Writer {
         })
     }
 
+    /// Flushes the file; the number of packets written.
+    fn finish(mut self) -> Result<u64, String> {
+        self.out.flush().map_err(|e| e.to_string())?;
+        Ok(self.packets)
+    }
+
     fn emit(&mut self) {
         let h = PacketHeader {
             ts: libc::timeval {
@@ -223,8 +229,7 @@ pub fn dr(path: &Path, connections: u64) -> Result<u64, String> {
             &[],
         );
     }
-    w.out.flush().map_err(|e| e.to_string())?;
-    Ok(w.packets)
+    w.finish()
 }
 
 pub fn syn_flood(path: &Path, syns: u64) -> Result<u64, String> {
@@ -246,8 +251,7 @@ pub fn syn_flood(path: &Path, syns: u64) -> Result<u64, String> {
         );
         w.ts_us += 2;
     }
-    w.out.flush().map_err(|e| e.to_string())?;
-    Ok(w.packets)
+    w.finish()
 }
 
 pub fn arp_storm(path: &Path, macs: u64) -> Result<u64, String> {
@@ -267,6 +271,5 @@ pub fn arp_storm(path: &Path, macs: u64) -> Result<u64, String> {
         w.arp(2, mac, own.octets(), [192, 0, 2, 1]);
         w.ts_us += 10;
     }
-    w.out.flush().map_err(|e| e.to_string())?;
-    Ok(w.packets)
+    w.finish()
 }

@@ -22,65 +22,38 @@ impl Check for HandshakeReset {
             let rs = v.rs.unwrap_or(if r.src != v.vip {
                 RsKey::Ip(r.src)
             } else {
-                RsKey::Ip(v.vip)
+                RsKey::Unseen
             });
             self.by_server.add(v, rs, [r.at]);
         } else if let (Some(rst), true) = (v.flow.client_rst, v.flow.synack_seen()) {
             let from = v.flow.replies.iter().find(|r| !r.rst).expect("synack seen");
-            let rs = v.rs.unwrap_or(RsKey::Ip(from.src));
+            let rs = v.rs.unwrap_or(if from.src != v.vip {
+                RsKey::Ip(from.src)
+            } else {
+                RsKey::Unseen
+            });
             self.by_client.add(v, rs, [from.at, rst]);
         }
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for ((vip, port, key), t) in self.by_server.iter() {
-            // The VIP itself answered and no capture shows which real server did.
-            let unseen = *key == RsKey::Ip(*vip);
-            let rs = if unseen {
-                format!("a real server behind {vip} (not visible in these captures)")
-            } else {
-                ctx.rs_label(*key)
-            };
-            let mut f = Finding::new(
-                "handshake-reset",
-                Severity::Error,
-                format!(
-                    "{rs} refused {} connection(s): RST in answer to the SYN",
-                    t.flows
-                ),
-            );
-            if !unseen {
-                f = f.real_server(rs.clone());
-            }
+            let (rs, real_server) = ctx.who(*vip, *key);
             out.push(
-                f
+                Finding::new("handshake-reset", Severity::Error, format!("{rs} refused {} connection(s): RST in answer to the SYN", t.flows))
                     .service(ctx.service(*vip, *port))
+                    .maybe_real_server(real_server)
                     .cause(format!("Nothing listens on port {port} on {rs} (service down or bound to another address), or a firewall rejects with RST. IPVS keeps scheduling to it because it has no health check that removes it."))
                     .evidence(t.evidence.iter())
                     .fix(format!("On {rs}: ss -ltn 'sport = :{port}' and start the service (bound to 0.0.0.0 or the VIP). On the director, until fixed: ipvsadm -e -t {vip}:{port} -r {rs} -w 0; and add a health checker (keepalived real_server TCP_CHECK / ldirectord).")),
             );
         }
         for ((vip, port, key), t) in self.by_client.iter() {
-            let unseen = *key == RsKey::Ip(*vip);
-            let rs = if unseen {
-                format!("{vip}")
-            } else {
-                ctx.rs_label(*key)
-            };
-            let mut f = Finding::new(
-                "handshake-reset",
-                Severity::Warning,
-                format!(
-                    "clients reset {} connection(s) to {rs} right after its SYN-ACK",
-                    t.flows
-                ),
-            );
-            if !unseen {
-                f = f.real_server(rs.clone());
-            }
+            let (rs, real_server) = ctx.who(*vip, *key);
             out.push(
-                f
+                Finding::new("handshake-reset", Severity::Warning, format!("clients reset {} connection(s) to {rs} right after its SYN-ACK", t.flows))
                     .service(ctx.service(*vip, *port))
+                    .maybe_real_server(real_server)
                     .cause("The client answered the SYN-ACK with RST: the SYN-ACK did not match the connection it opened (wrong source address or port: a reply that bypassed the director's rewrite), or the client gave up.")
                     .evidence(t.evidence.iter())
                     .fix(format!("Compare the SYN-ACK's source with {vip}:{port}; in NAT make {rs} route replies via the director."))

@@ -39,10 +39,6 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    pub fn is_vip(&self, ip: IpAddr) -> bool {
-        self.model.is_vip(ip)
-    }
-
     /// The address of a real server: its RIP, else its MAC.
     pub fn rs_label(&self, key: RsKey) -> String {
         match key {
@@ -50,6 +46,22 @@ impl Context<'_> {
             RsKey::Mac(m) => self
                 .mac_ip(m)
                 .map_or_else(|| fmt_mac(&m), |ip| ip.to_string()),
+            RsKey::Unseen => "a real server not visible in these captures".into(),
+        }
+    }
+
+    /// How to name a real server of service `vip` in a summary, and the
+    /// `real_server` field: none when the captures do not show which it was.
+    pub fn who(&self, vip: IpAddr, key: RsKey) -> (String, Option<String>) {
+        match key {
+            RsKey::Unseen => (
+                format!("{vip} (real server not visible in these captures)"),
+                None,
+            ),
+            k => {
+                let l = self.rs_label(k);
+                (l.clone(), Some(l))
+            }
         }
     }
 
@@ -80,12 +92,6 @@ impl Context<'_> {
         } else {
             format!("{} ({})", fmt_mac(&m), parts.join(", "))
         }
-    }
-
-    pub fn point_name(&self, e: &Evidence) -> &str {
-        self.points
-            .get(usize::from(e.point))
-            .map_or("?", |p| p.name.as_str())
     }
 }
 

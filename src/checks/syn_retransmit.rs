@@ -15,8 +15,7 @@ pub struct SynRetransmit {
 
 impl Check for SynRetransmit {
     fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
-        // Flows whose real server is not visible are counted against the VIP.
-        let rs = v.rs.unwrap_or(RsKey::Ip(v.vip));
+        let rs = v.rs.unwrap_or(RsKey::Unseen);
         self.total.add(v, rs, []);
         let n = v.flow.syn_retransmits();
         if n > 0 {
@@ -48,13 +47,9 @@ impl Check for SynRetransmit {
             } else {
                 Severity::Info
             };
-            let unknown_rs = *rs == RsKey::Ip(*vip);
-            let who = if unknown_rs {
-                format!("{vip} (real server not visible in these captures)")
-            } else {
-                ctx.rs_label(*rs)
-            };
-            let mut f = Finding::new(
+            let (who, real_server) = ctx.who(*vip, *rs);
+            out.push(
+                Finding::new(
                 "syn-retransmit",
                 sev,
                 format!("{} of {total} connection(s) to {who} needed SYN retransmissions ({n} in all)", t.flows),
@@ -63,11 +58,9 @@ impl Check for SynRetransmit {
             .cause("The client's SYN (or the SYN-ACK) was lost or dropped: the real server does not accept packets for the VIP, drops them (rp_filter, firewall, full backlog), or the reply takes a path that loses it.")
             .evidence(t.evidence.iter())
             .fix("Look for a root-cause finding on the same real server; otherwise capture on the real server to see whether the SYNs arrive, and check nstat -az TcpExtListenDrops there.")
-            .symptom();
-            if !unknown_rs {
-                f = f.real_server(ctx.rs_label(*rs));
-            }
-            out.push(f);
+            .maybe_real_server(real_server)
+            .symptom(),
+            );
         }
     }
 }

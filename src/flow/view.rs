@@ -13,6 +13,8 @@ use std::net::IpAddr;
 pub enum RsKey {
     Ip(IpAddr),
     Mac(Mac),
+    /// No capture point shows which real server it was (e.g. client side only).
+    Unseen,
 }
 
 /// How long a handshake may stay unanswered at the end of the capture before

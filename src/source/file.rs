@@ -16,8 +16,8 @@ enum Backend {
 pub struct FileSource {
     backend: Backend,
     pub info: PointInfo,
-    /// Bytes of the current packet (reused: no allocation per packet).
-    pub buf: Vec<u8>,
+    /// Scratch for the pcapng fallback reader (reused).
+    buf: Vec<u8>,
     pub ts: i64,
     pub wire_len: u32,
     /// Link type of the current packet (pcapng interfaces may differ).
@@ -65,15 +65,14 @@ impl FileSource {
         })
     }
 
-    /// Reads the next packet into `buf`. `false` at the end of the file or
-    /// after a read error (recorded in `info.error`).
-    pub fn advance(&mut self) -> bool {
+    /// Appends the next packet's bytes to `out`. `false` at the end of the
+    /// file or after a read error (recorded in `info.error`).
+    pub fn advance(&mut self, out: &mut Vec<u8>) -> bool {
         loop {
             let err = match &mut self.backend {
                 Backend::Libpcap(cap) => match cap.next_packet() {
                     Ok(p) => {
-                        self.buf.clear();
-                        self.buf.extend_from_slice(p.data);
+                        out.extend_from_slice(p.data);
                         // With nanosecond precision libpcap stores nanoseconds in tv_usec.
                         #[allow(clippy::useless_conversion)]
                         // time_t and suseconds_t are i64 only on 64-bit targets
@@ -95,12 +94,13 @@ impl FileSource {
                         self.wire_len = p.wire_len;
                         self.info.packets += 1;
                         match p.link {
-                            Some(l) => self.link = l,
-                            None => {
-                                // An interface lvsdiag cannot decode: count it as undecodable.
-                                self.buf.clear();
-                                self.link = LinkType::RawIp;
+                            Some(l) => {
+                                self.link = l;
+                                out.extend_from_slice(&self.buf);
                             }
+                            // An interface lvsdiag cannot decode: an empty
+                            // frame, counted as undecodable.
+                            None => self.link = LinkType::RawIp,
                         }
                         return true;
                     }

@@ -37,10 +37,18 @@ struct Feed {
     cur: Batch,
     pos: usize,
     thread: Option<JoinHandle<PointInfo>>,
-    info: Option<PointInfo>,
 }
 
 impl Feed {
+    fn advance_first(&mut self) -> bool {
+        let Ok(first) = self.rx.recv() else {
+            return false;
+        };
+        self.cur = first;
+        self.pos = 0;
+        !self.cur.meta.is_empty()
+    }
+
     /// Makes the next packet current; `false` when the source is done.
     fn advance(&mut self) -> bool {
         self.pos += 1;
@@ -70,12 +78,11 @@ fn spawn(mut src: FileSource) -> Feed {
             b.meta.clear();
             let mut more = true;
             while b.meta.len() < BATCH_PACKETS {
-                if !src.advance() {
+                let start = b.data.len();
+                if !src.advance(&mut b.data) {
                     more = false;
                     break;
                 }
-                let start = b.data.len();
-                b.data.extend_from_slice(&src.buf);
                 b.meta.push(Meta {
                     ts: src.ts,
                     frame: src.info.packets,
@@ -97,7 +104,6 @@ fn spawn(mut src: FileSource) -> Feed {
         cur: Batch::default(),
         pos: 0,
         thread: Some(thread),
-        info: None,
     }
 }
 
@@ -160,29 +166,15 @@ impl Merger {
         for (i, f) in self.feeds.iter_mut().enumerate() {
             // Unblock the reader if it is still sending, then collect its info.
             while f.rx.try_recv().is_ok() {}
-            let mut info = match f.info.take() {
-                Some(i) => i,
-                None => f
-                    .thread
-                    .take()
-                    .expect("joined once")
-                    .join()
-                    .expect("reader thread"),
-            };
+            let mut info = f
+                .thread
+                .take()
+                .expect("joined once")
+                .join()
+                .expect("reader thread");
             info.undecodable += self.undecodable[i];
             out.push(info);
         }
         out
-    }
-}
-
-impl Feed {
-    fn advance_first(&mut self) -> bool {
-        let Ok(first) = self.rx.recv() else {
-            return false;
-        };
-        self.cur = first;
-        self.pos = 0;
-        !self.cur.meta.is_empty()
     }
 }

@@ -101,7 +101,7 @@ impl<R: Read> NgReader<R> {
     /// Reads the rest of a block of total length `len`, of which 8 + `done`
     /// bytes are read, into `self.body` (without the trailing length).
     fn read_body(&mut self, len: usize, done: usize) -> Result<(), String> {
-        if len < 12 + done || len % 4 != 0 || len > MAX_BLOCK {
+        if len < 12 + done || !len.is_multiple_of(4) || len > MAX_BLOCK {
             return Err(format!("invalid block length {len}"));
         }
         let n = len - 12 - done;
