@@ -45,6 +45,7 @@ fn bench(c: &mut Criterion) {
                 packets: pkts.len() as u64,
                 undecodable: 0,
                 error: None,
+                live: None,
             };
             std::hint::black_box(e.finish(vec![point]).findings.len())
         })

@@ -7,6 +7,7 @@ use crate::checks::{self, Check, Context};
 use crate::decode::{self, Mac, Net, L4};
 use crate::finding::{Evidence, Finding};
 use crate::flow::hosts::HostMap;
+use crate::flow::ladder::{self, FlowRow};
 use crate::flow::table::{FlowTable, TableStats, DEFAULT_MAX_FLOWS};
 use crate::flow::view::{FlowView, RsKey};
 use crate::flow::Flow;
@@ -20,6 +21,8 @@ pub struct Options {
     /// `--mode`: the forwarding mode when the traffic does not show it.
     pub mode: Option<Mode>,
     pub max_flows: usize,
+    /// Finished connections kept for the flow view (0: none, as in `analyze`).
+    pub keep_flows: usize,
 }
 
 impl Default for Options {
@@ -27,6 +30,7 @@ impl Default for Options {
         Options {
             mode: None,
             max_flows: DEFAULT_MAX_FLOWS,
+            keep_flows: 0,
         }
     }
 }
@@ -39,6 +43,9 @@ pub struct Stats {
     pub failed: u64,
     pub syn_retransmits: u64,
     pub resets: u64,
+    /// Sum and count of handshake round trips (first SYN to SYN-ACK at one point).
+    pub rtt_total_ns: i64,
+    pub rtt_count: u64,
 }
 
 impl Stats {
@@ -48,10 +55,29 @@ impl Stats {
         self.failed += u64::from(v.failed);
         self.syn_retransmits += u64::from(v.flow.syn_retransmits());
         self.resets += u64::from(v.flow.server_rst().is_some() || v.flow.client_rst.is_some());
+        if let Some(r) = ladder::rtt(v.flow) {
+            self.rtt_total_ns = self.rtt_total_ns.saturating_add(r);
+            self.rtt_count += 1;
+        }
+    }
+
+    pub fn merge(&mut self, o: &Stats) {
+        self.connections += o.connections;
+        self.established += o.established;
+        self.failed += o.failed;
+        self.syn_retransmits += o.syn_retransmits;
+        self.resets += o.resets;
+        self.rtt_total_ns = self.rtt_total_ns.saturating_add(o.rtt_total_ns);
+        self.rtt_count += o.rtt_count;
+    }
+
+    /// Mean handshake round trip in milliseconds.
+    pub fn rtt_ms(&self) -> Option<f64> {
+        (self.rtt_count > 0).then(|| self.rtt_total_ns as f64 / self.rtt_count as f64 / 1e6)
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct SvcCensus {
     stats: Stats,
     modes: BTreeMap<Mode, (u64, Evidence)>,
@@ -60,7 +86,7 @@ struct SvcCensus {
     replies: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct RsCensus {
     stats: Stats,
     mac: Option<Mac>,
@@ -70,6 +96,7 @@ struct RsCensus {
 
 const MAX_CENSUS: usize = 4096;
 
+#[derive(Clone)]
 pub struct Engine {
     model: Model,
     opts: Options,
@@ -81,6 +108,9 @@ pub struct Engine {
     services: BTreeMap<(IpAddr, u16), SvcCensus>,
     servers: BTreeMap<(IpAddr, u16, RsKey), RsCensus>,
     pub packets: u64,
+    /// Finished flows kept for the flow view (newest last), at most `opts.keep_flows`.
+    #[allow(clippy::vec_box)]
+    recent: std::collections::VecDeque<Box<Flow>>,
     first_ts: Option<i64>,
     last_ts: i64,
 }
@@ -104,7 +134,32 @@ pub struct SvcReport {
     pub stats: Stats,
 }
 
-#[derive(Debug)]
+/// Who claimed a VIP by ARP / neighbour discovery.
+#[derive(Debug, Clone)]
+pub struct ArpRow {
+    pub ip: IpAddr,
+    pub mac: Mac,
+    pub first: Evidence,
+    pub last: Evidence,
+    pub count: u32,
+    pub gratuitous: u32,
+    pub replies: u32,
+    /// The latest claim is this MAC's.
+    pub current: bool,
+    pub director: bool,
+    pub real_server: bool,
+}
+
+/// The analysis so far plus what the live views show.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub analysis: Analysis,
+    /// Kept connections, oldest first.
+    pub flows: Vec<FlowRow>,
+    pub arp: Vec<ArpRow>,
+}
+
+#[derive(Debug, Clone)]
 pub struct Analysis {
     pub points: Vec<PointInfo>,
     pub services: Vec<SvcReport>,
@@ -128,6 +183,7 @@ impl Engine {
             services: BTreeMap::new(),
             servers: BTreeMap::new(),
             packets: 0,
+            recent: std::collections::VecDeque::new(),
             first_ts: None,
             last_ts: i64::MIN,
         }
@@ -182,6 +238,17 @@ impl Engine {
             }
         }
         self.retired = retired;
+        if self.opts.keep_flows > 0 {
+            for f in self.retired.drain(..) {
+                if f.syns.is_empty() {
+                    continue;
+                }
+                if self.recent.len() >= self.opts.keep_flows {
+                    self.recent.pop_front();
+                }
+                self.recent.push_back(f);
+            }
+        }
         self.retired.clear();
     }
 
@@ -215,8 +282,68 @@ impl Engine {
         }
     }
 
+    /// What the analysis would say if the input ended now, with the kept
+    /// flows and the ARP claims for the VIPs; the engine goes on. Costs a
+    /// copy of the engine's state.
+    pub fn overview(&self, points: Vec<PointInfo>) -> Overview {
+        self.clone().finish_overview(points)
+    }
+
+    /// Ends the pass like [`Engine::finish`], also returning the kept flows
+    /// and the ARP claims for the VIPs.
+    pub fn finish_overview(self, points: Vec<PointInfo>) -> Overview {
+        let mut rows = Vec::new();
+        let mut arp = Vec::new();
+        let analysis = self.finish_with(points, |e, ctx| {
+            let model = ctx.model;
+            let end = e.last_ts;
+            for f in &e.recent {
+                let v = FlowView::new(f, model, &e.hosts, end);
+                let expected = model
+                    .find(v.vip, v.vport, 6)
+                    .and_then(|i| model.services[i].mode);
+                let label = v.rs.and_then(|k| ctx.who(v.vip, k).1);
+                rows.push(FlowRow::new(&v, expected, label));
+            }
+            for s in &model.services {
+                if arp.iter().any(|a: &ArpRow| a.ip == s.vip) {
+                    continue;
+                }
+                if let Some(c) = e.hosts.neigh.claims(s.vip) {
+                    for cl in &c.by_mac {
+                        arp.push(ArpRow {
+                            ip: s.vip,
+                            mac: cl.mac,
+                            first: cl.first,
+                            last: cl.last,
+                            count: cl.count,
+                            gratuitous: cl.gratuitous,
+                            replies: cl.replies,
+                            current: c.current == Some(cl.mac),
+                            director: e.hosts.is_director(cl.mac),
+                            real_server: e.hosts.is_real_server(cl.mac),
+                        });
+                    }
+                }
+            }
+        });
+        Overview {
+            analysis,
+            flows: rows,
+            arp,
+        }
+    }
+
     /// Ends the pass: retires all flows, completes the model, runs the checks.
-    pub fn finish(mut self, points: Vec<PointInfo>) -> Analysis {
+    pub fn finish(self, points: Vec<PointInfo>) -> Analysis {
+        self.finish_with(points, |_, _| {})
+    }
+
+    fn finish_with(
+        mut self,
+        points: Vec<PointInfo>,
+        mut also: impl FnMut(&Engine, &Context<'_>),
+    ) -> Analysis {
         self.flows.drain(&mut self.retired);
         self.process_retired(true);
         let mut notes = Vec::new();
@@ -254,6 +381,7 @@ impl Engine {
             })
             .collect();
         self.visibility_notes(&model, &points, &mut notes);
+        also(&self, &ctx);
         Analysis {
             points,
             services,
@@ -367,11 +495,7 @@ impl Engine {
                 .iter_mut()
                 .find(|r| r.service == label && ip.is_some() && r.ip == ip)
             {
-                existing.stats.connections += c.stats.connections;
-                existing.stats.established += c.stats.established;
-                existing.stats.failed += c.stats.failed;
-                existing.stats.syn_retransmits += c.stats.syn_retransmits;
-                existing.stats.resets += c.stats.resets;
+                existing.stats.merge(&c.stats);
                 existing.mac = existing.mac.or(c.mac);
                 continue;
             }

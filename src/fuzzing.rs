@@ -52,6 +52,7 @@ pub fn engine(data: &[u8]) {
         Options {
             mode: None,
             max_flows: 64,
+            keep_flows: 8,
         },
     );
     let mut rest = data;
@@ -82,9 +83,11 @@ pub fn engine(data: &[u8]) {
             packets: frame[i],
             undecodable: 0,
             error: None,
+            live: None,
         })
         .collect();
-    let a = e.finish(points);
+    let o = e.finish_overview(points);
+    let a = o.analysis;
     let _ = crate::report::json::render(&a);
     let _ = crate::report::text::render(&a, &crate::report::text::Style { color: false });
 }

@@ -12,13 +12,17 @@
 //! ```
 
 pub mod analyze;
+pub mod capture;
 pub mod checks;
 pub mod decode;
 pub mod engine;
+pub mod export;
 pub mod finding;
 pub mod flow;
 pub mod fuzzing;
 pub mod generate;
 pub mod model;
 pub mod report;
+pub mod session;
 pub mod source;
+pub mod tui;

@@ -1,28 +1,44 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use lvsdiag::analyze;
-use lvsdiag::engine::Options;
+use lvsdiag::engine::{Analysis, Options};
 use lvsdiag::finding::Severity;
 use lvsdiag::flow::table::DEFAULT_MAX_FLOWS;
 use lvsdiag::model::Mode;
 use lvsdiag::report::{json, text};
+use lvsdiag::session::{Session, SessionOptions};
+use lvsdiag::source::file::expand_inputs;
+use lvsdiag::source::live::{CaptureOptions, Spec};
+use lvsdiag::source::InputError;
+use lvsdiag::tui::app::App;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(
     name = "lvsdiag",
     version,
-    about = "Why is this LVS/IPVS load balancer not balancing? Reads captures from the director and real servers and says."
+    about = "Why is this LVS/IPVS load balancer not balancing? Reads captures from the director and real servers, live or from files, and says.",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(subcommand)]
-    cmd: Cmd,
+    cmd: Option<Cmd>,
+    /// Without a command: the TUI (`lvsdiag tui ...`).
+    #[command(flatten)]
+    tui: TuiArgs,
 }
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Analyze capture files (one per capture point) and report per service and real server.
+    /// Analyze capture files (one per capture point), or live sources, and report per service and real server.
     Analyze(AnalyzeArgs),
+    /// The incident view: services, findings, flows, ARP, config; from files or live.
+    Tui(TuiArgs),
+    /// Capture live points to one pcap file per point, for a later `analyze`.
+    Capture(CaptureArgs),
     /// Write synthetic captures for benchmarks and bound tests.
     #[command(hide = true)]
     Generate {
@@ -34,12 +50,80 @@ enum Cmd {
     },
 }
 
-#[derive(clap::Args)]
-struct AnalyzeArgs {
+/// Where packets come from: files, interfaces, commands.
+#[derive(clap::Args, Default)]
+struct SourceArgs {
     /// Capture files or directories of them, each file one capture point named by its
     /// file stem (NAME=PATH to name it).
-    #[arg(required = true, value_name = "[NAME=]PATH")]
+    #[arg(value_name = "[NAME=]PATH")]
     inputs: Vec<String>,
+    /// Capture live on an interface (repeatable): -i eth0, -i dir=eth0, -i rs1=eth0@rs1
+    /// (IFACE@NETNS: inside network namespace NETNS).
+    #[arg(short = 'i', long = "interface", value_name = "[NAME=]IFACE[@NETNS]")]
+    interfaces: Vec<String>,
+    /// Network namespace for -i interfaces given without @NETNS.
+    #[arg(long, value_name = "NAME")]
+    netns: Option<String>,
+    /// A pcap stream from a command's stdout, one capture point (repeatable), e.g.
+    /// --exec rs1='ssh rs1 tcpdump -U -i eth0 -w -'.
+    #[arg(long = "exec", value_name = "NAME=COMMAND")]
+    exec: Vec<String>,
+    /// BPF capture filter for live interfaces (tcpdump syntax), e.g. 'arp or tcp port 80'.
+    #[arg(short = 'f', long, value_name = "BPF")]
+    filter: Option<String>,
+    /// Bytes captured per packet on live interfaces.
+    #[arg(short = 's', long, default_value_t = 262_144)]
+    snaplen: i32,
+}
+
+impl SourceArgs {
+    fn specs(&self) -> Result<Vec<Spec>, InputError> {
+        let mut specs = Vec::new();
+        if !self.inputs.is_empty() {
+            for (name, path) in expand_inputs(&self.inputs)? {
+                specs.push(Spec::File { name, path });
+            }
+        }
+        for i in &self.interfaces {
+            specs.push(Spec::interface(i, self.netns.as_deref())?);
+        }
+        for e in &self.exec {
+            specs.push(Spec::command(e)?);
+        }
+        if self.netns.is_some() && self.interfaces.is_empty() {
+            return Err(InputError(
+                "--netns applies to -i interfaces; give -i IFACE".into(),
+            ));
+        }
+        // Point names must be unique.
+        let mut seen = std::collections::HashSet::new();
+        for s in &specs {
+            if !seen.insert(s.name().to_string()) {
+                return Err(InputError(format!(
+                    "two capture points are named {}; name them: -i NAME=IFACE, --exec NAME=CMD, NAME=FILE",
+                    s.name()
+                )));
+            }
+        }
+        Ok(specs)
+    }
+
+    fn is_live(&self) -> bool {
+        !self.interfaces.is_empty() || !self.exec.is_empty()
+    }
+
+    fn capture(&self) -> CaptureOptions {
+        CaptureOptions {
+            filter: self.filter.clone(),
+            snaplen: self.snaplen.clamp(64, 262_144),
+            ..CaptureOptions::default()
+        }
+    }
+}
+
+/// What the load balancer is: services and modes.
+#[derive(clap::Args, Default)]
+struct ModelArgs {
     /// A virtual service address, ADDR[:PORT] (repeatable). Without --vip/--ipvs the
     /// services are inferred from the traffic.
     #[arg(long, value_name = "ADDR[:PORT]")]
@@ -50,6 +134,42 @@ struct AnalyzeArgs {
     /// Forwarding mode when the traffic does not show it.
     #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
     mode: ModeArg,
+    /// Cap on connections tracked at once; beyond it the idlest are concluded early.
+    #[arg(long, default_value_t = DEFAULT_MAX_FLOWS)]
+    max_flows: usize,
+}
+
+impl ModelArgs {
+    fn options(&self) -> Options {
+        Options {
+            mode: match self.mode {
+                ModeArg::Auto => None,
+                ModeArg::Nat => Some(Mode::Nat),
+                ModeArg::Dr => Some(Mode::Dr),
+                ModeArg::Tun => Some(Mode::Tun),
+            },
+            max_flows: self.max_flows,
+            keep_flows: 0,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    #[command(flatten)]
+    src: SourceArgs,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// With live sources: print the text report every --interval seconds until
+    /// Ctrl-C, --duration, or every source ends.
+    #[arg(long)]
+    live: bool,
+    /// Seconds between reports with --live.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    interval: f64,
+    /// Stop live capture after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<f64>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     /// Exit 1 when a finding is at or above this severity.
@@ -58,13 +178,37 @@ struct AnalyzeArgs {
     /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     color: Color,
-    /// Cap on connections tracked at once; beyond it the idlest are concluded early.
-    #[arg(long, default_value_t = DEFAULT_MAX_FLOWS)]
-    max_flows: usize,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(clap::Args, Default)]
+struct TuiArgs {
+    #[command(flatten)]
+    src: SourceArgs,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Replay files at capture speed times this factor (1 = real time); default: read at once.
+    #[arg(long, value_name = "FACTOR")]
+    speed: Option<f64>,
+    /// Directory where `e` writes pcapng exports.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    export_dir: std::path::PathBuf,
+}
+
+#[derive(clap::Args)]
+struct CaptureArgs {
+    #[command(flatten)]
+    src: SourceArgs,
+    /// Directory to write one NAME.pcap per capture point into (created if needed).
+    #[arg(short = 'w', long = "write", value_name = "DIR")]
+    dir: std::path::PathBuf,
+    /// Stop after this many seconds (default: Ctrl-C, or when every source ends).
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<f64>,
+}
+
+#[derive(Clone, Copy, ValueEnum, Default)]
 enum ModeArg {
+    #[default]
     Auto,
     Nat,
     Dr,
@@ -95,8 +239,18 @@ enum Color {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.cmd {
-        Cmd::Analyze(a) => run_analyze(a),
-        Cmd::Generate { kind, count, out } => {
+        Some(Cmd::Analyze(a)) => run_analyze(a),
+        Some(Cmd::Tui(t)) => run_tui(t),
+        Some(Cmd::Capture(c)) => run_capture(c),
+        None => {
+            if cli.tui.src.inputs.is_empty() && !cli.tui.src.is_live() {
+                let _ = <Cli as clap::CommandFactory>::command().print_help();
+                2
+            } else {
+                run_tui(cli.tui)
+            }
+        }
+        Some(Cmd::Generate { kind, count, out }) => {
             let r = match kind.as_str() {
                 "dr" => lvsdiag::generate::dr(&out, count),
                 "syn-flood" => lvsdiag::generate::syn_flood(&out, count),
@@ -115,59 +269,194 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-fn run_analyze(a: AnalyzeArgs) -> u8 {
-    let (model, warnings) = match analyze::build_model(&a.vip, &a.ipvs) {
+/// Set by SIGINT / SIGTERM: stop capturing and report what was read.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+fn catch_interrupt() {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+}
+
+fn run_tui(t: TuiArgs) -> u8 {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return fail(
+            "the TUI needs a terminal; for a report use lvsdiag analyze (add --format json for CI)",
+        );
+    }
+    let (model, warnings) = match analyze::build_model(&t.model.vip, &t.model.ipvs) {
         Ok(m) => m,
         Err(e) => return fail(&e.to_string()),
     };
     for w in warnings {
         eprintln!("lvsdiag: warning: {w}");
     }
-    let opts = Options {
-        mode: match a.mode {
-            ModeArg::Auto => None,
-            ModeArg::Nat => Some(Mode::Nat),
-            ModeArg::Dr => Some(Mode::Dr),
-            ModeArg::Tun => Some(Mode::Tun),
-        },
-        max_flows: a.max_flows,
-    };
-    let analysis = match analyze::run_files(&a.inputs, model, opts) {
-        Ok(an) => an,
+    let specs = match t.src.specs() {
+        Ok(s) => s,
         Err(e) => return fail(&e.to_string()),
     };
-    let out = match a.format {
-        Format::Json => json::render(&analysis),
-        Format::Text => {
-            let color = match a.color {
-                Color::Always => true,
-                Color::Never => false,
-                Color::Auto => {
-                    std::io::stdout().is_terminal()
-                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    let label = describe(&specs);
+    let opts = SessionOptions {
+        engine: Options {
+            keep_flows: 2000,
+            ..t.model.options()
+        },
+        capture: t.src.capture(),
+        speed: t.speed,
+        ..SessionOptions::default()
+    };
+    let session = match Session::start(specs, model, opts) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let mut app = App::new(label);
+    app.export_dir = t.export_dir;
+    if let Err(e) = lvsdiag::tui::run(&session, app) {
+        return fail(&format!("terminal error: {e}"));
+    }
+    let last = session.stop();
+    point_errors(last.as_ref().map(|p| &p.overview.analysis))
+}
+
+/// Prints each point that ended with an error; 2 when there is one.
+fn point_errors(a: Option<&Analysis>) -> u8 {
+    let mut code = 0;
+    for p in a.map(|a| a.points.as_slice()).unwrap_or_default() {
+        if let Some(e) = &p.error {
+            eprintln!("lvsdiag: {e}");
+            code = 2;
+        }
+    }
+    code
+}
+
+fn describe(specs: &[Spec]) -> String {
+    let files = specs.iter().filter(|s| !s.is_live()).count();
+    let ifaces = specs
+        .iter()
+        .filter(|s| matches!(s, Spec::Interface { .. }))
+        .count();
+    let cmds = specs
+        .iter()
+        .filter(|s| matches!(s, Spec::Command { .. }))
+        .count();
+    let mut parts = Vec::new();
+    if files > 0 {
+        let first = specs
+            .iter()
+            .find_map(|s| match s {
+                Spec::File { path, .. } => path.parent().map(|p| p.display().to_string()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        parts.push(format!(
+            "{files} file(s) in {}",
+            lvsdiag::report::sanitize(&first)
+        ));
+    }
+    if ifaces > 0 {
+        parts.push(format!("{ifaces} interface(s)"));
+    }
+    if cmds > 0 {
+        parts.push(format!("{cmds} stream(s)"));
+    }
+    parts.join(", ")
+}
+
+fn run_capture(c: CaptureArgs) -> u8 {
+    if !c.src.is_live() {
+        return fail("capture needs live sources: -i IFACE or --exec NAME='COMMAND'");
+    }
+    let specs = match c.src.specs() {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    catch_interrupt();
+    let deadline = c
+        .duration
+        .map(|d| Instant::now() + Duration::from_secs_f64(d.max(0.0)));
+    match lvsdiag::capture::run(specs, &c.src.capture(), &c.dir, &|| {
+        INTERRUPTED.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d)
+    }) {
+        Ok(points) => {
+            let mut code = 0;
+            for p in &points {
+                let l = p.live.clone().unwrap_or_default();
+                eprintln!(
+                    "lvsdiag: {}: {} packets to {} (drops: kernel {}, interface {}, lvsdiag {})",
+                    p.name,
+                    p.packets,
+                    p.path
+                        .as_ref()
+                        .map_or(String::new(), |x| lvsdiag::report::sanitize(
+                            &x.display().to_string()
+                        )),
+                    l.kernel_drops,
+                    l.interface_drops,
+                    l.lvsdiag_drops
+                );
+                if let Some(e) = &p.error {
+                    eprintln!("lvsdiag: {e}");
+                    code = 2;
                 }
-            };
-            text::render(&analysis, &text::Style { color })
+            }
+            code
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+fn run_analyze(a: AnalyzeArgs) -> u8 {
+    let (model, warnings) = match analyze::build_model(&a.model.vip, &a.model.ipvs) {
+        Ok(m) => m,
+        Err(e) => return fail(&e.to_string()),
+    };
+    for w in warnings {
+        eprintln!("lvsdiag: warning: {w}");
+    }
+    let color = match a.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    if stdout
-        .write_all(out.as_bytes())
-        .and_then(|_| stdout.flush())
-        .is_err()
-    {
+    let render = |an: &Analysis| match a.format {
+        Format::Json => json::render(an),
+        Format::Text => text::render(an, &text::Style { color }),
+    };
+    let analysis = if a.src.is_live() || a.live {
+        if !a.src.is_live() {
+            return fail("--live needs live sources: -i IFACE or --exec NAME='COMMAND'");
+        }
+        match analyze_live(&a, model, &render) {
+            Ok(an) => an,
+            Err(code) => return code,
+        }
+    } else {
+        if a.src.inputs.is_empty() {
+            return fail(
+                "give capture files (or a directory of them), or live sources with -i / --exec",
+            );
+        }
+        match analyze::run_files(&a.src.inputs, model, a.model.options()) {
+            Ok(an) => an,
+            Err(e) => return fail(&e.to_string()),
+        }
+    };
+    if !emit(&render(&analysis)) {
         return 2;
     }
     // A capture that ended early: the report covers what was read, but the
     // numbers are incomplete, so say so and exit as for bad input.
-    let mut input_error = false;
-    for p in &analysis.points {
-        if let Some(e) = &p.error {
-            eprintln!("lvsdiag: {e}");
-            input_error = true;
-        }
-    }
-    if input_error {
+    if point_errors(Some(&analysis)) != 0 {
         return 2;
     }
     let fail_on = match a.fail_on {
@@ -177,6 +466,66 @@ fn run_analyze(a: AnalyzeArgs) -> u8 {
         FailOn::Never => None,
     };
     analyze::exit_status(&analysis, fail_on) as u8
+}
+
+fn emit(out: &str) -> bool {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(out.as_bytes())
+        .and_then(|_| stdout.flush())
+        .is_ok()
+}
+
+/// Live sources: report every --interval (with --live) until Ctrl-C,
+/// --duration, or every source has ended; returns the final analysis.
+fn analyze_live(
+    a: &AnalyzeArgs,
+    model: lvsdiag::model::Model,
+    render: &dyn Fn(&Analysis) -> String,
+) -> Result<Analysis, u8> {
+    let specs = a.src.specs().map_err(|e| fail(&e.to_string()))?;
+    catch_interrupt();
+    let opts = SessionOptions {
+        engine: a.model.options(),
+        capture: a.src.capture(),
+        interval: Duration::from_millis(500),
+        ..SessionOptions::default()
+    };
+    let session = Session::start(specs, model, opts).map_err(|e| fail(&e.to_string()))?;
+    let started = Instant::now();
+    let interval = Duration::from_secs_f64(a.interval.max(0.5));
+    let mut next_report = started + interval;
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let latest = session.latest();
+        if latest.as_ref().is_some_and(|p| p.done) {
+            break;
+        }
+        if INTERRUPTED.load(Ordering::Relaxed)
+            || a.duration
+                .is_some_and(|d| started.elapsed().as_secs_f64() >= d)
+        {
+            break;
+        }
+        if a.live && Instant::now() >= next_report {
+            next_report += interval;
+            if let Some(p) = latest {
+                let secs = p.elapsed.as_secs();
+                let head =
+                    format!("--- lvsdiag: report after {secs} s (running; Ctrl-C stops) ---\n");
+                if !emit(&head) || !emit(&render(&p.overview.analysis)) {
+                    return Err(2);
+                }
+            }
+        }
+    }
+    match session.stop() {
+        Some(p) => match Arc::try_unwrap(p) {
+            Ok(p) => Ok(p.overview.analysis),
+            Err(p) => Ok(lvsdiag::engine::Analysis::clone(&p.overview.analysis)),
+        },
+        None => Err(fail("the analysis stopped before producing a report")),
+    }
 }
 
 fn fail(msg: &str) -> u8 {

@@ -8,7 +8,7 @@ use crate::flow::hosts::HostMap;
 use crate::flow::view::FlowView;
 use crate::model::Mode;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct DrForwardRewritesIp {
     changed: PerRs,
 }

@@ -7,7 +7,7 @@ use crate::flow::hosts::HostMap;
 use crate::flow::view::FlowView;
 use crate::model::Mode;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct DrRsNoReply(Unanswered);
 
 impl Check for DrRsNoReply {

@@ -7,7 +7,7 @@ use crate::finding::{Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::{FlowView, RsKey};
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct HandshakeReset {
     by_server: PerRs,
     by_client: PerRs,

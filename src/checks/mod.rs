@@ -24,11 +24,29 @@ use crate::source::PointInfo;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-pub trait Check {
+pub trait Check: CheckClone + Send {
     /// Sees one finished flow.
     fn on_flow(&mut self, _v: &FlowView<'_>, _hosts: &HostMap) {}
     /// Concludes at the end of input.
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>);
+}
+
+/// Lets the engine be cloned (a live view concludes a copy of it while the
+/// original goes on).
+pub trait CheckClone {
+    fn clone_box(&self) -> Box<dyn Check>;
+}
+
+impl<T: Check + Clone + 'static> CheckClone for T {
+    fn clone_box(&self) -> Box<dyn Check> {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for Box<dyn Check> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
 }
 
 /// What checks know when they conclude.
@@ -103,7 +121,7 @@ pub struct Tally {
 }
 
 /// Per (VIP, port, real server) tallies, bounded.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct PerRs(BTreeMap<(IpAddr, u16, RsKey), Tally>);
 
 const MAX_PER_RS: usize = 4096;
@@ -129,7 +147,7 @@ impl PerRs {
 /// Connections forwarded in one mode that failed with no answer at all,
 /// out of all forwarded to the same real server: the tally behind the
 /// `*-rs-no-reply` checks.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Unanswered {
     failed: PerRs,
     total: PerRs,

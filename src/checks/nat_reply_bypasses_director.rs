@@ -8,7 +8,7 @@ use crate::flow::hosts::HostMap;
 use crate::flow::view::{FlowView, RsKey};
 use crate::model::Mode;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct NatReplyBypassesDirector {
     bypass: PerRs,
 }

@@ -6,7 +6,7 @@ use crate::finding::{Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::{FlowView, RsKey};
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct SynRetransmit {
     retx: PerRs,
     total: PerRs,

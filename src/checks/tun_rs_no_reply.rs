@@ -6,7 +6,7 @@ use crate::flow::hosts::HostMap;
 use crate::flow::view::FlowView;
 use crate::model::Mode;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct TunRsNoReply(Unanswered);
 
 impl Check for TunRsNoReply {

@@ -6,6 +6,7 @@ use crate::decode::fmt_mac;
 use crate::finding::{Finding, Severity};
 use crate::flow::neigh::Ownership;
 
+#[derive(Clone)]
 pub struct VipArpFailover;
 
 impl Check for VipArpFailover {

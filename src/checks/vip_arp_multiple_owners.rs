@@ -8,6 +8,7 @@ use crate::decode::fmt_mac;
 use crate::finding::{Finding, Severity};
 use crate::flow::neigh::Ownership;
 
+#[derive(Clone)]
 pub struct VipArpMultipleOwners;
 
 impl Check for VipArpMultipleOwners {

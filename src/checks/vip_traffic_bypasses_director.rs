@@ -14,7 +14,7 @@ use std::net::IpAddr;
 /// Key: (VIP, port, destination MAC, source MAC).
 type FrameKey = (IpAddr, u16, Mac, Option<Mac>);
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct VipTrafficBypassesDirector {
     /// (VIP, port, destination MAC, source MAC) of client SYNs that were not
     /// the director's forwarded copies.

@@ -31,6 +31,17 @@ impl LinkType {
         })
     }
 
+    /// The pcap link-type number to write this link type as.
+    pub fn pcap_number(self) -> u16 {
+        match self {
+            LinkType::Ethernet => 1,
+            LinkType::LinuxSll => 113,
+            LinkType::LinuxSll2 => 276,
+            LinkType::RawIp => 101,
+            LinkType::Null => 0,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             LinkType::Ethernet => "ethernet",

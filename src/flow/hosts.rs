@@ -20,7 +20,7 @@ pub struct MacRole {
     pub evidence: Option<Evidence>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct HostMap {
     pub neigh: NeighTable,
     pub macs: FxHashMap<Mac, MacRole>,

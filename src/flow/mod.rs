@@ -10,6 +10,7 @@
 //! same point.
 
 pub mod hosts;
+pub mod ladder;
 pub mod neigh;
 pub mod table;
 pub mod view;

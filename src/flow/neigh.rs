@@ -37,7 +37,7 @@ pub struct Claims {
     pub switch_evidence: EvidenceSet,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct NeighTable {
     ips: FxHashMap<IpAddr, Claims>,
     /// Claims dropped because the table or an entry was full.

@@ -35,6 +35,7 @@ pub struct TableStats {
     pub peak_flows: usize,
 }
 
+#[derive(Clone)]
 pub struct FlowTable {
     /// Boxed: a flow is about a kilobyte and must not be copied as the map grows.
     map: FxHashMap<Key, Box<Flow>>,

@@ -57,6 +57,7 @@ impl FileSource {
                 packets: 0,
                 undecodable: 0,
                 error: None,
+                live: None,
             },
             buf: Vec::with_capacity(2048),
             ts: 0,

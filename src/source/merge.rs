@@ -113,10 +113,13 @@ pub struct Merger {
     heap: BinaryHeap<Reverse<(i64, usize)>>,
     current: Option<usize>,
     undecodable: Vec<u64>,
+    /// Each point as opened, with packets delivered so far.
+    infos: Vec<PointInfo>,
 }
 
 impl Merger {
     pub fn new(sources: Vec<FileSource>) -> Merger {
+        let infos = sources.iter().map(|s| s.info.clone()).collect();
         let mut feeds: Vec<Feed> = sources.into_iter().map(spawn).collect();
         let mut heap = BinaryHeap::with_capacity(feeds.len());
         for (i, f) in feeds.iter_mut().enumerate() {
@@ -130,6 +133,7 @@ impl Merger {
             heap,
             current: None,
             undecodable: vec![0; n],
+            infos,
         }
     }
 
@@ -144,6 +148,7 @@ impl Merger {
         }
         let Reverse((_, i)) = self.heap.pop()?;
         self.current = Some(i);
+        self.infos[i].packets += 1;
         let f = &self.feeds[i];
         let m = f.meta();
         Some(RawPacket {
@@ -158,6 +163,15 @@ impl Merger {
 
     pub fn count_undecodable(&mut self, point: u16) {
         self.undecodable[usize::from(point)] += 1;
+    }
+
+    /// Each point as of now (packets delivered so far).
+    pub fn points(&self) -> Vec<PointInfo> {
+        let mut v = self.infos.clone();
+        for (p, u) in v.iter_mut().zip(&self.undecodable) {
+            p.undecodable = *u;
+        }
+        v
     }
 
     /// Ends reading (all sources must be exhausted) and returns each point's info.

@@ -4,6 +4,7 @@
 //! into one time-ordered stream by [`merge::Merger`].
 
 pub mod file;
+pub mod live;
 pub mod merge;
 pub mod pcapng;
 
@@ -37,6 +38,29 @@ pub struct PointInfo {
     pub undecodable: u64,
     /// Set when the source ended early with an error; packets before it were analyzed.
     pub error: Option<String>,
+    /// For live interfaces and command streams: state and drops.
+    pub live: Option<LiveInfo>,
+}
+
+/// A live capture point's state. Drops are always reported, never hidden.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveInfo {
+    /// `eth0`, `rs1:eth0` (in netns rs1), or the command.
+    pub what: String,
+    /// Dropped by the kernel (socket buffer full): libpcap's ps_drop.
+    pub kernel_drops: u64,
+    /// Dropped by the interface or driver: libpcap's ps_ifdrop.
+    pub interface_drops: u64,
+    /// Captured but not analyzed because lvsdiag could not keep up.
+    pub lvsdiag_drops: u64,
+    /// Still capturing.
+    pub running: bool,
+}
+
+impl LiveInfo {
+    pub fn total_drops(&self) -> u64 {
+        self.kernel_drops + self.interface_drops + self.lvsdiag_drops
+    }
 }
 
 /// An input problem: one line, naming the thing and what to do.

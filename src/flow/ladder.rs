@@ -1,0 +1,255 @@
+//! A flow's ladder: every copy of its handshake packets in time order, each
+//! with the capture point, MACs and IPs of that leg, and the legs an LVS
+//! connection must have that no capture point shows. The missing legs are
+//! where the diagnosis shows (no SYN-ACK: the real server did not answer;
+//! no forwarded SYN: the director did not forward).
+
+use super::view::{FlowView, RsKey};
+use super::Flow;
+use crate::decode::Mac;
+use crate::finding::Evidence;
+use crate::model::Mode;
+use std::net::IpAddr;
+
+/// How a connection's handshake ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FlowState {
+    Established,
+    /// Unanswered so far, but still within the grace period.
+    Open,
+    Failed,
+    Reset,
+}
+
+impl FlowState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowState::Established => "established",
+            FlowState::Open => "open",
+            FlowState::Failed => "failed",
+            FlowState::Reset => "reset",
+        }
+    }
+}
+
+/// The steps of an LVS handshake, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    /// client → VIP, before the director.
+    ClientSyn,
+    /// The director's forwarded copy (DR: new MAC; NAT: new IP; TUN: IPIP).
+    Forward,
+    /// The gateway delivered the SYN straight to a real server.
+    Bypass,
+    /// A SYN-ACK (or RST) back to the client.
+    Reply,
+    /// The client's ACK completing the handshake.
+    ClientAck,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::ClientSyn => "SYN client→VIP",
+            Step::Forward => "SYN forwarded",
+            Step::Bypass => "SYN bypassing director",
+            Step::Reply => "SYN-ACK",
+            Step::ClientAck => "ACK client",
+        }
+    }
+}
+
+/// One copy of one handshake packet at one capture point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leg {
+    pub step: Step,
+    pub at: Evidence,
+    /// Times this copy was seen there (1 + retransmissions).
+    pub count: u16,
+    pub src_mac: Option<Mac>,
+    pub dst_mac: Option<Mac>,
+    pub src: (IpAddr, u16),
+    pub dst: (IpAddr, u16),
+    /// IPIP tunnel (source, destination).
+    pub outer: Option<(IpAddr, IpAddr)>,
+    /// RST instead of SYN-ACK.
+    pub rst: bool,
+}
+
+/// A connection as the flow view shows it.
+#[derive(Debug, Clone)]
+pub struct FlowRow {
+    pub client: IpAddr,
+    pub cport: u16,
+    pub vip: IpAddr,
+    pub vport: u16,
+    pub mode: Option<Mode>,
+    pub rs: Option<RsKey>,
+    /// The real server's RIP (or MAC), when known; set by the engine.
+    pub rs_label: Option<String>,
+    pub state: FlowState,
+    pub syn_retransmits: u16,
+    /// First SYN to first SYN-ACK at the same capture point.
+    pub rtt_ns: Option<i64>,
+    pub first_ts: i64,
+    pub legs: Vec<Leg>,
+    /// Steps no capture point shows, each with what that means.
+    pub missing: Vec<(Step, String)>,
+}
+
+impl FlowRow {
+    /// `rs_label` names the real server (its RIP, else MAC) when known.
+    pub fn new(v: &FlowView<'_>, expected_mode: Option<Mode>, rs_label: Option<String>) -> FlowRow {
+        let f = v.flow;
+        let mut legs = Vec::with_capacity(f.syns.len() + f.replies.len() + 1);
+        for c in &f.syns {
+            let step = if v.forward.is_some_and(|x| std::ptr::eq(x, c)) {
+                Step::Forward
+            } else if v.bypassed.is_some_and(|x| std::ptr::eq(x, c)) {
+                Step::Bypass
+            } else if c.outer.is_some() || (c.dst != v.vip && v.mode == Some(Mode::Nat)) {
+                // Another point's view of the forwarded copy.
+                Step::Forward
+            } else if v
+                .forward
+                .is_some_and(|x| x.dst_mac == c.dst_mac && x.dst == c.dst)
+            {
+                Step::Forward
+            } else {
+                Step::ClientSyn
+            };
+            legs.push(Leg {
+                step,
+                at: c.at,
+                count: c.count,
+                src_mac: c.src_mac,
+                dst_mac: c.dst_mac,
+                src: (f.client, f.cport),
+                dst: (c.dst, c.dport),
+                outer: c.outer,
+                rst: false,
+            });
+        }
+        for r in &f.replies {
+            legs.push(Leg {
+                step: Step::Reply,
+                at: r.at,
+                count: r.count,
+                src_mac: r.src_mac,
+                dst_mac: r.dst_mac,
+                src: (r.src, r.sport),
+                dst: (f.client, f.cport),
+                outer: r.outer,
+                rst: r.rst,
+            });
+        }
+        if let Some(a) = f.client_ack {
+            legs.push(Leg {
+                step: Step::ClientAck,
+                at: a,
+                count: 1,
+                src_mac: None,
+                dst_mac: None,
+                src: (f.client, f.cport),
+                dst: (v.vip, v.vport),
+                outer: None,
+                rst: false,
+            });
+        }
+        legs.sort_by_key(|l| (l.at.time, l.at.point, l.at.frame));
+
+        let state = if v.established {
+            FlowState::Established
+        } else if f.server_rst().is_some() || f.client_rst.is_some() {
+            FlowState::Reset
+        } else if v.failed {
+            FlowState::Failed
+        } else {
+            FlowState::Open
+        };
+        let mode = v.mode.or(expected_mode);
+        let missing = missing_steps(v, mode, state, rs_label.as_deref());
+        FlowRow {
+            client: f.client,
+            cport: f.cport,
+            vip: v.vip,
+            vport: v.vport,
+            mode,
+            rs: v.rs,
+            rs_label,
+            state,
+            syn_retransmits: f.syn_retransmits(),
+            rtt_ns: rtt(f),
+            first_ts: f.first_ts,
+            legs,
+            missing,
+        }
+    }
+}
+
+fn missing_steps(
+    v: &FlowView<'_>,
+    mode: Option<Mode>,
+    state: FlowState,
+    rs_label: Option<&str>,
+) -> Vec<(Step, String)> {
+    let f = v.flow;
+    let mut out = Vec::new();
+    if v.forward.is_none() && v.bypassed.is_none() {
+        out.push((
+            Step::Forward,
+            match mode {
+                Some(m) => format!(
+                    "no capture point shows the director forwarding this SYN ({m}): capture on the director's real-server side, or the director did not schedule it (no real server available?)"
+                ),
+                None => "no capture point shows a director forwarding this SYN".into(),
+            },
+        ));
+    }
+    if !f.synack_seen() && f.server_rst().is_none() {
+        let who = rs_label.unwrap_or("the real server");
+        let why = match mode {
+            Some(Mode::Dr) | Some(Mode::Tun) => {
+                " (VIP not on its loopback/tunnel interface, service not listening, or rp_filter dropping it)"
+            }
+            Some(Mode::Nat) => " (service not listening, or a firewall dropping it)",
+            None => "",
+        };
+        out.push((
+            Step::Reply,
+            format!("no SYN-ACK at any capture point: {who} never answered{why}"),
+        ));
+    } else if mode == Some(Mode::Nat) && f.synack_seen() && !v.replies_from_vip().any(|r| !r.rst) {
+        out.push((
+            Step::Reply,
+            "no SYN-ACK from the VIP: the real server's reply was not rewritten by the director (it bypassed it)".into(),
+        ));
+    }
+    if state != FlowState::Established && state != FlowState::Open && f.client_ack.is_none() {
+        out.push((
+            Step::ClientAck,
+            "the client never completed the handshake".into(),
+        ));
+    }
+    out
+}
+
+/// Handshake round trip: the first SYN to the first SYN-ACK seen at the
+/// same capture point (the client-most point that saw both).
+pub fn rtt(f: &Flow) -> Option<i64> {
+    let mut best: Option<i64> = None;
+    for s in &f.syns {
+        for r in f
+            .replies
+            .iter()
+            .filter(|r| !r.rst && r.at.point == s.at.point)
+        {
+            let d = r.at.time - s.at.time;
+            if d >= 0 && best.is_none_or(|b| d > b) {
+                // The largest span is the one seen furthest from the server.
+                best = Some(d);
+            }
+        }
+    }
+    best
+}

@@ -1,0 +1,843 @@
+//! Live sources: interfaces (optionally inside a network namespace), pcap
+//! streams from a command's stdout (`ssh rs1 tcpdump -U -w -`), and files
+//! replayed beside them. Each is read on its own thread; packets travel in
+//! batches through one bounded channel and are put back in time order by a
+//! short reorder buffer. A live interface never waits for the analysis: when
+//! the channel is full its batch is dropped and counted; streams and files
+//! wait instead (nothing is lost).
+
+use super::file::FileSource;
+use super::{InputError, LiveInfo, PointInfo};
+use crate::decode::LinkType;
+use crate::report::sanitize;
+use pcap::{Capture, Precision};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::Read;
+use std::os::fd::IntoRawFd;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// One capture point to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spec {
+    File {
+        name: String,
+        path: PathBuf,
+    },
+    Interface {
+        name: String,
+        iface: String,
+        netns: Option<String>,
+    },
+    Command {
+        name: String,
+        command: String,
+    },
+}
+
+impl Spec {
+    pub fn name(&self) -> &str {
+        match self {
+            Spec::File { name, .. } | Spec::Interface { name, .. } | Spec::Command { name, .. } => {
+                name
+            }
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        !matches!(self, Spec::File { .. })
+    }
+
+    /// Parses `-i [NAME=]IFACE[@NETNS]`; `netns` is the `--netns` default.
+    pub fn interface(arg: &str, netns: Option<&str>) -> Result<Spec, InputError> {
+        let (name, rest) = match arg.split_once('=') {
+            Some((n, r)) if !n.is_empty() => (Some(n), r),
+            _ => (None, arg),
+        };
+        let (iface, ns) = match rest.split_once('@') {
+            Some((i, n)) => (i, Some(n)),
+            None => (rest, netns),
+        };
+        if iface.is_empty() || iface.len() > 15 || iface.contains('/') {
+            return Err(InputError(format!(
+                "-i {}: not an interface name; give -i [NAME=]IFACE[@NETNS], e.g. -i eth0 or -i rs1=eth0@rs1",
+                sanitize(arg)
+            )));
+        }
+        if ns.is_some_and(|n| n.is_empty() || n.contains('/')) {
+            return Err(InputError(format!(
+                "-i {}: not a network namespace name (as listed by ip netns list)",
+                sanitize(arg)
+            )));
+        }
+        let name = match (name, ns) {
+            (Some(n), _) => n.to_string(),
+            (None, Some(ns)) => format!("{ns}-{iface}"),
+            (None, None) => iface.to_string(),
+        };
+        Ok(Spec::Interface {
+            name: sanitize(&name),
+            iface: iface.to_string(),
+            netns: ns.map(str::to_string),
+        })
+    }
+
+    /// Parses `--exec NAME='COMMAND'`.
+    pub fn command(arg: &str) -> Result<Spec, InputError> {
+        match arg.split_once('=') {
+            Some((n, c)) if !n.is_empty() && !c.trim().is_empty() && !n.contains(' ') => {
+                Ok(Spec::Command {
+                    name: sanitize(n),
+                    command: c.to_string(),
+                })
+            }
+            _ => Err(InputError(format!(
+                "--exec {}: give NAME='COMMAND', e.g. --exec rs1='ssh rs1 tcpdump -U -i eth0 -w -'",
+                sanitize(arg)
+            ))),
+        }
+    }
+
+    fn what(&self) -> String {
+        match self {
+            Spec::File { path, .. } => sanitize(&path.display().to_string()),
+            Spec::Interface {
+                iface,
+                netns: Some(ns),
+                ..
+            } => format!("{} in netns {}", sanitize(iface), sanitize(ns)),
+            Spec::Interface { iface, .. } => sanitize(iface),
+            Spec::Command { command, .. } => sanitize(command),
+        }
+    }
+}
+
+/// Capture settings shared by every live point.
+#[derive(Debug, Clone)]
+pub struct CaptureOptions {
+    /// BPF capture filter (tcpdump syntax), applied to live interfaces.
+    pub filter: Option<String>,
+    pub snaplen: i32,
+    /// libpcap's kernel buffer per interface.
+    pub buffer_bytes: i32,
+}
+
+impl Default for CaptureOptions {
+    fn default() -> Self {
+        CaptureOptions {
+            filter: None,
+            snaplen: 262_144,
+            buffer_bytes: 8 << 20,
+        }
+    }
+}
+
+/// One packet, owned.
+#[derive(Debug, Clone)]
+pub struct Pkt {
+    pub point: u16,
+    pub frame: u64,
+    pub ts: i64,
+    pub link: LinkType,
+    pub wire_len: u32,
+    pub data: Box<[u8]>,
+}
+
+impl Pkt {
+    pub fn raw(&self) -> super::RawPacket<'_> {
+        super::RawPacket {
+            point: self.point,
+            frame: self.frame,
+            ts: self.ts,
+            link: self.link,
+            data: &self.data,
+            wire_len: self.wire_len,
+        }
+    }
+}
+
+struct Batch {
+    arrived: Instant,
+    pkts: Vec<Pkt>,
+}
+
+/// Counters a reader thread shares with the consumer.
+#[derive(Default)]
+struct Shared {
+    packets: AtomicU64,
+    kernel_drops: AtomicU64,
+    interface_drops: AtomicU64,
+    lvsdiag_drops: AtomicU64,
+    running: AtomicBool,
+    error: Mutex<Option<String>>,
+    /// A command's process group, to end it on stop.
+    pgid: std::sync::atomic::AtomicU32,
+}
+
+/// Packets wait this long for later-arriving ones from other points.
+const REORDER: Duration = Duration::from_millis(150);
+/// At most this many packets wait in the reorder buffer.
+const REORDER_MAX: usize = 65_536;
+const CHANNEL_BATCHES: usize = 256;
+const BATCH_MAX: usize = 256;
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
+/// The merged, time-ordered stream of every open point.
+pub struct Streams {
+    rx: Receiver<Batch>,
+    infos: Vec<PointInfo>,
+    shared: Vec<Arc<Shared>>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    heap: BinaryHeap<Reverse<(i64, u64)>>,
+    slots: rustc_hash::FxHashMap<u64, (Instant, Pkt)>,
+    seq: u64,
+    disconnected: bool,
+    undecodable: Vec<u64>,
+}
+
+impl Streams {
+    /// Opens every point, each on its own thread; fails with the first
+    /// point that cannot be opened (no such interface, no permission,
+    /// unknown netns, not a capture).
+    pub fn open(specs: Vec<Spec>, opts: &CaptureOptions) -> Result<Streams, InputError> {
+        if specs.len() > usize::from(u16::MAX) {
+            return Err(InputError("too many capture points (at most 65535)".into()));
+        }
+        let (tx, rx) = sync_channel::<Batch>(CHANNEL_BATCHES);
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut s = Streams {
+            rx,
+            infos: Vec::new(),
+            shared: Vec::new(),
+            stop: stop.clone(),
+            threads: Vec::new(),
+            heap: BinaryHeap::new(),
+            slots: Default::default(),
+            seq: 0,
+            disconnected: false,
+            undecodable: Vec::new(),
+        };
+        for (i, spec) in specs.into_iter().enumerate() {
+            let shared = Arc::new(Shared::default());
+            shared.running.store(true, Ordering::Relaxed);
+            let (ready_tx, ready_rx) = sync_channel::<Result<LinkType, InputError>>(1);
+            let name = spec.name().to_string();
+            let what = spec.what();
+            let path = match &spec {
+                Spec::File { path, .. } => Some(path.clone()),
+                _ => None,
+            };
+            let live = spec.is_live();
+            let t = {
+                let (tx, stop, shared, opts) =
+                    (tx.clone(), stop.clone(), shared.clone(), opts.clone());
+                std::thread::Builder::new()
+                    .name(format!("capture-{i}"))
+                    .spawn(move || {
+                        read_point(i as u16, spec, &opts, tx, ready_tx, &stop, &shared);
+                        shared.running.store(false, Ordering::Relaxed);
+                    })
+                    .map_err(|e| InputError(format!("cannot start a capture thread: {e}")))?
+            };
+            s.threads.push(t);
+            let link = match ready_rx.recv() {
+                Ok(Ok(l)) => l,
+                Ok(Err(e)) => {
+                    s.stop();
+                    return Err(e);
+                }
+                Err(_) => {
+                    s.stop();
+                    return Err(InputError(format!(
+                        "{name}: capture thread failed to start"
+                    )));
+                }
+            };
+            s.infos.push(PointInfo {
+                name,
+                path,
+                link_type: link,
+                packets: 0,
+                undecodable: 0,
+                error: None,
+                live: live.then(|| LiveInfo {
+                    what,
+                    running: true,
+                    ..Default::default()
+                }),
+            });
+            s.shared.push(shared);
+            s.undecodable.push(0);
+        }
+        Ok(s)
+    }
+
+    /// Waits up to `timeout` and appends to `out` the packets that are due,
+    /// in time order. Returns `false` once every point has ended and all
+    /// packets were delivered.
+    pub fn poll(&mut self, timeout: Duration, out: &mut Vec<Pkt>) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let now = Instant::now();
+            let wait = if self.disconnected {
+                Duration::ZERO
+            } else {
+                deadline.saturating_duration_since(now)
+            };
+            match self.rx.recv_timeout(wait) {
+                Ok(b) => {
+                    for p in b.pkts {
+                        let seq = self.seq;
+                        self.seq += 1;
+                        self.heap.push(Reverse((p.ts, seq)));
+                        self.slots.insert(seq, (b.arrived, p));
+                    }
+                    // Take everything already queued before releasing.
+                    if Instant::now() < deadline && self.heap.len() < REORDER_MAX {
+                        continue;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => self.disconnected = true,
+            }
+            break;
+        }
+        let now = Instant::now();
+        while let Some(Reverse((_, seq))) = self.heap.peek().copied() {
+            let arrived = self.slots[&seq].0;
+            if !self.disconnected
+                && self.heap.len() <= REORDER_MAX
+                && now.duration_since(arrived) < REORDER
+            {
+                break;
+            }
+            self.heap.pop();
+            let (_, p) = self.slots.remove(&seq).expect("slot");
+            out.push(p);
+        }
+        !(self.disconnected && self.heap.is_empty())
+    }
+
+    /// After [`Streams::stop`]: everything still queued, in time order.
+    pub fn drain(&mut self, out: &mut Vec<Pkt>) {
+        while let Ok(b) = self.rx.try_recv() {
+            for p in b.pkts {
+                let seq = self.seq;
+                self.seq += 1;
+                self.heap.push(Reverse((p.ts, seq)));
+                self.slots.insert(seq, (b.arrived, p));
+            }
+        }
+        while let Some(Reverse((_, seq))) = self.heap.pop() {
+            if let Some((_, p)) = self.slots.remove(&seq) {
+                out.push(p);
+            }
+        }
+    }
+
+    pub fn count_undecodable(&mut self, point: u16) {
+        if let Some(u) = self.undecodable.get_mut(usize::from(point)) {
+            *u += 1;
+        }
+    }
+
+    /// Whether the point is a live interface or command (not a file).
+    pub fn is_live(&self, point: u16) -> bool {
+        self.infos
+            .get(usize::from(point))
+            .is_some_and(|i| i.live.is_some())
+    }
+
+    /// Every point's info as of now (packets, drops, running, error).
+    pub fn points(&self) -> Vec<PointInfo> {
+        self.infos
+            .iter()
+            .zip(&self.shared)
+            .zip(&self.undecodable)
+            .map(|((i, s), u)| {
+                let mut i = i.clone();
+                i.undecodable = *u;
+                i.packets = s.packets.load(Ordering::Relaxed);
+                i.error = s.error.lock().map(|e| e.clone()).unwrap_or(None);
+                if let Some(l) = &mut i.live {
+                    l.kernel_drops = s.kernel_drops.load(Ordering::Relaxed);
+                    l.interface_drops = s.interface_drops.load(Ordering::Relaxed);
+                    l.lvsdiag_drops = s.lvsdiag_drops.load(Ordering::Relaxed);
+                    l.running = s.running.load(Ordering::Relaxed);
+                }
+                i
+            })
+            .collect()
+    }
+
+    /// Stops every reader (a command's processes are terminated) and waits
+    /// for them. What they had sent can still be polled.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for s in &self.shared {
+            let pgid = s.pgid.load(Ordering::Relaxed);
+            if pgid > 0 {
+                // SAFETY: signals the command's own process group.
+                unsafe {
+                    libc::kill(-(pgid as libc::pid_t), libc::SIGTERM);
+                }
+            }
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Streams {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Sends batches to the consumer: live interfaces drop (and count) when it
+/// cannot keep up; streams and files wait.
+struct Sender<'a> {
+    point: u16,
+    tx: SyncSender<Batch>,
+    shared: &'a Shared,
+    stop: &'a AtomicBool,
+    lossy: bool,
+    batch: Vec<Pkt>,
+    last_flush: Instant,
+    frame: u64,
+}
+
+impl Sender<'_> {
+    fn push(&mut self, ts: i64, link: LinkType, wire_len: u32, data: &[u8]) {
+        self.frame += 1;
+        self.shared.packets.fetch_add(1, Ordering::Relaxed);
+        self.batch.push(Pkt {
+            point: self.point,
+            frame: self.frame,
+            ts,
+            link,
+            wire_len,
+            data: data.into(),
+        });
+        if self.batch.len() >= BATCH_MAX {
+            self.flush();
+        }
+    }
+
+    fn flush_due(&mut self) {
+        if !self.batch.is_empty() && self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.flush();
+        }
+    }
+
+    /// `false` when the consumer is gone.
+    fn flush(&mut self) -> bool {
+        self.last_flush = Instant::now();
+        if self.batch.is_empty() {
+            return true;
+        }
+        let b = Batch {
+            arrived: Instant::now(),
+            pkts: std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_MAX)),
+        };
+        if self.lossy {
+            match self.tx.try_send(b) {
+                Ok(()) => true,
+                Err(TrySendError::Full(b)) => {
+                    self.shared
+                        .lvsdiag_drops
+                        .fetch_add(b.pkts.len() as u64, Ordering::Relaxed);
+                    true
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            }
+        } else {
+            let mut b = b;
+            loop {
+                match self.tx.try_send(b) {
+                    Ok(()) => return true,
+                    Err(TrySendError::Full(back)) => {
+                        if self.stop.load(Ordering::Relaxed) {
+                            return false;
+                        }
+                        b = back;
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    Err(TrySendError::Disconnected(_)) => return false,
+                }
+            }
+        }
+    }
+
+    fn fail(&self, msg: String) {
+        if let Ok(mut e) = self.shared.error.lock() {
+            *e = Some(msg);
+        }
+    }
+}
+
+fn read_point(
+    point: u16,
+    spec: Spec,
+    opts: &CaptureOptions,
+    tx: SyncSender<Batch>,
+    ready: SyncSender<Result<LinkType, InputError>>,
+    stop: &AtomicBool,
+    shared: &Shared,
+) {
+    let mut send = Sender {
+        point,
+        tx,
+        shared,
+        stop,
+        lossy: matches!(spec, Spec::Interface { .. }),
+        batch: Vec::with_capacity(BATCH_MAX),
+        last_flush: Instant::now(),
+        frame: 0,
+    };
+    match spec {
+        Spec::File { name, path } => {
+            let mut src = match FileSource::open(name, &path) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                    return;
+                }
+            };
+            let _ = ready.send(Ok(src.info.link_type));
+            let mut buf = Vec::with_capacity(2048);
+            while !stop.load(Ordering::Relaxed) {
+                buf.clear();
+                if !src.advance(&mut buf) {
+                    break;
+                }
+                send.push(src.ts, src.link, src.wire_len, &buf);
+            }
+            send.flush();
+            if let Some(e) = src.info.error {
+                send.fail(e);
+            }
+        }
+        Spec::Interface { name, iface, netns } => {
+            read_interface(&name, &iface, netns.as_deref(), opts, &mut send, ready)
+        }
+        Spec::Command { name, command } => read_command(&name, &command, &mut send, ready),
+    }
+}
+
+/// Enters network namespace `ns` on this thread only.
+pub fn enter_netns(ns: &str) -> Result<(), String> {
+    let path = ["/run/netns", "/var/run/netns"]
+        .iter()
+        .map(|d| PathBuf::from(d).join(ns))
+        .find(|p| p.exists())
+        .ok_or_else(|| {
+            format!(
+                "unknown network namespace {} (no /run/netns/{}); list them with ip netns list",
+                sanitize(ns),
+                sanitize(ns)
+            )
+        })?;
+    let f = std::fs::File::open(&path).map_err(|e| {
+        format!(
+            "cannot open network namespace {}: {e}; run as root",
+            sanitize(ns)
+        )
+    })?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: setns on a valid fd; affects only the calling thread's netns.
+    let r = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+    if r != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(if e.raw_os_error() == Some(libc::EPERM) {
+            format!(
+                "entering network namespace {} needs root (CAP_SYS_ADMIN); run with sudo",
+                sanitize(ns)
+            )
+        } else {
+            format!("cannot enter network namespace {}: {e}", sanitize(ns))
+        });
+    }
+    Ok(())
+}
+
+fn open_error(name: &str, iface: &str, netns: Option<&str>, e: pcap::Error) -> InputError {
+    let msg = match e {
+        pcap::Error::PcapError(s) => s,
+        other => other.to_string(),
+    };
+    let whr = netns.map_or(String::new(), |n| format!(" in netns {}", sanitize(n)));
+    let low = msg.to_ascii_lowercase();
+    InputError(
+        if low.contains("no such device") || low.contains("doesn't exist") {
+            format!(
+                "{}: no interface {}{whr}; list interfaces with ip link{}",
+                sanitize(name),
+                sanitize(iface),
+                netns.map_or(String::new(), |n| format!(" (ip -n {} link)", sanitize(n)))
+            )
+        } else if low.contains("permission") || low.contains("not permitted") {
+            format!(
+            "{}: capturing on {}{whr} needs root or CAP_NET_RAW and CAP_NET_ADMIN; run with sudo, or: sudo setcap cap_net_raw,cap_net_admin=eip $(command -v lvsdiag)",
+            sanitize(name),
+            sanitize(iface)
+        )
+        } else {
+            format!(
+                "{}: cannot capture on {}{whr}: {}",
+                sanitize(name),
+                sanitize(iface),
+                sanitize(&msg)
+            )
+        },
+    )
+}
+
+fn read_interface(
+    name: &str,
+    iface: &str,
+    netns: Option<&str>,
+    opts: &CaptureOptions,
+    send: &mut Sender<'_>,
+    ready: SyncSender<Result<LinkType, InputError>>,
+) {
+    if let Some(ns) = netns {
+        if let Err(e) = enter_netns(ns) {
+            let _ = ready.send(Err(InputError(format!("{}: {e}", sanitize(name)))));
+            return;
+        }
+    }
+    let cap = Capture::from_device(iface)
+        .map(|c| {
+            c.promisc(true)
+                .immediate_mode(true)
+                .snaplen(opts.snaplen)
+                .buffer_size(opts.buffer_bytes)
+                .timeout(100)
+                .precision(Precision::Nano)
+        })
+        .and_then(|c| c.open());
+    let mut cap = match cap {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = ready.send(Err(open_error(name, iface, netns, e)));
+            return;
+        }
+    };
+    if let Some(f) = &opts.filter {
+        if let Err(e) = cap.filter(f, true) {
+            let _ = ready.send(Err(InputError(format!(
+                "capture filter '{}' is not valid on {}: {}",
+                sanitize(f),
+                sanitize(iface),
+                sanitize(&e.to_string())
+            ))));
+            return;
+        }
+    }
+    let dlt = cap.get_datalink();
+    let Some(link) = LinkType::from_pcap(dlt.0) else {
+        let _ = ready.send(Err(InputError(format!(
+            "{}: interface {} has link type {} which lvsdiag cannot decode; capture on an Ethernet interface",
+            sanitize(name),
+            sanitize(iface),
+            dlt.0
+        ))));
+        return;
+    };
+    let _ = ready.send(Ok(link));
+    let mut last_stats = Instant::now();
+    while !send.stop.load(Ordering::Relaxed) {
+        match cap.next_packet() {
+            Ok(p) => {
+                #[allow(clippy::useless_conversion)]
+                let ts = i64::from(p.header.ts.tv_sec)
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(i64::from(p.header.ts.tv_usec));
+                let len = p.header.len;
+                send.push(ts, link, len, p.data);
+            }
+            Err(pcap::Error::TimeoutExpired) => {}
+            Err(e) => {
+                send.flush();
+                send.fail(format!(
+                    "{}: capture on {} stopped: {}",
+                    sanitize(name),
+                    sanitize(iface),
+                    sanitize(&e.to_string())
+                ));
+                break;
+            }
+        }
+        send.flush_due();
+        if last_stats.elapsed() >= Duration::from_millis(500) {
+            last_stats = Instant::now();
+            if let Ok(s) = cap.stats() {
+                send.shared
+                    .kernel_drops
+                    .store(u64::from(s.dropped), Ordering::Relaxed);
+                send.shared
+                    .interface_drops
+                    .store(u64::from(s.if_dropped), Ordering::Relaxed);
+            }
+        }
+    }
+    send.flush();
+    if let Ok(s) = cap.stats() {
+        send.shared
+            .kernel_drops
+            .store(u64::from(s.dropped), Ordering::Relaxed);
+        send.shared
+            .interface_drops
+            .store(u64::from(s.if_dropped), Ordering::Relaxed);
+    }
+}
+
+/// Kills the command when the reader ends.
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        // SAFETY: signals the command's own process group (tcpdump under sh -c).
+        unsafe {
+            libc::kill(-(self.0.id() as libc::pid_t), libc::SIGTERM);
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn read_command(
+    name: &str,
+    command: &str,
+    send: &mut Sender<'_>,
+    ready: SyncSender<Result<LinkType, InputError>>,
+) {
+    let shown = sanitize(name);
+    use std::os::unix::process::CommandExt;
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn();
+    let mut child = match child {
+        Ok(c) => {
+            send.shared.pgid.store(c.id(), Ordering::Relaxed);
+            Reaper(c)
+        }
+        Err(e) => {
+            let _ = ready.send(Err(InputError(format!(
+                "{shown}: cannot run the command: {e}"
+            ))));
+            return;
+        }
+    };
+    // The last lines the command wrote to stderr, to explain its end.
+    let stderr_tail = Arc::new(Mutex::new(String::new()));
+    if let Some(mut err) = child.0.stderr.take() {
+        let tail = stderr_tail.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut t) = tail.lock() {
+                    t.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    if t.len() > 4096 {
+                        let cut = t.len() - 2048;
+                        let cut = (cut..t.len()).find(|&i| t.is_char_boundary(i)).unwrap_or(0);
+                        t.drain(..cut);
+                    }
+                }
+            }
+        });
+    }
+    let last_line = |tail: &Mutex<String>| {
+        tail.lock()
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .map(|l| sanitize(l.trim()))
+            })
+            .unwrap_or_default()
+    };
+    let stdout = child.0.stdout.take().expect("piped").into_raw_fd();
+    // SAFETY: the fd is ours alone (taken from the child handle); libpcap closes it.
+    let cap = unsafe { Capture::from_raw_fd_with_precision(stdout, Precision::Nano) };
+    let mut cap = match cap {
+        Ok(c) => c,
+        Err(e) => {
+            let status = child.0.wait().ok();
+            let why = last_line(&stderr_tail);
+            let _ = ready.send(Err(InputError(format!(
+                "{shown}: the command gave no pcap stream ({}{}{}); it must write a pcap to stdout, e.g. tcpdump -U -i eth0 -w -",
+                sanitize(&e.to_string()),
+                status.map_or(String::new(), |s| format!(", {s}")),
+                if why.is_empty() { String::new() } else { format!(": {why}") }
+            ))));
+            return;
+        }
+    };
+    let dlt = cap.get_datalink();
+    let Some(link) = LinkType::from_pcap(dlt.0) else {
+        let _ = ready.send(Err(InputError(format!(
+            "{shown}: the stream has link type {} which lvsdiag cannot decode",
+            dlt.0
+        ))));
+        return;
+    };
+    let _ = ready.send(Ok(link));
+    let mut error = None;
+    while !send.stop.load(Ordering::Relaxed) {
+        match cap.next_packet() {
+            Ok(p) => {
+                #[allow(clippy::useless_conversion)]
+                let ts = i64::from(p.header.ts.tv_sec)
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(i64::from(p.header.ts.tv_usec));
+                let len = p.header.len;
+                send.push(ts, link, len, p.data);
+                send.flush_due();
+            }
+            Err(pcap::Error::NoMorePackets) => break,
+            Err(e) => {
+                error = Some(sanitize(&e.to_string()));
+                break;
+            }
+        }
+    }
+    send.flush();
+    if send.stop.load(Ordering::Relaxed) {
+        return;
+    }
+    drop(cap);
+    let status = child.0.wait().ok();
+    // Give the stderr reader a moment to collect the last words.
+    std::thread::sleep(Duration::from_millis(50));
+    let why = last_line(&stderr_tail);
+    let ok = status.is_some_and(|s| s.success());
+    if error.is_some() || !ok {
+        send.fail(format!(
+            "{shown}: the command's stream ended after {} packets ({}{}{}); the packets before it were analyzed. Check the command: {}",
+            send.frame,
+            error.unwrap_or_else(|| "end of stream".into()),
+            status.map_or(String::new(), |s| format!(", {s}")),
+            if why.is_empty() { String::new() } else { format!(": {why}") },
+            sanitize(command)
+        ));
+    }
+}

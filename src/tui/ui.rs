@@ -1,0 +1,950 @@
+//! Drawing the TUI: title bar with capture points and drops, the verdict
+//! row, view tabs, the current view, and the key line.
+
+use super::app::{App, View};
+use crate::decode::fmt_mac;
+use crate::engine::{Analysis, Overview, RsReport};
+use crate::finding::{Evidence, Finding, Severity};
+use crate::flow::ladder::{FlowRow, FlowState, Leg, Step};
+use crate::model::Origin;
+use crate::report::fmt_time;
+use crate::report::text::headline;
+use crate::session::Published;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{
+    Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Tabs, Wrap,
+};
+use ratatui::Frame;
+use std::sync::Arc;
+
+fn sev_style(s: Severity) -> Style {
+    match s {
+        Severity::Error => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        Severity::Warning => Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        Severity::Info => Style::new().fg(Color::Cyan),
+    }
+}
+
+fn sev_word(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "ERROR",
+        Severity::Warning => "WARN",
+        Severity::Info => "info",
+    }
+}
+
+const SELECTED: Style = Style::new().add_modifier(Modifier::REVERSED);
+
+/// Rows in the current view's list (for moving the selection).
+pub fn rows(app: &App, o: &Overview) -> usize {
+    match app.view {
+        View::Services => service_rows(&o.analysis).len(),
+        View::Findings => app.findings(o).len(),
+        View::Flows => app.flows(o).len(),
+        View::Arp => o.arp.len(),
+        View::Config => 0,
+    }
+}
+
+pub fn draw(f: &mut Frame, app: &App, data: Option<&Arc<Published>>) {
+    let area = f.area();
+    let [title, verdict, tabs, body, keys] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let Some(d) = data else {
+        f.render_widget(
+            Paragraph::new(format!("lvsdiag — {} — starting…", app.source)),
+            title,
+        );
+        return;
+    };
+    let o = &d.overview;
+    draw_title(f, title, app, d);
+    draw_verdict(f, verdict, &o.analysis);
+    let titles: Vec<Line> = View::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let n = match v {
+                View::Findings => format!(
+                    " ({})",
+                    o.analysis
+                        .findings
+                        .iter()
+                        .filter(|f| f.severity >= Severity::Warning)
+                        .count()
+                ),
+                View::Flows => format!(" ({})", o.flows.len()),
+                _ => String::new(),
+            };
+            Line::from(format!("{} {}{n}", i + 1, v.title()))
+        })
+        .collect();
+    let sel = View::ALL.iter().position(|v| *v == app.view).unwrap_or(0);
+    f.render_widget(
+        Tabs::new(titles)
+            .select(sel)
+            .highlight_style(Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)),
+        tabs,
+    );
+    match app.view {
+        View::Services => draw_services(f, body, app, o),
+        View::Findings => draw_findings(f, body, app, o),
+        View::Flows => draw_flows(f, body, app, o),
+        View::Arp => draw_arp(f, body, app, o),
+        View::Config => draw_config(f, body, o),
+    }
+    draw_keys(f, keys, app);
+    if app.help {
+        draw_help(f, area);
+    }
+}
+
+fn draw_title(f: &mut Frame, area: Rect, app: &App, d: &Published) {
+    let a = &d.overview.analysis;
+    let state = if app.paused() {
+        Span::styled(" PAUSED ", Style::new().fg(Color::Black).bg(Color::Yellow))
+    } else if d.done {
+        Span::styled(" DONE ", Style::new().fg(Color::Black).bg(Color::Green))
+    } else {
+        Span::styled(" LIVE ", Style::new().fg(Color::Black).bg(Color::Cyan))
+    };
+    let drops: u64 = a
+        .points
+        .iter()
+        .filter_map(|p| p.live.as_ref())
+        .map(|l| l.total_drops())
+        .sum();
+    let ended: Vec<&str> = a
+        .points
+        .iter()
+        .filter(|p| p.error.is_some() || p.live.as_ref().is_some_and(|l| !l.running && !d.done))
+        .map(|p| p.name.as_str())
+        .collect();
+    let mut spans = vec![
+        state,
+        Span::raw(format!(
+            " lvsdiag — {} — {} points, {} packets, {} connections",
+            app.source,
+            a.points.len(),
+            a.packets,
+            a.flows.flows
+        )),
+    ];
+    let any_live = a.points.iter().any(|p| p.live.is_some());
+    if any_live {
+        spans.push(Span::styled(
+            format!(", drops {drops}"),
+            if drops > 0 {
+                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+            } else {
+                Style::new()
+            },
+        ));
+    }
+    if !ended.is_empty() {
+        spans.push(Span::styled(
+            format!(", ended: {}", ended.join(" ")),
+            Style::new().fg(Color::Red),
+        ));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_verdict(f: &mut Frame, area: Rect, a: &Analysis) {
+    let errors: Vec<&Finding> = a
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
+    let warnings = a
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .count();
+    let (style, text) = if let Some(first) = errors.first() {
+        let what = match &first.real_server {
+            Some(rs) => format!("{rs} {}", headline(first.code)),
+            None => first.summary.clone(),
+        };
+        (
+            sev_style(Severity::Error),
+            format!(
+                "✗ {} error(s): {what} [{}]{}",
+                errors.len(),
+                first.code,
+                if errors.len() > 1 {
+                    " — more in Findings"
+                } else {
+                    ""
+                }
+            ),
+        )
+    } else if warnings > 0 {
+        (
+            sev_style(Severity::Warning),
+            format!("! {warnings} warning(s) — see Findings"),
+        )
+    } else if a.flows.flows == 0 {
+        (
+            Style::new(),
+            "no connections through a VIP seen yet".to_string(),
+        )
+    } else {
+        (
+            Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
+            "✓ healthy: every real server answers through the expected path".to_string(),
+        )
+    };
+    f.render_widget(Paragraph::new(Span::styled(text, style)), area);
+}
+
+/// Services with their real servers, as table rows (service row first).
+enum SvcRow<'a> {
+    Service(&'a crate::engine::SvcReport),
+    Server(&'a RsReport),
+}
+
+fn service_rows(a: &Analysis) -> Vec<SvcRow<'_>> {
+    let mut out = Vec::new();
+    for s in &a.services {
+        out.push(SvcRow::Service(s));
+        let label = s.service.label();
+        for r in a.real_servers.iter().filter(|r| r.service == label) {
+            out.push(SvcRow::Server(r));
+        }
+    }
+    out
+}
+
+fn rtt(ms: Option<f64>) -> String {
+    ms.map_or("-".into(), |m| format!("{m:.2}"))
+}
+
+fn rs_name(r: &RsReport) -> String {
+    match (r.ip, r.mac) {
+        (Some(ip), _) => ip.to_string(),
+        (None, Some(m)) => fmt_mac(&m),
+        (None, None) => "(not visible)".into(),
+    }
+}
+
+fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
+    let a = &o.analysis;
+    let n_points = a.points.len() as u16;
+    let [top, bottom] = Layout::vertical([
+        Constraint::Min(4),
+        Constraint::Length((n_points + 3).min(area.height / 2).max(4)),
+    ])
+    .areas(area);
+    let rows: Vec<Row> = service_rows(a)
+        .into_iter()
+        .map(|r| match r {
+            SvcRow::Service(s) => {
+                let label = s.service.label();
+                let worst = a
+                    .findings
+                    .iter()
+                    .filter(|f| f.service.as_deref() == Some(&label))
+                    .map(|f| f.severity)
+                    .max();
+                let st = &s.stats;
+                Row::new(vec![
+                    Cell::from(label),
+                    Cell::from(s.service.mode.map_or("?".into(), |m| m.to_string())),
+                    Cell::from(s.service.scheduler.clone().unwrap_or_default()),
+                    Cell::from(st.connections.to_string()),
+                    Cell::from(st.established.to_string()),
+                    Cell::from(st.failed.to_string()),
+                    Cell::from(st.syn_retransmits.to_string()),
+                    Cell::from(st.resets.to_string()),
+                    Cell::from(rtt(st.rtt_ms())),
+                    verdict_cell(worst, st.connections, None),
+                ])
+                .style(Style::new().add_modifier(Modifier::BOLD))
+            }
+            SvcRow::Server(r) => {
+                let name = rs_name(r);
+                let worst = a
+                    .findings
+                    .iter()
+                    .filter(|f| {
+                        f.service.as_deref() == Some(&r.service)
+                            && f.real_server.as_deref() == Some(&name)
+                    })
+                    .max_by_key(|f| f.severity);
+                let st = &r.stats;
+                Row::new(vec![
+                    Cell::from(format!("  └ {name}")),
+                    Cell::from(r.mode.map_or("?".into(), |m| m.to_string())),
+                    Cell::from(r.weight.map_or(String::new(), |w| format!("w{w}"))),
+                    Cell::from(st.connections.to_string()),
+                    Cell::from(st.established.to_string()),
+                    Cell::from(st.failed.to_string()),
+                    Cell::from(st.syn_retransmits.to_string()),
+                    Cell::from(st.resets.to_string()),
+                    Cell::from(rtt(st.rtt_ms())),
+                    verdict_cell(
+                        worst.map(|f| f.severity),
+                        st.connections,
+                        worst.map(|f| f.code),
+                    ),
+                ])
+            }
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(26),
+            Constraint::Length(5),
+            Constraint::Length(6),
+            Constraint::Length(7),
+            Constraint::Length(7),
+            Constraint::Length(7),
+            Constraint::Length(7),
+            Constraint::Length(7),
+            Constraint::Length(8),
+            Constraint::Min(10),
+        ],
+    )
+    .header(
+        Row::new([
+            "service / real server",
+            "mode",
+            "sched",
+            "conns",
+            "estab",
+            "failed",
+            "SYNrtx",
+            "resets",
+            "RTT ms",
+            "verdict",
+        ])
+        .style(Style::new().add_modifier(Modifier::UNDERLINED)),
+    )
+    .row_highlight_style(SELECTED)
+    .block(
+        Block::new()
+            .borders(Borders::TOP)
+            .title("services → real servers"),
+    );
+    let mut st = TableState::default().with_selected(Some(app.selected[0]));
+    f.render_stateful_widget(table, top, &mut st);
+
+    let prow: Vec<Row> = a
+        .points
+        .iter()
+        .map(|p| {
+            let (state, drops, style) = match (&p.live, &p.error) {
+                (_, Some(_)) => (
+                    "ended with error".to_string(),
+                    String::new(),
+                    Style::new().fg(Color::Red),
+                ),
+                (Some(l), None) => (
+                    if l.running {
+                        "capturing".into()
+                    } else {
+                        "stopped".into()
+                    },
+                    format!(
+                        "kernel {} if {} lvsdiag {}",
+                        l.kernel_drops, l.interface_drops, l.lvsdiag_drops
+                    ),
+                    if l.total_drops() > 0 {
+                        Style::new().fg(Color::Red)
+                    } else {
+                        Style::new()
+                    },
+                ),
+                (None, None) => ("file".to_string(), "-".to_string(), Style::new()),
+            };
+            Row::new(vec![
+                Cell::from(p.name.clone()),
+                Cell::from(p.live.as_ref().map_or_else(
+                    || {
+                        p.path.as_ref().map_or(String::new(), |x| {
+                            crate::report::sanitize(&x.display().to_string())
+                        })
+                    },
+                    |l| l.what.clone(),
+                )),
+                Cell::from(p.link_type.name()),
+                Cell::from(p.packets.to_string()),
+                Cell::from(drops),
+                Cell::from(state),
+            ])
+            .style(style)
+        })
+        .collect();
+    let t = Table::new(
+        prow,
+        [
+            Constraint::Length(16),
+            Constraint::Min(20),
+            Constraint::Length(10),
+            Constraint::Length(9),
+            Constraint::Length(28),
+            Constraint::Length(16),
+        ],
+    )
+    .header(
+        Row::new([
+            "capture point",
+            "source",
+            "link",
+            "packets",
+            "drops",
+            "state",
+        ])
+        .style(Style::new().add_modifier(Modifier::UNDERLINED)),
+    )
+    .block(Block::new().borders(Borders::TOP).title("capture points"));
+    f.render_widget(t, bottom);
+}
+
+fn verdict_cell(worst: Option<Severity>, conns: u64, code: Option<&str>) -> Cell<'static> {
+    match worst {
+        Some(s) if s >= Severity::Warning => {
+            let what = code.map_or(String::new(), |c| format!(" {}", headline(c)));
+            Cell::from(format!("{}{what}", sev_word(s))).style(sev_style(s))
+        }
+        _ if conns == 0 => Cell::from("no traffic"),
+        _ => Cell::from("OK").style(Style::new().fg(Color::Green)),
+    }
+}
+
+fn point_name(a: &Analysis, e: &Evidence) -> String {
+    a.points
+        .get(usize::from(e.point))
+        .map_or("?".into(), |p| p.name.clone())
+}
+
+fn draw_findings(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
+    let fs = app.findings(o);
+    let sel = app.selected[1].min(fs.len().saturating_sub(1));
+    if app.detail {
+        if let Some(x) = fs.get(sel) {
+            return draw_finding_detail(f, area, x, &o.analysis);
+        }
+    }
+    let rows: Vec<Row> = fs
+        .iter()
+        .map(|x| {
+            Row::new(vec![
+                Cell::from(sev_word(x.severity)).style(sev_style(x.severity)),
+                Cell::from(x.code),
+                Cell::from(x.real_server.clone().unwrap_or_default()),
+                Cell::from(x.summary.clone()),
+            ])
+        })
+        .collect();
+    let empty = rows.is_empty();
+    let t = Table::new(
+        rows,
+        [
+            Constraint::Length(6),
+            Constraint::Length(30),
+            Constraint::Length(16),
+            Constraint::Min(20),
+        ],
+    )
+    .header(
+        Row::new(["sev", "code", "real server", "summary"])
+            .style(Style::new().add_modifier(Modifier::UNDERLINED)),
+    )
+    .row_highlight_style(SELECTED)
+    .block(
+        Block::new()
+            .borders(Borders::TOP)
+            .title(if app.filter.is_empty() {
+                "findings (Enter: detail, e: export evidence)".to_string()
+            } else {
+                format!("findings matching \"{}\"", app.filter)
+            }),
+    );
+    let mut st = TableState::default().with_selected((!empty).then_some(sel));
+    f.render_stateful_widget(t, area, &mut st);
+    if empty {
+        let msg = if o.analysis.findings.is_empty() {
+            "no findings"
+        } else {
+            "no finding matches the filter"
+        };
+        f.render_widget(
+            Paragraph::new(msg),
+            Rect {
+                y: area.y + 2,
+                height: 1,
+                ..area
+            },
+        );
+    }
+}
+
+fn draw_finding_detail(f: &mut Frame, area: Rect, x: &Finding, a: &Analysis) {
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(format!("{} ", sev_word(x.severity)), sev_style(x.severity)),
+            Span::styled(x.code, Style::new().add_modifier(Modifier::BOLD)),
+            Span::raw(format!(
+                "  {}  {}",
+                x.service.as_deref().unwrap_or(""),
+                x.real_server.as_deref().unwrap_or("")
+            )),
+        ]),
+        Line::from(""),
+        Line::from(x.summary.clone()),
+    ];
+    if let Some(by) = x.explained_by {
+        lines.push(Line::from(Span::styled(
+            format!("explained by {by} (a symptom of it)"),
+            Style::new().fg(Color::Cyan),
+        )));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        "Cause",
+        Style::new().add_modifier(Modifier::BOLD),
+    )));
+    lines.push(Line::from(x.cause.clone()));
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        "Evidence",
+        Style::new().add_modifier(Modifier::BOLD),
+    )));
+    for e in &x.evidence {
+        lines.push(Line::from(format!(
+            "  {} frame {} at {}",
+            point_name(a, e),
+            e.frame,
+            fmt_time(e.time)
+        )));
+    }
+    if x.evidence.is_empty() {
+        lines.push(Line::from("  (none)"));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        "Fix",
+        Style::new().add_modifier(Modifier::BOLD),
+    )));
+    for l in x.fix.lines() {
+        lines.push(Line::from(l.to_string()));
+    }
+    f.render_widget(
+        Paragraph::new(Text::from(lines))
+            .wrap(Wrap { trim: false })
+            .block(
+                Block::new()
+                    .borders(Borders::TOP)
+                    .title("finding (Esc: back, e: export evidence as pcapng)"),
+            ),
+        area,
+    );
+}
+
+fn state_style(s: FlowState) -> Style {
+    match s {
+        FlowState::Established => Style::new().fg(Color::Green),
+        FlowState::Open => Style::new(),
+        FlowState::Failed | FlowState::Reset => Style::new().fg(Color::Red),
+    }
+}
+
+fn draw_flows(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
+    let rows = app.flows(o);
+    let sel = app.selected[2].min(rows.len().saturating_sub(1));
+    if app.detail {
+        if let Some(r) = rows.get(sel) {
+            return draw_ladder(f, area, r, &o.analysis);
+        }
+    }
+    let t0 = o.flows.iter().map(|r| r.first_ts).min().unwrap_or(0);
+    let trs: Vec<Row> = rows
+        .iter()
+        .map(|r| {
+            Row::new(vec![
+                Cell::from(format!("{:.3}", (r.first_ts - t0) as f64 / 1e9)),
+                Cell::from(sock(r.client, r.cport)),
+                Cell::from(sock(r.vip, r.vport)),
+                Cell::from(r.rs_label.clone().unwrap_or_else(|| "-".into())),
+                Cell::from(r.mode.map_or("?".into(), |m| m.to_string())),
+                Cell::from(r.state.as_str()).style(state_style(r.state)),
+                Cell::from(r.syn_retransmits.to_string()),
+                Cell::from(
+                    r.rtt_ns
+                        .map_or("-".into(), |n| format!("{:.2}", n as f64 / 1e6)),
+                ),
+            ])
+        })
+        .collect();
+    let empty = trs.is_empty();
+    let t = Table::new(
+        trs,
+        [
+            Constraint::Length(9),
+            Constraint::Length(24),
+            Constraint::Length(24),
+            Constraint::Length(18),
+            Constraint::Length(5),
+            Constraint::Length(12),
+            Constraint::Length(6),
+            Constraint::Min(7),
+        ],
+    )
+    .header(
+        Row::new([
+            "t (s)",
+            "client",
+            "VIP",
+            "real server",
+            "mode",
+            "state",
+            "SYNrtx",
+            "RTT ms",
+        ])
+        .style(Style::new().add_modifier(Modifier::UNDERLINED)),
+    )
+    .row_highlight_style(SELECTED)
+    .block(
+        Block::new()
+            .borders(Borders::TOP)
+            .title(if app.filter.is_empty() {
+                format!(
+                    "flows, newest first ({} kept; Enter: ladder, /: filter, e: export pcapng)",
+                    o.flows.len()
+                )
+            } else {
+                format!(
+                    "flows matching \"{}\" ({} of {})",
+                    app.filter,
+                    rows.len(),
+                    o.flows.len()
+                )
+            }),
+    );
+    let mut st = TableState::default().with_selected((!empty).then_some(sel));
+    f.render_stateful_widget(t, area, &mut st);
+    if empty {
+        f.render_widget(
+            Paragraph::new(if o.flows.is_empty() {
+                "no connections yet"
+            } else {
+                "no flow matches the filter"
+            }),
+            Rect {
+                y: area.y + 2,
+                height: 1,
+                ..area
+            },
+        );
+    }
+}
+
+fn sock(ip: std::net::IpAddr, port: u16) -> String {
+    match ip {
+        std::net::IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+        v4 => format!("{v4}:{port}"),
+    }
+}
+
+fn mac(m: Option<[u8; 6]>) -> String {
+    m.map_or("-".into(), |m| fmt_mac(&m))
+}
+
+fn leg_line(l: &Leg, a: &Analysis, t0: i64) -> Line<'static> {
+    let what = if l.step == Step::Reply && l.rst {
+        "RST"
+    } else {
+        l.step.as_str()
+    };
+    let mut s = format!(
+        "{:>8.3} ms  {:<14} {:<22} {} → {}",
+        (l.at.time - t0) as f64 / 1e6,
+        point_name(a, &l.at),
+        what,
+        sock(l.src.0, l.src.1),
+        sock(l.dst.0, l.dst.1),
+    );
+    if l.src_mac.is_some() || l.dst_mac.is_some() {
+        s.push_str(&format!("  {} → {}", mac(l.src_mac), mac(l.dst_mac)));
+    }
+    if let Some((o1, o2)) = l.outer {
+        s.push_str(&format!("  IPIP {o1} → {o2}"));
+    }
+    if l.count > 1 {
+        s.push_str(&format!("  ×{}", l.count));
+    }
+    let style = match l.step {
+        Step::Bypass => Style::new().fg(Color::Red),
+        Step::Reply if l.rst => Style::new().fg(Color::Red),
+        _ => Style::new(),
+    };
+    Line::from(Span::styled(s, style))
+}
+
+fn draw_ladder(f: &mut Frame, area: Rect, r: &FlowRow, a: &Analysis) {
+    let t0 = r.first_ts;
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(
+                format!("{} → {}", sock(r.client, r.cport), sock(r.vip, r.vport)),
+                Style::new().add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(format!(
+                "  {}  real server {}  ",
+                r.mode.map_or("mode ?".into(), |m| m.to_string()),
+                r.rs_label.as_deref().unwrap_or("not visible")
+            )),
+            Span::styled(r.state.as_str(), state_style(r.state)),
+        ]),
+        Line::from(""),
+    ];
+    // The ladder in order of the steps; a missing step is marked where it belongs.
+    for step in [
+        Step::ClientSyn,
+        Step::Forward,
+        Step::Bypass,
+        Step::Reply,
+        Step::ClientAck,
+    ] {
+        let legs: Vec<&Leg> = r.legs.iter().filter(|l| l.step == step).collect();
+        for l in &legs {
+            lines.push(leg_line(l, a, t0));
+        }
+        if legs.is_empty() {
+            if let Some((_, why)) = r.missing.iter().find(|(s, _)| *s == step) {
+                lines.push(Line::from(Span::styled(
+                    format!("     ✗ missing  {:<22} {why}", step.as_str()),
+                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+                )));
+            }
+        } else if let Some((_, why)) = r.missing.iter().find(|(s, _)| *s == step) {
+            lines.push(Line::from(Span::styled(
+                format!("      ✗ {why}"),
+                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            )));
+        }
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(
+        "columns: time since the first SYN, capture point, step, IP src → dst, MAC src → dst, ×N = seen N times (retransmitted)",
+    ));
+    if r.syn_retransmits > 0 {
+        lines.push(Line::from(format!(
+            "the client retransmitted its SYN {} time(s)",
+            r.syn_retransmits
+        )));
+    }
+    f.render_widget(
+        Paragraph::new(Text::from(lines))
+            .wrap(Wrap { trim: false })
+            .block(
+                Block::new()
+                    .borders(Borders::TOP)
+                    .title("flow ladder across capture points (Esc: back, e: export pcapng)"),
+            ),
+        area,
+    );
+}
+
+fn draw_arp(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
+    let a = &o.analysis;
+    let rows: Vec<Row> = o
+        .arp
+        .iter()
+        .map(|r| {
+            let owners = o.arp.iter().filter(|x| x.ip == r.ip).count();
+            let role = if r.director {
+                "director"
+            } else if r.real_server {
+                "REAL SERVER"
+            } else {
+                ""
+            };
+            let style = if r.real_server && !r.director {
+                Style::new().fg(Color::Red)
+            } else {
+                Style::new()
+            };
+            Row::new(vec![
+                Cell::from(r.ip.to_string()),
+                Cell::from(fmt_mac(&r.mac)),
+                Cell::from(role),
+                Cell::from(r.count.to_string()),
+                Cell::from(r.replies.to_string()),
+                Cell::from(r.gratuitous.to_string()),
+                Cell::from(format!("{} #{}", point_name(a, &r.first), r.first.frame)),
+                Cell::from(format!("{} #{}", point_name(a, &r.last), r.last.frame)),
+                Cell::from(if r.current && owners > 1 {
+                    "latest"
+                } else {
+                    ""
+                }),
+            ])
+            .style(style)
+        })
+        .collect();
+    let empty = rows.is_empty();
+    let t = Table::new(
+        rows,
+        [
+            Constraint::Length(18),
+            Constraint::Length(18),
+            Constraint::Length(12),
+            Constraint::Length(7),
+            Constraint::Length(8),
+            Constraint::Length(11),
+            Constraint::Length(18),
+            Constraint::Length(18),
+            Constraint::Min(6),
+        ],
+    )
+    .header(
+        Row::new([
+            "VIP",
+            "answered by MAC",
+            "role",
+            "claims",
+            "replies",
+            "gratuitous",
+            "first",
+            "last",
+            "",
+        ])
+        .style(Style::new().add_modifier(Modifier::UNDERLINED)),
+    )
+    .row_highlight_style(SELECTED)
+    .block(
+        Block::new()
+            .borders(Borders::TOP)
+            .title("who answers ARP / neighbour discovery for each VIP"),
+    );
+    let mut st = TableState::default().with_selected((!empty).then_some(app.selected[3]));
+    f.render_stateful_widget(t, area, &mut st);
+    if empty {
+        f.render_widget(
+            Paragraph::new("no ARP for a VIP captured (capture while the gateway re-resolves it: ip neigh del VIP dev IFACE on the gateway)"),
+            Rect { y: area.y + 2, height: 1, ..area },
+        );
+    }
+}
+
+fn draw_config(f: &mut Frame, area: Rect, o: &Overview) {
+    let a = &o.analysis;
+    let mut lines = Vec::new();
+    for s in &a.services {
+        let sv = &s.service;
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{} {}{}{}",
+                sv.mode.map_or("mode ?".into(), |m| m.to_string()),
+                sv.label(),
+                sv.scheduler
+                    .as_ref()
+                    .map_or(String::new(), |x| format!(" scheduler {x}")),
+                if sv.persistent.is_some() {
+                    " persistent"
+                } else {
+                    ""
+                }
+            ),
+            Style::new().add_modifier(Modifier::BOLD),
+        )));
+        let origin = match &sv.origin {
+            Origin::CommandLine => "given with --vip".to_string(),
+            Origin::Ipvs(file) => format!("from {file}"),
+            Origin::Inferred(why) => format!("inferred from the traffic: {why}"),
+        };
+        lines.push(Line::from(format!("  {origin}")));
+        for r in &sv.real_servers {
+            lines.push(Line::from(format!(
+                "  -> {}{} {} weight {}",
+                r.addr,
+                r.port.map_or(String::new(), |p| format!(":{p}")),
+                r.mode,
+                r.weight
+            )));
+        }
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        "What these captures cannot show",
+        Style::new().add_modifier(Modifier::BOLD),
+    )));
+    for n in &a.notes {
+        lines.push(Line::from(format!("• {n}")));
+    }
+    if a.notes.is_empty() {
+        lines.push(Line::from("• nothing noted"));
+    }
+    f.render_widget(
+        Paragraph::new(Text::from(lines))
+            .wrap(Wrap { trim: false })
+            .block(
+                Block::new()
+                    .borders(Borders::TOP)
+                    .title("configuration (IPVS model) and visibility"),
+            ),
+        area,
+    );
+}
+
+fn draw_keys(f: &mut Frame, area: Rect, app: &App) {
+    let line = if app.editing_filter {
+        Line::from(vec![
+            Span::styled("filter: ", Style::new().add_modifier(Modifier::BOLD)),
+            Span::raw(app.filter.clone()),
+            Span::styled("█", Style::new()),
+            Span::raw("   (Enter: keep, Esc: clear)"),
+        ])
+    } else if let Some(s) = &app.status {
+        Line::from(Span::styled(s.clone(), Style::new().fg(Color::Yellow)))
+    } else {
+        Line::from(
+            "q quit  ? help  tab/1-5 views  ↑↓/jk move  Enter detail  / filter  p pause  e export pcapng",
+        )
+    };
+    f.render_widget(Paragraph::new(line), area);
+}
+
+fn draw_help(f: &mut Frame, area: Rect) {
+    let w = area.width.min(64);
+    let h = area.height.min(18);
+    let r = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    let text = "\
+tab / shift-tab, 1-5   switch view (Services, Findings, Flows, ARP, Config)
+↑ ↓  j k  PgUp PgDn    move the selection (g / G: first / last)
+Enter                  finding detail / flow ladder (Esc: back)
+/                      filter findings or flows (words: client, RS, state)
+p or space             pause the screen (capture goes on)
+e                      export the selected flow or finding evidence (pcapng)
+?                      this help
+q, Ctrl-C              quit
+
+Drops (kernel, interface, lvsdiag) are in the title and the
+capture points table; a point that ended is named in the title.";
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: false }).block(
+            Block::new()
+                .borders(Borders::ALL)
+                .title("help (any key closes)"),
+        ),
+        r,
+    );
+}
