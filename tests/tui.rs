@@ -1,0 +1,289 @@
+//! The TUI's screens for fixture input, drawn with ratatui's TestBackend, and
+//! its keys: what an operator sees and does during an incident.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use lvsdiag::export::Selector;
+use lvsdiag::model::Model;
+use lvsdiag::session::{Published, Session, SessionOptions};
+use lvsdiag::source::file::expand_inputs;
+use lvsdiag::source::live::Spec;
+use lvsdiag::source::LiveInfo;
+use lvsdiag::tui::app::{Action, App, View};
+use lvsdiag::tui::ui;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn fixture(name: &str) -> (Session, Arc<Published>) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name);
+    let specs = expand_inputs(&[dir.display().to_string()])
+        .unwrap()
+        .into_iter()
+        .map(|(name, path)| Spec::File { name, path })
+        .collect();
+    let s = Session::start(specs, Model::default(), SessionOptions::default()).unwrap();
+    let p = s.wait_done(Duration::from_millis(10)).unwrap();
+    assert!(p.done);
+    (s, p)
+}
+
+fn screen(app: &App, p: &Arc<Published>, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| ui::draw(f, app, Some(p))).unwrap();
+    let buf = t.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn key(app: &mut App, p: &Arc<Published>, code: KeyCode) -> Action {
+    let rows = ui::rows(app, &p.overview);
+    app.on_key(KeyEvent::new(code, KeyModifiers::NONE), Some(p), rows)
+}
+
+fn typed(app: &mut App, p: &Arc<Published>, s: &str) {
+    for c in s.chars() {
+        key(app, p, KeyCode::Char(c));
+    }
+}
+
+#[test]
+fn services_view_shows_the_verdict_and_the_broken_real_server() {
+    let (_s, p) = fixture("dr-rs-no-vip");
+    let app = App::new("fixtures/dr-rs-no-vip".into());
+    let s = screen(&app, &p, 140, 30);
+    let lines: Vec<&str> = s.lines().collect();
+    assert!(lines[0].contains("DONE"), "{s}");
+    assert!(lines[0].contains("7 points, 1162 packets, 24 connections"), "{s}");
+    assert!(
+        lines[1].contains("✗ 1 error(s): 192.0.2.13 does not answer forwarded connections")
+            && lines[1].contains("[dr-rs-no-reply]"),
+        "verdict row: {}",
+        lines[1]
+    );
+    let svc = lines
+        .iter()
+        .find(|l| l.starts_with("192.0.2.100:80/tcp"))
+        .expect("service row");
+    assert!(svc.contains(" DR ") && svc.contains("24") && svc.contains("ERROR"), "{svc}");
+    let rs3 = lines.iter().find(|l| l.contains("└ 192.0.2.13")).expect("rs3 row");
+    assert!(rs3.contains("ERROR does not answer"), "{rs3}");
+    let rs1 = lines.iter().find(|l| l.contains("└ 192.0.2.11")).expect("rs1 row");
+    assert!(rs1.trim_end().ends_with("OK"), "{rs1}");
+    // Capture points with their packet counts.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("rs3-eth0") && l.contains(" 31 ") && l.contains("file")),
+        "{s}"
+    );
+}
+
+#[test]
+fn healthy_fixture_says_healthy() {
+    let (_s, p) = fixture("dr-healthy");
+    let app = App::new("x".into());
+    let s = screen(&app, &p, 120, 24);
+    assert!(s.lines().nth(1).unwrap().contains("✓ healthy"), "{s}");
+    assert!(!s.contains("ERROR"), "{s}");
+}
+
+#[test]
+fn finding_detail_has_cause_evidence_and_fix() {
+    let (_s, p) = fixture("dr-rs-no-vip");
+    let mut app = App::new("x".into());
+    key(&mut app, &p, KeyCode::Char('2'));
+    assert_eq!(app.view, View::Findings);
+    let list = screen(&app, &p, 140, 30);
+    let first = list.lines().nth(5).unwrap();
+    assert!(first.contains("ERROR") && first.contains("dr-rs-no-reply") && first.contains("192.0.2.13"), "{list}");
+    assert!(list.contains("syn-retransmit"), "the explained symptom is listed: {list}");
+    key(&mut app, &p, KeyCode::Enter);
+    assert!(app.detail);
+    let s = screen(&app, &p, 140, 40);
+    assert!(s.contains("ERROR dr-rs-no-reply  192.0.2.100:80/tcp  192.0.2.13"), "{s}");
+    assert!(s.contains("Cause") && s.contains("most often the VIP is not"), "{s}");
+    assert!(s.contains("Evidence") && s.contains("director-eth0 frame "), "{s}");
+    assert!(s.contains("Fix") && s.contains("ip addr add 192.0.2.100/32 dev lo"), "{s}");
+    // e exports the evidence frames.
+    match key(&mut app, &p, KeyCode::Char('e')) {
+        Action::Export(Selector::Frames(f), path) => {
+            assert!(!f.is_empty() && f.len() <= 8);
+            assert!(path.ends_with("lvsdiag-dr-rs-no-reply-1.pcapng"));
+        }
+        other => panic!("expected an export, got {other:?}"),
+    }
+    key(&mut app, &p, KeyCode::Esc);
+    assert!(!app.detail);
+}
+
+#[test]
+fn flow_ladder_marks_the_missing_syn_ack() {
+    let (s, p) = fixture("dr-rs-no-vip");
+    let mut app = App::new("x".into());
+    key(&mut app, &p, KeyCode::Char('3'));
+    let all = screen(&app, &p, 140, 40);
+    assert!(all.contains("flows, newest first (24 kept"), "{all}");
+    // Filter to the failed flows: all of them went to rs3.
+    key(&mut app, &p, KeyCode::Char('/'));
+    typed(&mut app, &p, "failed");
+    key(&mut app, &p, KeyCode::Enter);
+    let list = screen(&app, &p, 140, 40);
+    assert!(list.contains("flows matching \"failed\" (8 of 24)"), "{list}");
+    let rows: Vec<&str> = list.lines().filter(|l| l.contains("203.0.113.10:")).collect();
+    assert_eq!(rows.len(), 8, "{list}");
+    assert!(rows.iter().all(|r| r.contains("192.0.2.13") && r.contains("failed")), "{list}");
+    key(&mut app, &p, KeyCode::Down);
+    key(&mut app, &p, KeyCode::Enter);
+    let ladder = screen(&app, &p, 140, 40);
+    assert!(ladder.contains("real server 192.0.2.13  failed"), "{ladder}");
+    assert!(ladder.contains("client-eth0    SYN client→VIP"), "{ladder}");
+    assert!(
+        ladder.contains("director-eth0  SYN forwarded") && ladder.contains("02:00:00:00:0d:00 → 02:00:00:00:13:00"),
+        "{ladder}"
+    );
+    assert!(ladder.contains("rs3-eth0       SYN forwarded"), "{ladder}");
+    assert!(
+        ladder.contains("✗ missing  SYN-ACK") && ladder.contains("192.0.2.13 never answered"),
+        "{ladder}"
+    );
+    assert!(
+        !ladder.lines().any(|l| l.contains(" ms ") && l.contains("SYN-ACK")),
+        "no SYN-ACK leg: {ladder}"
+    );
+    // e exports this flow's packets from every point.
+    let Action::Export(sel, _) = key(&mut app, &p, KeyCode::Char('e')) else {
+        panic!("export expected")
+    };
+    let dir = std::env::temp_dir().join(format!("lvsdiag-tui-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("flow.pcapng");
+    let n = s.export(sel, out.clone()).unwrap();
+    // 3 SYNs at each of client, router×2, director×2 (in and forwarded), rs3.
+    assert_eq!(n, 18);
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(&bytes[..4], &[0x0a, 0x0d, 0x0d, 0x0a], "pcapng section header");
+    // Our own reader reads it back: 18 packets.
+    let back = lvsdiag::analyze::run_files(
+        &[out.display().to_string()],
+        Model::default(),
+        Default::default(),
+    )
+    .unwrap();
+    assert_eq!(back.packets, 18);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn healthy_flow_ladder_has_every_leg() {
+    let (_s, p) = fixture("nat-healthy");
+    let mut app = App::new("x".into());
+    key(&mut app, &p, KeyCode::Char('3'));
+    key(&mut app, &p, KeyCode::Enter);
+    let s = screen(&app, &p, 150, 40);
+    assert!(s.contains("NAT") && s.contains("established"), "{s}");
+    assert!(s.contains("SYN forwarded") && s.contains("SYN-ACK") && s.contains("ACK client"), "{s}");
+    assert!(!s.contains("✗"), "nothing missing: {s}");
+}
+
+#[test]
+fn arp_view_shows_the_real_server_answering_for_the_vip() {
+    let (_s, p) = fixture("dr-arp-problem");
+    let mut app = App::new("x".into());
+    key(&mut app, &p, KeyCode::Char('4'));
+    let s = screen(&app, &p, 150, 30);
+    let rows: Vec<&str> = s.lines().filter(|l| l.starts_with("192.0.2.100")).collect();
+    assert!(rows.iter().any(|r| r.contains("02:00:00:00:0d:00") && r.contains("director")), "{s}");
+    assert!(rows.iter().any(|r| r.contains("02:00:00:00:12:00") && r.contains("REAL SERVER")), "{s}");
+}
+
+#[test]
+fn keys_switch_views_pause_help_and_quit() {
+    let (_s, p) = fixture("dr-healthy");
+    let mut app = App::new("x".into());
+    key(&mut app, &p, KeyCode::Tab);
+    assert_eq!(app.view, View::Findings);
+    key(&mut app, &p, KeyCode::BackTab);
+    key(&mut app, &p, KeyCode::BackTab);
+    assert_eq!(app.view, View::Config);
+    key(&mut app, &p, KeyCode::Char('1'));
+    assert_eq!(app.view, View::Services);
+    key(&mut app, &p, KeyCode::Char('p'));
+    assert!(app.paused());
+    assert!(screen(&app, &p, 100, 20).contains("PAUSED"));
+    key(&mut app, &p, KeyCode::Char('p'));
+    assert!(!app.paused());
+    key(&mut app, &p, KeyCode::Char('?'));
+    assert!(screen(&app, &p, 100, 30).contains("help (any key closes)"));
+    assert_eq!(key(&mut app, &p, KeyCode::Char('x')), Action::None);
+    assert!(!app.help);
+    // j/k stay within the list.
+    key(&mut app, &p, KeyCode::Char('3'));
+    for _ in 0..100 {
+        key(&mut app, &p, KeyCode::Char('j'));
+    }
+    assert_eq!(app.selected[2], p.overview.flows.len() - 1);
+    key(&mut app, &p, KeyCode::Char('g'));
+    assert_eq!(app.selected[2], 0);
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(app.on_key(ctrl_c, Some(&p), 0), Action::Quit);
+    assert_eq!(key(&mut app, &p, KeyCode::Char('q')), Action::Quit);
+}
+
+#[test]
+fn every_view_draws_at_any_size() {
+    let (_s, p) = fixture("dr-arp-problem");
+    let mut app = App::new("x".into());
+    for v in ['1', '2', '3', '4', '5'] {
+        key(&mut app, &p, KeyCode::Char(v));
+        for (w, h) in [(200, 60), (80, 24), (40, 10), (10, 4), (1, 1)] {
+            screen(&app, &p, w, h);
+            if matches!(v, '2' | '3') {
+                key(&mut app, &p, KeyCode::Enter);
+                screen(&app, &p, w, h);
+                key(&mut app, &p, KeyCode::Esc);
+            }
+        }
+    }
+    key(&mut app, &p, KeyCode::Char('?'));
+    screen(&app, &p, 20, 6);
+}
+
+#[test]
+fn live_drops_and_ended_streams_are_always_visible() {
+    let (_s, p) = fixture("dr-healthy");
+    let mut o = p.overview.clone();
+    o.analysis.points[0].live = Some(LiveInfo {
+        what: "eth0".into(),
+        kernel_drops: 3,
+        interface_drops: 1,
+        lvsdiag_drops: 2,
+        running: true,
+    });
+    o.analysis.points[1].live = Some(LiveInfo {
+        what: "ssh rs1 tcpdump".into(),
+        running: false,
+        ..Default::default()
+    });
+    o.analysis.points[1].error = Some("rs1: the command's stream ended".into());
+    let live = Arc::new(Published {
+        overview: o,
+        done: false,
+        seq: 1,
+        elapsed: Duration::from_secs(3),
+    });
+    let app = App::new("x".into());
+    let s = screen(&app, &live, 160, 30);
+    let title = s.lines().next().unwrap();
+    assert!(title.contains("LIVE") && title.contains("drops 6"), "{title}");
+    assert!(title.contains("ended: ") && title.contains(&live.overview.analysis.points[1].name), "{title}");
+    assert!(s.contains("kernel 3 if 1 lvsdiag 2"), "{s}");
+    assert!(s.contains("ended with error"), "{s}");
+}
