@@ -491,7 +491,13 @@ fn analyze_live(
         interval: Duration::from_millis(500),
         ..SessionOptions::default()
     };
+    let names: Vec<String> = specs.iter().map(|s| s.name().to_string()).collect();
     let session = Session::start(specs, model, opts).map_err(|e| fail(&e.to_string()))?;
+    eprintln!(
+        "lvsdiag: capturing on {} point(s): {}; Ctrl-C stops and reports",
+        names.len(),
+        names.join(" ")
+    );
     let started = Instant::now();
     let interval = Duration::from_secs_f64(a.interval.max(0.5));
     let mut next_report = started + interval;

@@ -17,7 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn fixture(name: &str) -> (Session, Arc<Published>) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name);
     let specs = expand_inputs(&[dir.display().to_string()])
         .unwrap()
         .into_iter()
@@ -61,7 +63,10 @@ fn services_view_shows_the_verdict_and_the_broken_real_server() {
     let s = screen(&app, &p, 140, 30);
     let lines: Vec<&str> = s.lines().collect();
     assert!(lines[0].contains("DONE"), "{s}");
-    assert!(lines[0].contains("7 points, 1162 packets, 24 connections"), "{s}");
+    assert!(
+        lines[0].contains("7 points, 1162 packets, 24 connections"),
+        "{s}"
+    );
     assert!(
         lines[1].contains("✗ 1 error(s): 192.0.2.13 does not answer forwarded connections")
             && lines[1].contains("[dr-rs-no-reply]"),
@@ -72,10 +77,19 @@ fn services_view_shows_the_verdict_and_the_broken_real_server() {
         .iter()
         .find(|l| l.starts_with("192.0.2.100:80/tcp"))
         .expect("service row");
-    assert!(svc.contains(" DR ") && svc.contains("24") && svc.contains("ERROR"), "{svc}");
-    let rs3 = lines.iter().find(|l| l.contains("└ 192.0.2.13")).expect("rs3 row");
+    assert!(
+        svc.contains(" DR ") && svc.contains("24") && svc.contains("ERROR"),
+        "{svc}"
+    );
+    let rs3 = lines
+        .iter()
+        .find(|l| l.contains("└ 192.0.2.13"))
+        .expect("rs3 row");
     assert!(rs3.contains("ERROR does not answer"), "{rs3}");
-    let rs1 = lines.iter().find(|l| l.contains("└ 192.0.2.11")).expect("rs1 row");
+    let rs1 = lines
+        .iter()
+        .find(|l| l.contains("└ 192.0.2.11"))
+        .expect("rs1 row");
     assert!(rs1.trim_end().ends_with("OK"), "{rs1}");
     // Capture points with their packet counts.
     assert!(
@@ -103,15 +117,33 @@ fn finding_detail_has_cause_evidence_and_fix() {
     assert_eq!(app.view, View::Findings);
     let list = screen(&app, &p, 140, 30);
     let first = list.lines().nth(5).unwrap();
-    assert!(first.contains("ERROR") && first.contains("dr-rs-no-reply") && first.contains("192.0.2.13"), "{list}");
-    assert!(list.contains("syn-retransmit"), "the explained symptom is listed: {list}");
+    assert!(
+        first.contains("ERROR") && first.contains("dr-rs-no-reply") && first.contains("192.0.2.13"),
+        "{list}"
+    );
+    assert!(
+        list.contains("syn-retransmit"),
+        "the explained symptom is listed: {list}"
+    );
     key(&mut app, &p, KeyCode::Enter);
     assert!(app.detail);
     let s = screen(&app, &p, 140, 40);
-    assert!(s.contains("ERROR dr-rs-no-reply  192.0.2.100:80/tcp  192.0.2.13"), "{s}");
-    assert!(s.contains("Cause") && s.contains("most often the VIP is not"), "{s}");
-    assert!(s.contains("Evidence") && s.contains("director-eth0 frame "), "{s}");
-    assert!(s.contains("Fix") && s.contains("ip addr add 192.0.2.100/32 dev lo"), "{s}");
+    assert!(
+        s.contains("ERROR dr-rs-no-reply  192.0.2.100:80/tcp  192.0.2.13"),
+        "{s}"
+    );
+    assert!(
+        s.contains("Cause") && s.contains("most often the VIP is not"),
+        "{s}"
+    );
+    assert!(
+        s.contains("Evidence") && s.contains("director-eth0 frame "),
+        "{s}"
+    );
+    assert!(
+        s.contains("Fix") && s.contains("ip addr add 192.0.2.100/32 dev lo"),
+        "{s}"
+    );
     // e exports the evidence frames.
     match key(&mut app, &p, KeyCode::Char('e')) {
         Action::Export(Selector::Frames(f), path) => {
@@ -136,17 +168,31 @@ fn flow_ladder_marks_the_missing_syn_ack() {
     typed(&mut app, &p, "failed");
     key(&mut app, &p, KeyCode::Enter);
     let list = screen(&app, &p, 140, 40);
-    assert!(list.contains("flows matching \"failed\" (8 of 24)"), "{list}");
-    let rows: Vec<&str> = list.lines().filter(|l| l.contains("203.0.113.10:")).collect();
+    assert!(
+        list.contains("flows matching \"failed\" (8 of 24)"),
+        "{list}"
+    );
+    let rows: Vec<&str> = list
+        .lines()
+        .filter(|l| l.contains("203.0.113.10:"))
+        .collect();
     assert_eq!(rows.len(), 8, "{list}");
-    assert!(rows.iter().all(|r| r.contains("192.0.2.13") && r.contains("failed")), "{list}");
+    assert!(
+        rows.iter()
+            .all(|r| r.contains("192.0.2.13") && r.contains("failed")),
+        "{list}"
+    );
     key(&mut app, &p, KeyCode::Down);
     key(&mut app, &p, KeyCode::Enter);
     let ladder = screen(&app, &p, 140, 40);
-    assert!(ladder.contains("real server 192.0.2.13  failed"), "{ladder}");
+    assert!(
+        ladder.contains("real server 192.0.2.13  failed"),
+        "{ladder}"
+    );
     assert!(ladder.contains("client-eth0    SYN client→VIP"), "{ladder}");
     assert!(
-        ladder.contains("director-eth0  SYN forwarded") && ladder.contains("02:00:00:00:0d:00 → 02:00:00:00:13:00"),
+        ladder.contains("director-eth0  SYN forwarded")
+            && ladder.contains("02:00:00:00:0d:00 → 02:00:00:00:13:00"),
         "{ladder}"
     );
     assert!(ladder.contains("rs3-eth0       SYN forwarded"), "{ladder}");
@@ -155,7 +201,9 @@ fn flow_ladder_marks_the_missing_syn_ack() {
         "{ladder}"
     );
     assert!(
-        !ladder.lines().any(|l| l.contains(" ms ") && l.contains("SYN-ACK")),
+        !ladder
+            .lines()
+            .any(|l| l.contains(" ms ") && l.contains("SYN-ACK")),
         "no SYN-ACK leg: {ladder}"
     );
     // e exports this flow's packets from every point.
@@ -169,7 +217,11 @@ fn flow_ladder_marks_the_missing_syn_ack() {
     // 3 SYNs at each of client, router×2, director×2 (in and forwarded), rs3.
     assert_eq!(n, 18);
     let bytes = std::fs::read(&out).unwrap();
-    assert_eq!(&bytes[..4], &[0x0a, 0x0d, 0x0d, 0x0a], "pcapng section header");
+    assert_eq!(
+        &bytes[..4],
+        &[0x0a, 0x0d, 0x0d, 0x0a],
+        "pcapng section header"
+    );
     // Our own reader reads it back: 18 packets.
     let back = lvsdiag::analyze::run_files(
         &[out.display().to_string()],
@@ -189,7 +241,10 @@ fn healthy_flow_ladder_has_every_leg() {
     key(&mut app, &p, KeyCode::Enter);
     let s = screen(&app, &p, 150, 40);
     assert!(s.contains("NAT") && s.contains("established"), "{s}");
-    assert!(s.contains("SYN forwarded") && s.contains("SYN-ACK") && s.contains("ACK client"), "{s}");
+    assert!(
+        s.contains("SYN forwarded") && s.contains("SYN-ACK") && s.contains("ACK client"),
+        "{s}"
+    );
     assert!(!s.contains("✗"), "nothing missing: {s}");
 }
 
@@ -200,8 +255,16 @@ fn arp_view_shows_the_real_server_answering_for_the_vip() {
     key(&mut app, &p, KeyCode::Char('4'));
     let s = screen(&app, &p, 150, 30);
     let rows: Vec<&str> = s.lines().filter(|l| l.starts_with("192.0.2.100")).collect();
-    assert!(rows.iter().any(|r| r.contains("02:00:00:00:0d:00") && r.contains("director")), "{s}");
-    assert!(rows.iter().any(|r| r.contains("02:00:00:00:12:00") && r.contains("REAL SERVER")), "{s}");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("02:00:00:00:0d:00") && r.contains("director")),
+        "{s}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("02:00:00:00:12:00") && r.contains("REAL SERVER")),
+        "{s}"
+    );
 }
 
 #[test]
@@ -282,8 +345,14 @@ fn live_drops_and_ended_streams_are_always_visible() {
     let app = App::new("x".into());
     let s = screen(&app, &live, 160, 30);
     let title = s.lines().next().unwrap();
-    assert!(title.contains("LIVE") && title.contains("drops 6"), "{title}");
-    assert!(title.contains("ended: ") && title.contains(&live.overview.analysis.points[1].name), "{title}");
+    assert!(
+        title.contains("LIVE") && title.contains("drops 6"),
+        "{title}"
+    );
+    assert!(
+        title.contains("ended: ") && title.contains(&live.overview.analysis.points[1].name),
+        "{title}"
+    );
     assert!(s.contains("kernel 3 if 1 lvsdiag 2"), "{s}");
     assert!(s.contains("ended with error"), "{s}");
 }

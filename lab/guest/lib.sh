@@ -249,12 +249,62 @@ capture_start() {
 		done
 	done
 	note "captures running on:$CAPS"
+	if [ -f /lab/live ]; then live_start; fi
+}
+
+# lvsdiag capturing live on the same points as tcpdump (LVSDIAG_LIVE=1 with
+# LVSDIAG_BIN): every point as an interface inside its namespace, except the
+# last, which is read as a pcap stream from a command (as a remote real
+# server would be). The JSON report lands in $OUT/live/analyze.json.
+LIVE_PID=""
+live_start() {
+	mkdir -p "$OUT/live"
+	set --
+	_last=""
+	for _c in $CAPS; do _last=$_c; done
+	for _c in $CAPS; do
+		_ns=${_c%%:*} _if=${_c#*:}
+		if [ "$_c" = "$_last" ]; then
+			set -- "$@" --exec "$_ns-$_if=/usr/sbin/ip netns exec $_ns /usr/bin/tcpdump -i $_if -nn -U -s 0 -Z root -w -"
+		else
+			set -- "$@" -i "$_ns-$_if=$_if@$_ns"
+		fi
+	done
+	/usr/bin/lvsdiag analyze "$@" --format json --fail-on never \
+		> "$OUT/live/analyze.json" 2> "$OUT/live/stderr.txt" &
+	LIVE_PID=$!
+	_t=0
+	until grep -q "capturing on" "$OUT/live/stderr.txt"; do
+		_t=$((_t + 1))
+		if [ $_t -gt 200 ] || ! kill -0 "$LIVE_PID" 2>/dev/null; then
+			cat "$OUT/live/stderr.txt"; echo "lvsdiag live capture did not start"; return 1
+		fi
+		sleep 0.05
+	done
+	# the stream point's tcpdump needs a moment to attach
+	sleep 0.5
+	note "lvsdiag capturing live: $*"
+}
+
+live_stop() {
+	[ -n "$LIVE_PID" ] || return 0
+	kill -TERM "$LIVE_PID" 2>/dev/null || true
+	_t=0
+	while kill -0 "$LIVE_PID" 2>/dev/null; do
+		_t=$((_t + 1))
+		if [ $_t -gt 400 ]; then echo "lvsdiag did not stop, killing"; kill -KILL "$LIVE_PID" 2>/dev/null || true; fi
+		sleep 0.05
+	done
+	wait "$LIVE_PID"; echo "exit $?" > "$OUT/live/status.txt"
+	LIVE_PID=""
+	note "lvsdiag live: $(cat "$OUT/live/stderr.txt" | tr '\n' ' ')"
 }
 
 # Background jobs of a non-interactive shell ignore SIGINT (POSIX), so tcpdump
 # is stopped with SIGTERM, which it handles identically (flush + close).
 capture_stop() {
 	sleep "${SETTLE:-1}"
+	live_stop
 	for _p in $CAP_PIDS; do kill -TERM "$_p" 2>/dev/null || true; done
 	_t=0
 	for _p in $CAP_PIDS; do

@@ -26,6 +26,12 @@ pub fn render(a: &Analysis) -> String {
                 "packets": p.packets,
                 "undecodable": p.undecodable,
                 "error": p.error,
+                "live": p.live.as_ref().map(|l| json!({
+                    "source": l.what,
+                    "kernel_drops": l.kernel_drops,
+                    "interface_drops": l.interface_drops,
+                    "lvsdiag_drops": l.lvsdiag_drops,
+                })),
             })
         })
         .collect();
@@ -53,6 +59,8 @@ pub fn render(a: &Analysis) -> String {
                 "established": s.stats.established,
                 "failed": s.stats.failed,
                 "syn_retransmits": s.stats.syn_retransmits,
+                "resets": s.stats.resets,
+                "handshake_rtt_ms": s.stats.rtt_ms(),
             })
         })
         .collect();
@@ -72,6 +80,7 @@ pub fn render(a: &Analysis) -> String {
                 "failed": r.stats.failed,
                 "syn_retransmits": r.stats.syn_retransmits,
                 "resets": r.stats.resets,
+                "handshake_rtt_ms": r.stats.rtt_ms(),
             })
         })
         .collect();

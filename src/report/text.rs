@@ -194,7 +194,20 @@ pub fn render(a: &Analysis, style: &Style) -> String {
     let pts: Vec<String> = a
         .points
         .iter()
-        .map(|p| format!("{} ({} packets, {})", p.name, p.packets, p.link_type.name()))
+        .map(|p| match &p.live {
+            // Drops are always shown for live points, zero included.
+            Some(l) => format!(
+                "{} ({} packets, {}, live {}; drops: kernel {}, interface {}, lvsdiag {})",
+                p.name,
+                p.packets,
+                p.link_type.name(),
+                l.what,
+                l.kernel_drops,
+                l.interface_drops,
+                l.lvsdiag_drops
+            ),
+            None => format!("{} ({} packets, {})", p.name, p.packets, p.link_type.name()),
+        })
         .collect();
     let _ = writeln!(
         o,

@@ -624,7 +624,11 @@ fn read_interface(
                 .timeout(100)
                 .precision(Precision::Nano)
         })
-        .and_then(|c| c.open());
+        .and_then(|c| c.open())
+        // Non-blocking, waited on with poll(2) below: libpcap's own timeout
+        // does not wake an idle immediate-mode capture, and a reader must
+        // notice a stop request on a silent interface.
+        .and_then(|c| c.setnonblock());
     let mut cap = match cap {
         Ok(c) => c,
         Err(e) => {
@@ -665,7 +669,16 @@ fn read_interface(
                 let len = p.header.len;
                 send.push(ts, link, len, p.data);
             }
-            Err(pcap::Error::TimeoutExpired) => {}
+            Err(pcap::Error::TimeoutExpired) => {
+                use std::os::fd::AsRawFd;
+                let mut pfd = libc::pollfd {
+                    fd: cap.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd for the capture's own descriptor.
+                unsafe { libc::poll(&mut pfd, 1, 100) };
+            }
             Err(e) => {
                 send.flush();
                 send.fail(format!(
