@@ -150,8 +150,17 @@ fn draw_title(f: &mut Frame, area: Rect, app: &App, d: &Published) {
         ));
     }
     if !ended.is_empty() {
+        let what = if ended.len() <= 3 {
+            ended.join(" ")
+        } else {
+            format!(
+                "{} of {} points (see Services)",
+                ended.len(),
+                a.points.len()
+            )
+        };
         spans.push(Span::styled(
-            format!(", ended: {}", ended.join(" ")),
+            format!(", ended: {what}"),
             Style::new().fg(Color::Red),
         ));
     }
@@ -303,7 +312,7 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
     let table = Table::new(
         rows,
         [
-            Constraint::Length(26),
+            Constraint::Min(22),
             Constraint::Length(5),
             Constraint::Length(6),
             Constraint::Length(7),
@@ -592,13 +601,13 @@ fn draw_flows(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
         trs,
         [
             Constraint::Length(9),
-            Constraint::Length(24),
-            Constraint::Length(24),
-            Constraint::Length(18),
+            Constraint::Min(20),
+            Constraint::Min(20),
+            Constraint::Min(15),
             Constraint::Length(5),
-            Constraint::Length(12),
+            Constraint::Min(11),
             Constraint::Length(6),
-            Constraint::Min(7),
+            Constraint::Length(7),
         ],
     )
     .header(
@@ -798,15 +807,15 @@ fn draw_arp(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
     let t = Table::new(
         rows,
         [
-            Constraint::Length(18),
-            Constraint::Length(18),
-            Constraint::Length(12),
+            Constraint::Min(15),
+            Constraint::Min(17),
+            Constraint::Min(11),
             Constraint::Length(7),
             Constraint::Length(8),
             Constraint::Length(11),
             Constraint::Length(18),
             Constraint::Length(18),
-            Constraint::Min(6),
+            Constraint::Length(6),
         ],
     )
     .header(
