@@ -270,3 +270,40 @@ fn capturing_without_privileges_says_what_is_needed() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn analyze_live_reports_periodically_then_finally() {
+    let f = fixture("dr-rs-no-vip").join("director-eth0.pcap");
+    // A stream that stays open for 2.5 s after its packets.
+    let cmd = format!("x=cat {}; sleep 2.5", f.display());
+    let o = lvsdiag(&[
+        "analyze",
+        "--live",
+        "--interval",
+        "1",
+        "--exec",
+        &cmd,
+        "--fail-on",
+        "never",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    let periodic = out.matches("--- lvsdiag: report after").count();
+    assert!(periodic >= 1, "{out}");
+    // Each report, periodic and final, leads with the verdict.
+    assert_eq!(
+        out.matches("DR 192.0.2.100:80/tcp").count(),
+        periodic + 1,
+        "{out}"
+    );
+    assert!(
+        out.trim_end()
+            .ends_with("drops: kernel 0, interface 0, lvsdiag 0)"),
+        "{out}"
+    );
+}
