@@ -192,14 +192,13 @@ fn run(
     match &mut input {
         Input::Files(m) => {
             let mut n = 0u32;
-            loop {
-                let Some(p) = m.next_packet() else { break };
+            while let Some(p) = m.next_packet() {
                 if !engine.feed(&p) {
                     let pt = p.point;
                     m.count_undecodable(pt);
                 }
                 n = n.wrapping_add(1);
-                if n % 4096 == 0 {
+                if n.is_multiple_of(4096) {
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }

@@ -225,10 +225,8 @@ impl App {
             }
             KeyCode::Home | KeyCode::Char('g') => *self.sel() = 0,
             KeyCode::End | KeyCode::Char('G') => *self.sel() = rows.saturating_sub(1),
-            KeyCode::Enter => {
-                if matches!(self.view, View::Findings | View::Flows) && rows > 0 {
-                    self.detail = !self.detail;
-                }
+            KeyCode::Enter if matches!(self.view, View::Findings | View::Flows) && rows > 0 => {
+                self.detail = !self.detail;
             }
             KeyCode::Char('/') => {
                 if matches!(self.view, View::Findings | View::Flows) {
