@@ -74,14 +74,7 @@ impl FileSource {
                 Backend::Libpcap(cap) => match cap.next_packet() {
                     Ok(p) => {
                         out.extend_from_slice(p.data);
-                        // With nanosecond precision libpcap stores nanoseconds in tv_usec.
-                        #[allow(clippy::useless_conversion)]
-                        // time_t and suseconds_t are i64 only on 64-bit targets
-                        let (sec, frac) = (
-                            i64::from(p.header.ts.tv_sec),
-                            i64::from(p.header.ts.tv_usec),
-                        );
-                        self.ts = sec.saturating_mul(1_000_000_000).saturating_add(frac);
+                        self.ts = super::pcap_ts(p.header);
                         self.wire_len = p.header.len;
                         self.info.packets += 1;
                         return true;

@@ -662,12 +662,7 @@ fn read_interface(
     while !send.stop.load(Ordering::Relaxed) {
         match cap.next_packet() {
             Ok(p) => {
-                #[allow(clippy::useless_conversion)]
-                let ts = i64::from(p.header.ts.tv_sec)
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(i64::from(p.header.ts.tv_usec));
-                let len = p.header.len;
-                send.push(ts, link, len, p.data);
+                send.push(super::pcap_ts(p.header), link, p.header.len, p.data);
             }
             Err(pcap::Error::TimeoutExpired) => {
                 use std::os::fd::AsRawFd;
@@ -818,12 +813,7 @@ fn read_command(
     while !send.stop.load(Ordering::Relaxed) {
         match cap.next_packet() {
             Ok(p) => {
-                #[allow(clippy::useless_conversion)]
-                let ts = i64::from(p.header.ts.tv_sec)
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(i64::from(p.header.ts.tv_usec));
-                let len = p.header.len;
-                send.push(ts, link, len, p.data);
+                send.push(super::pcap_ts(p.header), link, p.header.len, p.data);
                 send.flush_due();
             }
             Err(pcap::Error::NoMorePackets) => break,

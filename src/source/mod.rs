@@ -27,6 +27,15 @@ pub struct RawPacket<'a> {
     pub wire_len: u32,
 }
 
+/// A libpcap packet time in nanoseconds since the epoch (captures are opened
+/// with nanosecond precision, so libpcap stores nanoseconds in `tv_usec`).
+pub fn pcap_ts(h: &pcap::PacketHeader) -> i64 {
+    #[allow(clippy::useless_conversion)] // time_t and suseconds_t are i64 only on 64-bit targets
+    i64::from(h.ts.tv_sec)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(i64::from(h.ts.tv_usec))
+}
+
 /// What is known about a capture point, for the report.
 #[derive(Debug, Clone)]
 pub struct PointInfo {

@@ -324,27 +324,20 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
             Constraint::Min(10),
         ],
     )
-    .header(
-        Row::new([
-            "service / real server",
-            "mode",
-            "sched",
-            "conns",
-            "estab",
-            "failed",
-            "SYNrtx",
-            "resets",
-            "RTT ms",
-            "verdict",
-        ])
-        .style(Style::new().add_modifier(Modifier::UNDERLINED)),
-    )
+    .header(header([
+        "service / real server",
+        "mode",
+        "sched",
+        "conns",
+        "estab",
+        "failed",
+        "SYNrtx",
+        "resets",
+        "RTT ms",
+        "verdict",
+    ]))
     .row_highlight_style(SELECTED)
-    .block(
-        Block::new()
-            .borders(Borders::TOP)
-            .title("services → real servers"),
-    );
+    .block(top_block("services → real servers"));
     let mut st = TableState::default().with_selected(Some(app.selected[0]));
     f.render_stateful_widget(table, top, &mut st);
 
@@ -405,18 +398,15 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
             Constraint::Length(16),
         ],
     )
-    .header(
-        Row::new([
-            "capture point",
-            "source",
-            "link",
-            "packets",
-            "drops",
-            "state",
-        ])
-        .style(Style::new().add_modifier(Modifier::UNDERLINED)),
-    )
-    .block(Block::new().borders(Borders::TOP).title("capture points"));
+    .header(header([
+        "capture point",
+        "source",
+        "link",
+        "packets",
+        "drops",
+        "state",
+    ]))
+    .block(top_block("capture points"));
     f.render_widget(t, bottom);
 }
 
@@ -466,20 +456,13 @@ fn draw_findings(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
             Constraint::Min(20),
         ],
     )
-    .header(
-        Row::new(["sev", "code", "real server", "summary"])
-            .style(Style::new().add_modifier(Modifier::UNDERLINED)),
-    )
+    .header(header(["sev", "code", "real server", "summary"]))
     .row_highlight_style(SELECTED)
-    .block(
-        Block::new()
-            .borders(Borders::TOP)
-            .title(if app.filter.is_empty() {
-                "findings (Enter: detail, e: export evidence)".to_string()
-            } else {
-                format!("findings matching \"{}\"", app.filter)
-            }),
-    );
+    .block(top_block(if app.filter.is_empty() {
+        "findings (Enter: detail, e: export evidence)".to_string()
+    } else {
+        format!("findings matching \"{}\"", app.filter)
+    }));
     let mut st = TableState::default().with_selected((!empty).then_some(sel));
     f.render_stateful_widget(t, area, &mut st);
     if empty {
@@ -552,11 +535,9 @@ fn draw_finding_detail(f: &mut Frame, area: Rect, x: &Finding, a: &Analysis) {
     f.render_widget(
         Paragraph::new(Text::from(lines))
             .wrap(Wrap { trim: false })
-            .block(
-                Block::new()
-                    .borders(Borders::TOP)
-                    .title("finding (Esc: back, e: export evidence as pcapng)"),
-            ),
+            .block(top_block(
+                "finding (Esc: back, e: export evidence as pcapng)",
+            )),
         area,
     );
 }
@@ -610,37 +591,30 @@ fn draw_flows(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
             Constraint::Length(7),
         ],
     )
-    .header(
-        Row::new([
-            "t (s)",
-            "client",
-            "VIP",
-            "real server",
-            "mode",
-            "state",
-            "SYNrtx",
-            "RTT ms",
-        ])
-        .style(Style::new().add_modifier(Modifier::UNDERLINED)),
-    )
+    .header(header([
+        "t (s)",
+        "client",
+        "VIP",
+        "real server",
+        "mode",
+        "state",
+        "SYNrtx",
+        "RTT ms",
+    ]))
     .row_highlight_style(SELECTED)
-    .block(
-        Block::new()
-            .borders(Borders::TOP)
-            .title(if app.filter.is_empty() {
-                format!(
-                    "flows, newest first ({} kept; Enter: ladder, /: filter, e: export pcapng)",
-                    o.flows.len()
-                )
-            } else {
-                format!(
-                    "flows matching \"{}\" ({} of {})",
-                    app.filter,
-                    rows.len(),
-                    o.flows.len()
-                )
-            }),
-    );
+    .block(top_block(if app.filter.is_empty() {
+        format!(
+            "flows, newest first ({} kept; Enter: ladder, /: filter, e: export pcapng)",
+            o.flows.len()
+        )
+    } else {
+        format!(
+            "flows matching \"{}\" ({} of {})",
+            app.filter,
+            rows.len(),
+            o.flows.len()
+        )
+    }));
     let mut st = TableState::default().with_selected((!empty).then_some(sel));
     f.render_stateful_widget(t, area, &mut st);
     if empty {
@@ -757,11 +731,9 @@ fn draw_ladder(f: &mut Frame, area: Rect, r: &FlowRow, a: &Analysis) {
     f.render_widget(
         Paragraph::new(Text::from(lines))
             .wrap(Wrap { trim: false })
-            .block(
-                Block::new()
-                    .borders(Borders::TOP)
-                    .title("flow ladder across capture points (Esc: back, e: export pcapng)"),
-            ),
+            .block(top_block(
+                "flow ladder across capture points (Esc: back, e: export pcapng)",
+            )),
         area,
     );
 }
@@ -818,26 +790,21 @@ fn draw_arp(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
             Constraint::Length(6),
         ],
     )
-    .header(
-        Row::new([
-            "VIP",
-            "answered by MAC",
-            "role",
-            "claims",
-            "replies",
-            "gratuitous",
-            "first",
-            "last",
-            "",
-        ])
-        .style(Style::new().add_modifier(Modifier::UNDERLINED)),
-    )
+    .header(header([
+        "VIP",
+        "answered by MAC",
+        "role",
+        "claims",
+        "replies",
+        "gratuitous",
+        "first",
+        "last",
+        "",
+    ]))
     .row_highlight_style(SELECTED)
-    .block(
-        Block::new()
-            .borders(Borders::TOP)
-            .title("who answers ARP / neighbour discovery for each VIP"),
-    );
+    .block(top_block(
+        "who answers ARP / neighbour discovery for each VIP",
+    ));
     let mut st = TableState::default().with_selected((!empty).then_some(app.selected[3]));
     f.render_stateful_widget(t, area, &mut st);
     if empty {
@@ -899,11 +866,7 @@ fn draw_config(f: &mut Frame, area: Rect, o: &Overview) {
     f.render_widget(
         Paragraph::new(Text::from(lines))
             .wrap(Wrap { trim: false })
-            .block(
-                Block::new()
-                    .borders(Borders::TOP)
-                    .title("configuration (IPVS model) and visibility"),
-            ),
+            .block(top_block("configuration (IPVS model) and visibility")),
         area,
     );
 }
@@ -956,4 +919,12 @@ capture points table; a point that ended is named in the title.";
         ),
         r,
     );
+}
+
+fn header<'a, const N: usize>(cols: [&'a str; N]) -> Row<'a> {
+    Row::new(cols).style(Style::new().add_modifier(Modifier::UNDERLINED))
+}
+
+fn top<'a>(title: impl Into<Line<'a>>) -> Block<'a> {
+    Block::new().borders(Borders::TOP).title(title)
 }
