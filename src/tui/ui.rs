@@ -925,6 +925,6 @@ fn header<'a, const N: usize>(cols: [&'a str; N]) -> Row<'a> {
     Row::new(cols).style(Style::new().add_modifier(Modifier::UNDERLINED))
 }
 
-fn top<'a>(title: impl Into<Line<'a>>) -> Block<'a> {
+fn top_block<'a>(title: impl Into<Line<'a>>) -> Block<'a> {
     Block::new().borders(Borders::TOP).title(title)
 }
