@@ -12,6 +12,7 @@ use crate::flow::view::{FlowView, RsKey};
 use crate::flow::Flow;
 use crate::model::{Mode, Model, Origin, Proto, Service};
 use crate::source::{PointInfo, RawPacket};
+use crate::system::HostSnapshot;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -83,6 +84,7 @@ pub struct Engine {
     pub packets: u64,
     first_ts: Option<i64>,
     last_ts: i64,
+    snapshots: Vec<HostSnapshot>,
 }
 
 /// A real server as reported.
@@ -114,6 +116,8 @@ pub struct Analysis {
     pub notes: Vec<String>,
     pub packets: u64,
     pub flows: TableStats,
+    /// Hosts whose configuration snapshot was used.
+    pub snapshots: Vec<String>,
 }
 
 impl Engine {
@@ -130,7 +134,14 @@ impl Engine {
             packets: 0,
             first_ts: None,
             last_ts: i64::MIN,
+            snapshots: Vec::new(),
         }
+    }
+
+    /// Host configuration snapshots for the checks that cross-check them.
+    pub fn with_snapshots(mut self, snapshots: Vec<HostSnapshot>) -> Engine {
+        self.snapshots = snapshots;
+        self
     }
 
     /// Feeds one packet. A packet that cannot be decoded returns `false`.
@@ -226,11 +237,13 @@ impl Engine {
             model: &model,
             hosts: &self.hosts,
             points: &points,
+            snapshots: &self.snapshots,
         };
         let mut findings = Vec::new();
         for c in &mut self.checks {
             c.finish(&ctx, &mut findings);
         }
+        checks::confirm(&mut findings);
         checks::explain(&mut findings);
         findings.sort_by(|a, b| {
             b.severity
@@ -262,6 +275,7 @@ impl Engine {
             notes,
             packets: self.packets,
             flows: self.flows.stats,
+            snapshots: self.snapshots.iter().map(|s| s.host.clone()).collect(),
         }
     }
 
@@ -330,7 +344,7 @@ impl Engine {
                 model.add(s);
             }
         }
-        if model.services.is_empty() {
+        if model.services.is_empty() && !points.is_empty() {
             notes.push("No connections through a VIP were found: no TCP handshakes in these captures. Give --vip ADDR:PORT or --ipvs FILE if the service is there.".into());
         }
         model
@@ -418,6 +432,9 @@ impl Engine {
     }
 
     fn visibility_notes(&self, model: &Model, points: &[PointInfo], notes: &mut Vec<String>) {
+        if points.is_empty() {
+            return; // a live configuration check: no captures to describe
+        }
         for p in points
             .iter()
             .filter(|p| !p.link_type.has_dst_mac() && p.packets > 0)

@@ -22,3 +22,4 @@ pub mod generate;
 pub mod model;
 pub mod report;
 pub mod source;
+pub mod system;

@@ -3,17 +3,26 @@
 //! ([`FlowView`]) and concludes at the end of input from what it tallied and
 //! from what the whole capture taught about hosts ([`Context`]).
 
+pub mod config_view;
 mod dr_forward_rewrites_ip;
 mod dr_reply_via_director;
 mod dr_rs_no_reply;
 mod handshake_reset;
+mod ipvs_dest_unseen;
 mod nat_reply_bypasses_director;
+mod nat_rs_gateway_not_director;
 mod nat_rs_no_reply;
+mod rp_filter_drops_asymmetric;
+mod rs_arp_announce;
+mod rs_arp_ignore;
+mod rs_vip_not_on_loopback;
 mod syn_retransmit;
+mod traffic_to_unknown_rs;
 mod tun_rs_no_reply;
 mod vip_arp_failover;
 mod vip_arp_multiple_owners;
 mod vip_traffic_bypasses_director;
+mod weight_zero_receiving;
 
 use crate::decode::{fmt_mac, Mac};
 use crate::finding::{Evidence, EvidenceSet, Finding, Severity};
@@ -36,6 +45,8 @@ pub struct Context<'a> {
     pub model: &'a Model,
     pub hosts: &'a HostMap,
     pub points: &'a [PointInfo],
+    /// Host configuration snapshots (may be empty).
+    pub snapshots: &'a [crate::system::HostSnapshot],
 }
 
 impl Context<'_> {
@@ -182,7 +193,76 @@ pub fn all() -> Vec<Box<dyn Check>> {
         Box::new(tun_rs_no_reply::TunRsNoReply::default()),
         Box::new(handshake_reset::HandshakeReset::default()),
         Box::new(syn_retransmit::SynRetransmit::default()),
+        // Configuration (snapshots), alone and joined with the traffic.
+        Box::new(rs_vip_not_on_loopback::RsVipNotOnLoopback),
+        Box::new(rs_arp_ignore::RsArpIgnore),
+        Box::new(rs_arp_announce::RsArpAnnounce),
+        Box::new(rp_filter_drops_asymmetric::RpFilterDropsAsymmetric::default()),
+        Box::new(nat_rs_gateway_not_director::NatRsGatewayNotDirector::default()),
+        Box::new(ipvs_dest_unseen::IpvsDestUnseen::default()),
+        Box::new(traffic_to_unknown_rs::TrafficToUnknownRs::default()),
+        Box::new(weight_zero_receiving::WeightZeroReceiving::default()),
     ]
+}
+
+/// Which configuration findings prove the cause of which traffic findings.
+const PROOFS: &[(&str, &[&str])] = &[
+    (
+        "dr-rs-no-reply",
+        &["rs-vip-not-on-loopback", "rp-filter-drops-asymmetric"],
+    ),
+    ("tun-rs-no-reply", &["rp-filter-drops-asymmetric"]),
+    (
+        "nat-reply-bypasses-director",
+        &["nat-rs-gateway-not-director"],
+    ),
+    ("nat-rs-no-reply", &["nat-rs-gateway-not-director"]),
+    (
+        "vip-arp-multiple-owners",
+        &["rs-vip-not-on-loopback", "rs-arp-ignore"],
+    ),
+    (
+        "vip-traffic-bypasses-director",
+        &["rs-vip-not-on-loopback", "rs-arp-ignore"],
+    ),
+];
+
+/// Joins traffic and configuration: a traffic finding whose real server has
+/// a configuration finding that explains it gets that configuration as
+/// evidence and its cause stated as established, not as a guess.
+pub fn confirm(findings: &mut [Finding]) {
+    let proofs: Vec<(
+        Option<String>,
+        Option<String>,
+        &'static str,
+        String,
+        Vec<String>,
+    )> = findings
+        .iter()
+        .filter(|f| !f.config.is_empty() && f.real_server.is_some())
+        .map(|f| {
+            (
+                f.service.clone(),
+                f.real_server.clone(),
+                f.code,
+                f.summary.clone(),
+                f.config.clone(),
+            )
+        })
+        .collect();
+    for f in findings.iter_mut() {
+        let Some((_, codes)) = PROOFS.iter().find(|(c, _)| *c == f.code) else {
+            continue;
+        };
+        let found = proofs.iter().find(|(s, r, c, _, _)| {
+            codes.contains(c) && *r == f.real_server && (s.is_none() || *s == f.service)
+        });
+        if let Some((_, _, code, summary, lines)) = found {
+            f.confirmed_by = Some(code);
+            f.cause = format!("Established from the configuration: {summary}.");
+            f.config.extend(lines.iter().cloned());
+        }
+    }
 }
 
 /// Codes of symptoms that a root cause on the same real server explains.

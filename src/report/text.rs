@@ -43,6 +43,14 @@ pub fn headline(code: &str) -> &'static str {
         "tun-rs-no-reply" => "does not answer tunnelled connections",
         "handshake-reset" => "resets connections",
         "syn-retransmit" => "needs SYN retransmissions",
+        "rs-vip-not-on-loopback" => "does not have the VIP on lo",
+        "rs-arp-ignore" => "answers ARP for the VIP (arp_ignore)",
+        "rs-arp-announce" => "announces the VIP in ARP (arp_announce)",
+        "rp-filter-drops-asymmetric" => "drops client packets (strict rp_filter)",
+        "nat-rs-gateway-not-director" => "does not route replies via the director",
+        "ipvs-dest-unseen" => "gets no traffic",
+        "traffic-to-unknown-rs" => "receives traffic but is not in IPVS",
+        "weight-zero-receiving" => "receives new connections at weight 0",
         _ => "has a problem",
     }
 }
@@ -178,6 +186,12 @@ pub fn render(a: &Analysis, style: &Style) -> String {
                 .collect();
             let _ = writeln!(o, "      evidence: {}", ev.join(", "));
         }
+        for c in &f.config {
+            let _ = writeln!(o, "      config: {}", super::sanitize(c));
+        }
+        if let Some(by) = f.confirmed_by {
+            let _ = writeln!(o, "      confirmed by {by} (configuration)");
+        }
         if !f.fix.is_empty() {
             let _ = writeln!(o, "      fix: {}", f.fix);
         }
@@ -190,6 +204,18 @@ pub fn render(a: &Analysis, style: &Style) -> String {
             let _ = writeln!(o, "  - {n}");
         }
         let _ = writeln!(o);
+    }
+    if a.points.is_empty() {
+        let _ = writeln!(
+            o,
+            "Checked the live configuration of: {} (no captures)",
+            if a.snapshots.is_empty() {
+                "nothing".to_string()
+            } else {
+                super::sanitize(&a.snapshots.join(", "))
+            }
+        );
+        return o;
     }
     let pts: Vec<String> = a
         .points
