@@ -6,6 +6,7 @@
 pub mod config_view;
 mod dr_forward_rewrites_ip;
 mod dr_reply_via_director;
+mod dr_rs_gateway_director;
 mod dr_rs_no_reply;
 mod handshake_reset;
 mod ipvs_dest_unseen;
@@ -199,6 +200,7 @@ pub fn all() -> Vec<Box<dyn Check>> {
         Box::new(rs_arp_announce::RsArpAnnounce),
         Box::new(rp_filter_drops_asymmetric::RpFilterDropsAsymmetric::default()),
         Box::new(nat_rs_gateway_not_director::NatRsGatewayNotDirector::default()),
+        Box::new(dr_rs_gateway_director::DrRsGatewayDirector::default()),
         Box::new(ipvs_dest_unseen::IpvsDestUnseen::default()),
         Box::new(traffic_to_unknown_rs::TrafficToUnknownRs::default()),
         Box::new(weight_zero_receiving::WeightZeroReceiving::default()),
@@ -217,6 +219,7 @@ const PROOFS: &[(&str, &[&str])] = &[
         &["nat-rs-gateway-not-director"],
     ),
     ("nat-rs-no-reply", &["nat-rs-gateway-not-director"]),
+    ("dr-reply-via-director", &["dr-rs-gateway-director"]),
     (
         "vip-arp-multiple-owners",
         &["rs-vip-not-on-loopback", "rs-arp-ignore"],

@@ -48,6 +48,7 @@ pub fn headline(code: &str) -> &'static str {
         "rs-arp-announce" => "announces the VIP in ARP (arp_announce)",
         "rp-filter-drops-asymmetric" => "drops client packets (strict rp_filter)",
         "nat-rs-gateway-not-director" => "does not route replies via the director",
+        "dr-rs-gateway-director" => "routes replies via the director",
         "ipvs-dest-unseen" => "gets no traffic",
         "traffic-to-unknown-rs" => "receives traffic but is not in IPVS",
         "weight-zero-receiving" => "receives new connections at weight 0",

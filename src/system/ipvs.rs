@@ -13,7 +13,6 @@ use super::{Ipvs, IpvsDest, IpvsService, Stats, SyncDaemon, Timeouts};
 use netlink_packet_core::{
     DecodeError, DefaultNla, Emitable, NlaBuffer, NlasIterator, ParseableParametrized, NLA_F_NESTED,
 };
-use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use netlink_packet_generic::{GenlFamily, GenlHeader, GenlMessage};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -453,17 +452,19 @@ pub fn decode_info(stream: &[u8]) -> Result<(Option<String>, Option<u32>), Strin
 }
 
 /// The generic netlink controller's family dump: the id of family `name`.
+/// Walked here (CTRL_ATTR_FAMILY_ID = 1, CTRL_ATTR_FAMILY_NAME = 2) rather
+/// than with `netlink-packet-generic`'s `GenlCtrl` parser, which panics on
+/// some malformed policy attributes (found by the ipvs_netlink fuzz target).
 pub fn decode_family_id(stream: &[u8], name: &str) -> Result<Option<u16>, String> {
-    for m in decode_stream::<GenlMessage<GenlCtrl>>(stream)? {
-        let nlas = &m.payload.nlas;
-        let is = nlas
-            .iter()
-            .any(|a| matches!(a, GenlCtrlAttrs::FamilyName(n) if n == name));
+    for m in messages(stream)? {
+        let (mut id, mut is) = (None, false);
+        walk(&m.attrs, |k, v| match k {
+            1 => id = ne_u16(v),
+            2 => is = string(v) == name,
+            _ => {}
+        })?;
         if is {
-            return Ok(nlas.iter().find_map(|a| match a {
-                GenlCtrlAttrs::FamilyId(id) => Some(*id),
-                _ => None,
-            }));
+            return Ok(id);
         }
     }
     Ok(None)
