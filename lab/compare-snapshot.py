@@ -235,6 +235,33 @@ for host, s in sorted(snap.items()):
         else:
             checked["sysctls"] += 1
 
+# ------------------------------------------------------------------ unprivileged
+up = os.path.join(root, "unprivileged")
+if not os.path.isdir(up):
+    err("no unprivileged/ results")
+else:
+    u = json.loads(read("unprivileged", "director.json"))
+    ui = u.get("ipvs") or {}
+    if ui.get("source") != "proc":
+        err("unprivileged director snapshot: IPVS source %r, expected proc" % ui.get("source"))
+    if not any("CAP_NET_ADMIN" in w for w in u.get("warnings", [])):
+        err("unprivileged director snapshot does not say it lacks CAP_NET_ADMIN: %s" % u.get("warnings"))
+    errtxt = read("unprivileged", "director.err")
+    if "CAP_NET_ADMIN" not in errtxt:
+        err("unprivileged snapshot: no warning on stderr: %r" % errtxt)
+    if d and d.get("ipvs"):
+        def shape(i):
+            return sorted((label(s), tuple(sorted((dest_key(x), x["forward"], x["weight"]) for x in s["destinations"])))
+                          for s in i["services"])
+        if shape(ui) != shape(d["ipvs"]):
+            err("proc fallback services differ from netlink: %s vs %s" % (shape(ui), shape(d["ipvs"])))
+        else:
+            checked["proc fallback services"] = len(ui["services"])
+    rc = read("unprivileged", "netns.rc").strip()
+    ne = read("unprivileged", "netns.err")
+    if rc != "2" or len(ne.splitlines()) != 1 or "CAP_SYS_ADMIN" not in ne:
+        err("--netns without CAP_SYS_ADMIN: exit %s, stderr %r (want exit 2, one line naming CAP_SYS_ADMIN)" % (rc, ne))
+
 for e in errors:
     print("MISMATCH", e)
 print("compared: " + ", ".join("%d %s" % (n, k) for k, n in checked.items()))

@@ -210,3 +210,130 @@ fn text_report_leads_with_the_verdict() {
         "no colour when NO_COLOR is set / not a terminal"
     );
 }
+
+#[test]
+fn snapshot_of_this_host_is_json_with_its_links() {
+    let o = lvsdiag(&["snapshot"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["format"], 1);
+    assert!(v["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["link_type"] == "loopback"));
+    assert!(v["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["address"] == "127.0.0.1" && a["prefix_len"] == 8));
+    assert!(v["sysctls"]["net.ipv4.conf.all.rp_filter"].is_string());
+}
+
+#[test]
+fn unknown_namespace_and_bad_snapshots_are_one_line_exit_2() {
+    assert_one_line_error(
+        &lvsdiag(&["snapshot", "--netns", "no-such-ns"]),
+        "no-such-ns",
+    );
+    assert_one_line_error(&lvsdiag(&["check", "--netns", "no-such-ns"]), "no-such-ns");
+    assert_one_line_error(&lvsdiag(&["snapshot", "--netns", "\u{1b}[2J"]), "\\x1b[2J");
+    let not_json = tmp("notes.json", b"hello");
+    assert_one_line_error(
+        &lvsdiag(&["check", "--snapshot", not_json.to_str().unwrap()]),
+        "not a snapshot",
+    );
+    let other_json = tmp("other.json", b"{\"findings\":[]}");
+    assert_one_line_error(
+        &lvsdiag(&["check", "--snapshot", other_json.to_str().unwrap()]),
+        "not an lvsdiag snapshot",
+    );
+    let d = fixture("dr-healthy");
+    assert_one_line_error(
+        &lvsdiag(&[
+            "analyze",
+            "--snapshot",
+            "/nonexistent/snap.json",
+            d.to_str().unwrap(),
+        ]),
+        "/nonexistent/snap.json",
+    );
+}
+
+#[test]
+fn check_of_saved_snapshots_names_the_host_and_setting() {
+    let snaps = fixture("dr-rs-no-vip").join("snapshot");
+    let o = lvsdiag(&["check", "--snapshot", snaps.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "an error was found");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("ERROR rs-vip-not-on-loopback [192.0.2.13]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("config: rs3 snapshot: 192.0.2.100 is on no interface"),
+        "{out}"
+    );
+    assert!(
+        out.contains("fix: On rs3: ip addr add 192.0.2.100/32 dev lo"),
+        "{out}"
+    );
+    assert!(out.contains("no captures"), "{out}");
+    let ok = lvsdiag(&[
+        "check",
+        "--snapshot",
+        fixture("dr-healthy").join("snapshot").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+}
+
+#[test]
+fn analyze_with_snapshots_confirms_the_traffic_cause_in_json() {
+    let d = fixture("dr-rp-filter");
+    let o = lvsdiag(&[
+        "analyze",
+        "--format",
+        "json",
+        "--snapshot",
+        d.join("snapshot").to_str().unwrap(),
+        d.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "dr-rs-no-reply")
+        .expect("traffic finding");
+    assert_eq!(f["confirmed_by"], "rp-filter-drops-asymmetric");
+    assert!(f["cause"]
+        .as_str()
+        .unwrap()
+        .starts_with("Established from the configuration"));
+    assert!(f["config"].as_array().unwrap().iter().any(|c| c
+        .as_str()
+        .unwrap()
+        .contains("rs3 snapshot: net.ipv4.conf.all.rp_filter = 1")));
+    assert!(v["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h == "director"));
+    // The services come from the director's snapshot.
+    assert!(v["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["source"] == "ipvs" && s["source_detail"] == "director snapshot"));
+}

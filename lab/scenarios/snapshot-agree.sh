@@ -66,3 +66,19 @@ reference() {
 	nsx director ipvsadm -S -n > "$_d/ipvsadm-S.txt"
 }
 step reference reference
+# Without privileges: in the director's namespace as nobody (no
+# CAP_NET_ADMIN) IPVS comes from /proc/net/ip_vs, with a warning; entering a
+# namespace as nobody (no CAP_SYS_ADMIN) is one line and exit 2.
+unprivileged() {
+	mkdir -p "$OUT/unprivileged"
+	nsx director su -s /bin/sh nobody -c "lvsdiag snapshot" \
+		> "$OUT/unprivileged/director.json" 2> "$OUT/unprivileged/director.err"
+	if su -s /bin/sh nobody -c "lvsdiag snapshot --netns director" \
+		> /dev/null 2> "$OUT/unprivileged/netns.err"; then
+		echo "lvsdiag snapshot --netns as nobody did not fail"
+		return 1
+	else
+		echo $? > "$OUT/unprivileged/netns.rc"
+	fi
+}
+step unprivileged unprivileged
