@@ -59,7 +59,7 @@ pub fn line(h: &HostSnapshot, text: impl std::fmt::Display) -> String {
 }
 
 /// The interface that carries a real server's RIP.
-pub fn rip_iface<'a>(h: &'a HostSnapshot, rip: IpAddr) -> Option<&'a str> {
+pub fn rip_iface(h: &HostSnapshot, rip: IpAddr) -> Option<&str> {
     h.ifaces_with(rip).into_iter().find(|i| !h.is_loopback(i))
 }
 

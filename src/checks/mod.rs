@@ -234,36 +234,24 @@ const PROOFS: &[(&str, &[&str])] = &[
 /// a configuration finding that explains it gets that configuration as
 /// evidence and its cause stated as established, not as a guess.
 pub fn confirm(findings: &mut [Finding]) {
-    let proofs: Vec<(
-        Option<String>,
-        Option<String>,
-        &'static str,
-        String,
-        Vec<String>,
-    )> = findings
+    let proofs: Vec<Finding> = findings
         .iter()
         .filter(|f| !f.config.is_empty() && f.real_server.is_some())
-        .map(|f| {
-            (
-                f.service.clone(),
-                f.real_server.clone(),
-                f.code,
-                f.summary.clone(),
-                f.config.clone(),
-            )
-        })
+        .cloned()
         .collect();
     for f in findings.iter_mut() {
         let Some((_, codes)) = PROOFS.iter().find(|(c, _)| *c == f.code) else {
             continue;
         };
-        let found = proofs.iter().find(|(s, r, c, _, _)| {
-            codes.contains(c) && *r == f.real_server && (s.is_none() || *s == f.service)
+        let found = proofs.iter().find(|p| {
+            codes.contains(&p.code)
+                && p.real_server == f.real_server
+                && (p.service.is_none() || p.service == f.service)
         });
-        if let Some((_, _, code, summary, lines)) = found {
-            f.confirmed_by = Some(code);
-            f.cause = format!("Established from the configuration: {summary}.");
-            f.config.extend(lines.iter().cloned());
+        if let Some(p) = found {
+            f.confirmed_by = Some(p.code);
+            f.cause = format!("Established from the configuration: {}.", p.summary);
+            f.config.extend(p.config.iter().cloned());
         }
     }
 }

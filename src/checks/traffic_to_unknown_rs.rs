@@ -34,11 +34,9 @@ impl Check for TrafficToUnknownRs {
                 continue;
             }
             let (dir, s) = mine[0];
-            let listed: Vec<String> = s
-                .destinations
-                .iter()
-                .map(|d| d.address.to_string())
-                .collect();
+            let mut addrs: Vec<_> = s.destinations.iter().map(|d| d.address).collect();
+            addrs.sort();
+            let listed: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
             out.push(
                 Finding::new(
                     "traffic-to-unknown-rs",

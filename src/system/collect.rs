@@ -31,8 +31,8 @@ pub fn take(
     };
     let mut recording = Recording::new();
 
-    let mut rt = Conn::new(NETLINK_ROUTE as isize)
-        .map_err(|e| format!("cannot open an rtnetlink socket: {e}"))?;
+    let mut rt =
+        Conn::new(NETLINK_ROUTE).map_err(|e| format!("cannot open an rtnetlink socket: {e}"))?;
     if record {
         rt.recorded = Some(Vec::new());
     }
@@ -58,7 +58,7 @@ pub fn take(
             "{why}; /proc/net/ip_vs is not readable either: {e}"
         )),
     };
-    match Conn::new(NETLINK_GENERIC as isize) {
+    match Conn::new(NETLINK_GENERIC) {
         Err(e) => fallback(
             &mut snap,
             format!("cannot open a generic netlink socket: {e}"),

@@ -452,6 +452,55 @@ pub fn to_json(snaps: &[HostSnapshot]) -> String {
     s
 }
 
+/// The LVS model (services, real servers, modes) from the IPVS of every
+/// snapshot that has one.
+pub fn to_model(snaps: &[HostSnapshot]) -> crate::model::Model {
+    use crate::model::{Model, Origin, Proto, RealServerCfg, Service};
+    let mut m = Model::default();
+    for h in snaps {
+        let Some(ipvs) = &h.ipvs else { continue };
+        for s in &ipvs.services {
+            let origin = Origin::Ipvs(format!("{} snapshot", h.host));
+            let proto = match s.protocol.as_deref() {
+                Some("udp") => Proto::Udp,
+                Some("sctp") => Proto::Sctp,
+                _ => Proto::Tcp,
+            };
+            let mut svc = match (s.fwmark, s.address) {
+                (Some(mark), _) => {
+                    let mut svc = Service::new(
+                        IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                        None,
+                        proto,
+                        origin,
+                    );
+                    svc.fwmark = Some(mark);
+                    svc
+                }
+                (None, Some(a)) => Service::new(a, s.port.filter(|p| *p != 0), proto, origin),
+                (None, None) => continue,
+            };
+            svc.scheduler = s.scheduler.clone();
+            svc.persistent = s.persistent.then_some(s.timeout);
+            svc.real_servers = s
+                .destinations
+                .iter()
+                .filter_map(|d| {
+                    Some(RealServerCfg {
+                        addr: d.address,
+                        port: Some(d.port),
+                        mode: d.mode()?,
+                        weight: d.weight,
+                    })
+                })
+                .collect();
+            svc.mode = svc.effective_mode();
+            m.add(svc);
+        }
+    }
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -533,53 +582,4 @@ mod tests {
         let two = parse(to_json(&[h.clone(), h]).as_bytes()).unwrap();
         assert_eq!(two.len(), 2);
     }
-}
-
-/// The LVS model (services, real servers, modes) from the IPVS of every
-/// snapshot that has one.
-pub fn to_model(snaps: &[HostSnapshot]) -> crate::model::Model {
-    use crate::model::{Model, Origin, Proto, RealServerCfg, Service};
-    let mut m = Model::default();
-    for h in snaps {
-        let Some(ipvs) = &h.ipvs else { continue };
-        for s in &ipvs.services {
-            let origin = Origin::Ipvs(format!("{} snapshot", h.host));
-            let proto = match s.protocol.as_deref() {
-                Some("udp") => Proto::Udp,
-                Some("sctp") => Proto::Sctp,
-                _ => Proto::Tcp,
-            };
-            let mut svc = match (s.fwmark, s.address) {
-                (Some(mark), _) => {
-                    let mut svc = Service::new(
-                        IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-                        None,
-                        proto,
-                        origin,
-                    );
-                    svc.fwmark = Some(mark);
-                    svc
-                }
-                (None, Some(a)) => Service::new(a, s.port.filter(|p| *p != 0), proto, origin),
-                (None, None) => continue,
-            };
-            svc.scheduler = s.scheduler.clone();
-            svc.persistent = s.persistent.then_some(s.timeout);
-            svc.real_servers = s
-                .destinations
-                .iter()
-                .filter_map(|d| {
-                    Some(RealServerCfg {
-                        addr: d.address,
-                        port: Some(d.port),
-                        mode: d.mode()?,
-                        weight: d.weight,
-                    })
-                })
-                .collect();
-            svc.mode = svc.effective_mode();
-            m.add(svc);
-        }
-    }
-    m
 }
