@@ -53,6 +53,43 @@ pub fn dests<'a>(
     out
 }
 
+/// A DR real server over IPv4 that has the VIP, whose effective ARP
+/// sysctl `key` on its RIP interface is below `min`.
+pub struct ArpSetting<'a> {
+    pub svc: &'a Service,
+    pub rs: &'a RealServerCfg,
+    pub host: &'a HostSnapshot,
+    pub dev: &'a str,
+    pub value: i64,
+    /// The evidence line.
+    pub config: String,
+}
+
+pub fn arp_settings_below<'a>(ctx: &Context<'a>, key: &str, min: i64) -> Vec<ArpSetting<'a>> {
+    let mut out = Vec::new();
+    for (svc, rs, h) in dests(ctx, Mode::Dr) {
+        // NDP has no ARP sysctls; without the VIP there is nothing to answer for.
+        if !svc.vip.is_ipv4() || h.ifaces_with(svc.vip).is_empty() {
+            continue;
+        }
+        let Some(dev) = rip_iface(h, rs.addr) else {
+            continue;
+        };
+        match h.effective_max(dev, key) {
+            Some((value, shown)) if value < min => out.push(ArpSetting {
+                svc,
+                rs,
+                host: h,
+                dev,
+                value,
+                config: line(h, format!("{shown} (effective {value})")),
+            }),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// An evidence line naming the host: `rs3 snapshot: …`.
 pub fn line(h: &HostSnapshot, text: impl std::fmt::Display) -> String {
     format!("{} snapshot: {text}", h.host)

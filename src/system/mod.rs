@@ -357,6 +357,17 @@ impl HostSnapshot {
     }
 }
 
+/// The entry names of a directory, sorted; `None` if it cannot be listed.
+pub(crate) fn dir_names(dir: &std::path::Path) -> Option<Vec<String>> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    Some(v)
+}
+
 pub fn prefix_contains(net: IpAddr, len: u8, ip: IpAddr) -> bool {
     match (net, ip) {
         (IpAddr::V4(n), IpAddr::V4(i)) => {

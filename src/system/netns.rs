@@ -9,17 +9,10 @@ const NETNS_DIRS: &[&str] = &["/var/run/netns", "/run/netns"];
 
 /// The named namespaces (`ip netns list`), sorted.
 pub fn list() -> Vec<String> {
-    for d in NETNS_DIRS {
-        if let Ok(rd) = std::fs::read_dir(d) {
-            let mut v: Vec<String> = rd
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
-            v.sort();
-            return v;
-        }
-    }
-    Vec::new()
+    NETNS_DIRS
+        .iter()
+        .find_map(|d| super::dir_names(std::path::Path::new(d)))
+        .unwrap_or_default()
 }
 
 fn path_of(name: &str) -> Result<PathBuf, String> {

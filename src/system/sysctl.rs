@@ -34,32 +34,18 @@ pub fn read_all(root: &Path) -> BTreeMap<String, String> {
         "net.ipv6.conf.all.forwarding".into(),
         "net/ipv6/conf/all/forwarding",
     );
-    if let Ok(rd) = std::fs::read_dir(root.join("net/ipv4/conf")) {
-        let mut ifaces: Vec<String> = rd
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        ifaces.sort();
-        for i in ifaces {
-            for k in CONF_KEYS {
-                // sysctl writes a '.' in an interface name as '/'.
-                let shown = i.replace('.', "/");
-                put(
-                    format!("net.ipv4.conf.{shown}.{k}"),
-                    &format!("net/ipv4/conf/{i}/{k}"),
-                );
-            }
+    for i in super::dir_names(&root.join("net/ipv4/conf")).unwrap_or_default() {
+        for k in CONF_KEYS {
+            // sysctl writes a '.' in an interface name as '/'.
+            let shown = i.replace('.', "/");
+            put(
+                format!("net.ipv4.conf.{shown}.{k}"),
+                &format!("net/ipv4/conf/{i}/{k}"),
+            );
         }
     }
-    if let Ok(rd) = std::fs::read_dir(root.join("net/ipv4/vs")) {
-        let mut keys: Vec<String> = rd
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        keys.sort();
-        for k in keys {
-            put(format!("net.ipv4.vs.{k}"), &format!("net/ipv4/vs/{k}"));
-        }
+    for k in super::dir_names(&root.join("net/ipv4/vs")).unwrap_or_default() {
+        put(format!("net.ipv4.vs.{k}"), &format!("net/ipv4/vs/{k}"));
     }
     out
 }
