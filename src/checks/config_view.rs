@@ -141,6 +141,36 @@ pub fn route_for(h: &HostSnapshot, client: Option<IpAddr>, v6: bool) -> Option<&
     }
 }
 
+/// The clients seen for `vip` (else: remote clients, by the default route)
+/// whose route back from `h` fails `ok`: their names and, as evidence, the
+/// routes (at most 4).
+pub fn bad_routes_back(
+    h: &HostSnapshot,
+    clients: &Clients,
+    vip: IpAddr,
+    ok: impl Fn(Option<&Route>) -> bool,
+) -> (Vec<String>, Vec<String>) {
+    let (mut names, mut lines) = (Vec::new(), Vec::new());
+    for p in clients.probes(vip) {
+        let r = route_for(h, p, vip.is_ipv6());
+        if !ok(r) {
+            names.push(probe_name(p));
+            lines.push(line(
+                h,
+                format!(
+                    "route to {}: {}",
+                    probe_name(p),
+                    r.map_or("none".into(), HostSnapshot::describe_route)
+                ),
+            ));
+            if lines.len() >= 4 {
+                break;
+            }
+        }
+    }
+    (names, lines)
+}
+
 /// `203.0.113.10` or `remote clients` for a probe.
 pub fn probe_name(p: Option<IpAddr>) -> String {
     p.map_or("remote clients".into(), |c| c.to_string())

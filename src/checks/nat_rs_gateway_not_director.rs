@@ -2,13 +2,13 @@
 //! clients does not go through the director, so its replies skip the
 //! reverse NAT and the clients reset them.
 
-use super::config_view::{dests, director_for, line, probe_name, route_for, Clients};
+use super::config_view::{bad_routes_back, dests, director_for, line, Clients};
 use super::{Check, Context};
 use crate::finding::{Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::FlowView;
 use crate::model::Mode;
-use crate::system::{prefix_contains, HostSnapshot};
+use crate::system::prefix_contains;
 
 #[derive(Default)]
 pub struct NatRsGatewayNotDirector {
@@ -31,28 +31,10 @@ impl Check for NatRsGatewayNotDirector {
                 .iter()
                 .find(|a| prefix_contains(a.address, a.prefix_len, rs.addr) && a.address != rs.addr)
                 .map(|a| a.address);
-            let mut lines = Vec::new();
-            let mut bad = Vec::new();
-            for p in self.clients.probes(svc.vip) {
-                let r = route_for(h, p, svc.vip.is_ipv6());
-                let via_director = r
-                    .and_then(|r| r.gateway)
-                    .is_some_and(|g| !dir.ifaces_with(g).is_empty());
-                if !via_director {
-                    bad.push(probe_name(p));
-                    lines.push(line(
-                        h,
-                        format!(
-                            "route to {}: {}",
-                            probe_name(p),
-                            r.map_or("none".into(), HostSnapshot::describe_route)
-                        ),
-                    ));
-                }
-                if lines.len() >= 4 {
-                    break;
-                }
-            }
+            let (bad, mut lines) = bad_routes_back(h, &self.clients, svc.vip, |r| {
+                r.and_then(|r| r.gateway)
+                    .is_some_and(|g| !dir.ifaces_with(g).is_empty())
+            });
             if bad.is_empty() {
                 continue;
             }

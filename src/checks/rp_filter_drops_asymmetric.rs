@@ -3,13 +3,12 @@
 //! (effective `rp_filter` = max(all, iface) = 1), but the real server's route
 //! back to the client leaves by another interface: the kernel drops them.
 
-use super::config_view::{dests, line, probe_name, rip_iface, route_for, Clients};
+use super::config_view::{bad_routes_back, dests, line, rip_iface, Clients};
 use super::{Check, Context};
 use crate::finding::{Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::FlowView;
 use crate::model::Mode;
-use crate::system::HostSnapshot;
 
 #[derive(Default)]
 pub struct RpFilterDropsAsymmetric {
@@ -49,26 +48,11 @@ impl Check for RpFilterDropsAsymmetric {
                 if v != 1 {
                     continue;
                 }
+                let (bad, routes) = bad_routes_back(h, &self.clients, svc.vip, |r| {
+                    r.and_then(|r| r.dev.as_deref()) == Some(input)
+                });
                 let mut lines = vec![line(h, format!("{shown} (effective {v}: strict)"))];
-                let mut bad = Vec::new();
-                for p in self.clients.probes(svc.vip) {
-                    let r = route_for(h, p, false);
-                    let out_dev = r.and_then(|r| r.dev.as_deref());
-                    if out_dev != Some(input) {
-                        bad.push(probe_name(p));
-                        lines.push(line(
-                            h,
-                            format!(
-                                "route to {}: {}",
-                                probe_name(p),
-                                r.map_or("none".into(), HostSnapshot::describe_route)
-                            ),
-                        ));
-                    }
-                    if lines.len() > 4 {
-                        break;
-                    }
-                }
+                lines.extend(routes);
                 if bad.is_empty() {
                     continue;
                 }
