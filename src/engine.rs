@@ -116,8 +116,9 @@ pub struct Analysis {
     pub notes: Vec<String>,
     pub packets: u64,
     pub flows: TableStats,
-    /// Hosts whose configuration snapshot was used.
-    pub snapshots: Vec<String>,
+    /// The configuration snapshots used: host name and the capture points
+    /// of that host (named `<host>` or `<host>-<iface>`).
+    pub snapshots: Vec<(String, Vec<String>)>,
 }
 
 impl Engine {
@@ -267,6 +268,23 @@ impl Engine {
             })
             .collect();
         self.visibility_notes(&model, &points, &mut notes);
+        let snapshots = self
+            .snapshots
+            .iter()
+            .map(|s| {
+                let pts = points
+                    .iter()
+                    .filter(|p| {
+                        p.name == s.host
+                            || p.name
+                                .strip_prefix(s.host.as_str())
+                                .is_some_and(|r| r.starts_with('-'))
+                    })
+                    .map(|p| p.name.clone())
+                    .collect();
+                (s.host.clone(), pts)
+            })
+            .collect();
         Analysis {
             points,
             services,
@@ -275,7 +293,7 @@ impl Engine {
             notes,
             packets: self.packets,
             flows: self.flows.stats,
-            snapshots: self.snapshots.iter().map(|s| s.host.clone()).collect(),
+            snapshots,
         }
     }
 

@@ -43,7 +43,7 @@ enum Cmd {
 #[derive(clap::Args)]
 struct AnalyzeArgs {
     /// Capture files or directories of them, each file one capture point named by its
-    /// file stem (NAME=PATH to name it).
+    /// file stem (NAME=PATH to name it); `*.json` files are configuration snapshots.
     #[arg(required = true, value_name = "[NAME=]PATH")]
     inputs: Vec<String>,
     /// A virtual service address, ADDR[:PORT] (repeatable). Without --vip/--ipvs the
@@ -170,7 +170,14 @@ fn run_analyze(a: AnalyzeArgs) -> u8 {
         Ok(m) => m,
         Err(e) => return fail(&e.to_string()),
     };
-    let snapshots = match system::load(&a.snapshot) {
+    // Snapshot files among the inputs (`lvsdiag snapshot` JSON beside the captures).
+    let (json, inputs): (Vec<String>, Vec<String>) = a
+        .inputs
+        .iter()
+        .cloned()
+        .partition(|i| i.ends_with(".json") && std::path::Path::new(i).is_file());
+    let snapshot_args: Vec<String> = a.snapshot.iter().cloned().chain(json).collect();
+    let snapshots = match system::load(&snapshot_args) {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
@@ -189,7 +196,10 @@ fn run_analyze(a: AnalyzeArgs) -> u8 {
         },
         max_flows: a.max_flows,
     };
-    let analysis = match analyze::run_files_with(&a.inputs, model, opts, snapshots) {
+    if inputs.is_empty() {
+        return fail("no capture files given, only snapshots; to check the configuration alone use lvsdiag check --snapshot FILE");
+    }
+    let analysis = match analyze::run_files_with(&inputs, model, opts, snapshots) {
         Ok(an) => an,
         Err(e) => return fail(&e.to_string()),
     };

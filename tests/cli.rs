@@ -325,11 +325,39 @@ fn analyze_with_snapshots_confirms_the_traffic_cause_in_json() {
         .as_str()
         .unwrap()
         .contains("rs3 snapshot: net.ipv4.conf.all.rp_filter = 1")));
-    assert!(v["snapshots"]
+    assert!(f["fix"]
+        .as_str()
+        .unwrap()
+        .starts_with("On rs3: sysctl -w net.ipv4.conf.all.rp_filter=2"));
+    // Snapshots are matched to the capture points of their host.
+    let rs3 = v["snapshots"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|h| h == "director"));
+        .find(|h| h["host"] == "rs3")
+        .unwrap();
+    assert_eq!(rs3["points"], serde_json::json!(["rs3-eth0", "rs3-eth1"]));
+    // Snapshot files among the inputs are the same as --snapshot.
+    let mut args = vec!["analyze".to_string(), "--format".into(), "json".into()];
+    args.push(d.to_str().unwrap().into());
+    for h in ["director", "rs3"] {
+        args.push(
+            d.join("snapshot")
+                .join(format!("{h}.json"))
+                .to_str()
+                .unwrap()
+                .into(),
+        );
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o2 = lvsdiag(&args);
+    let v2: serde_json::Value = serde_json::from_slice(&o2.stdout).unwrap();
+    assert!(v2["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["confirmed_by"] == "rp-filter-drops-asymmetric"));
+    assert_eq!(v2["snapshots"].as_array().unwrap().len(), 2);
     // The services come from the director's snapshot.
     assert!(v["services"]
         .as_array()

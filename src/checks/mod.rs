@@ -232,7 +232,8 @@ const PROOFS: &[(&str, &[&str])] = &[
 
 /// Joins traffic and configuration: a traffic finding whose real server has
 /// a configuration finding that explains it gets that configuration as
-/// evidence and its cause stated as established, not as a guess.
+/// evidence, its cause stated as established (not as a list of guesses) and
+/// that finding's precise fix.
 pub fn confirm(findings: &mut [Finding]) {
     let proofs: Vec<Finding> = findings
         .iter()
@@ -252,6 +253,7 @@ pub fn confirm(findings: &mut [Finding]) {
             f.confirmed_by = Some(p.code);
             f.cause = format!("Established from the configuration: {}.", p.summary);
             f.config.extend(p.config.iter().cloned());
+            f.fix.clone_from(&p.fix);
         }
     }
 }

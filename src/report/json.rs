@@ -104,7 +104,7 @@ pub fn render(a: &Analysis) -> String {
         "real_servers": real_servers,
         "findings": findings,
         "notes": a.notes,
-        "snapshots": a.snapshots,
+        "snapshots": a.snapshots.iter().map(|(h, p)| json!({"host": sanitize(h), "points": p})).collect::<Vec<_>>(),
         "totals": {
             "packets": a.packets,
             "connections": a.flows.flows,

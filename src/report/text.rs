@@ -80,7 +80,7 @@ pub fn render(a: &Analysis, style: &Style) -> String {
         {
             if let Some(rs) = &f.real_server {
                 if !broken.iter().any(|(r, _)| r == rs) {
-                    broken.push((rs.clone(), headline(f.code)));
+                    broken.push((rs.clone(), headline(f.confirmed_by.unwrap_or(f.code))));
                 }
             }
         }
@@ -213,7 +213,13 @@ pub fn render(a: &Analysis, style: &Style) -> String {
             if a.snapshots.is_empty() {
                 "nothing".to_string()
             } else {
-                super::sanitize(&a.snapshots.join(", "))
+                super::sanitize(
+                    &a.snapshots
+                        .iter()
+                        .map(|(h, _)| h.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                )
             }
         );
         return o;
@@ -230,5 +236,20 @@ pub fn render(a: &Analysis, style: &Style) -> String {
         a.flows.flows,
         pts.join(", ")
     );
+    if !a.snapshots.is_empty() {
+        let s: Vec<String> = a
+            .snapshots
+            .iter()
+            .map(|(h, p)| match p.is_empty() {
+                true => h.clone(),
+                false => format!("{h} ({})", p.join(", ")),
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "Configuration snapshots: {}",
+            super::sanitize(&s.join(", "))
+        );
+    }
     o
 }
