@@ -310,6 +310,16 @@ fn run_check(a: CheckArgs) -> u8 {
             Err(e) => return fail(&e),
         }
     };
+    if !snaps
+        .iter()
+        .any(|s| s.ipvs.as_ref().is_some_and(|i| !i.services.is_empty()))
+    {
+        let hosts: Vec<&str> = snaps.iter().map(|s| s.host.as_str()).collect();
+        return fail(&format!(
+            "no IPVS services in {} (ip_vs not loaded, or an empty table): run lvsdiag check on the director, or add its snapshot with --snapshot",
+            sanitize(&hosts.join(", "))
+        ));
+    }
     let analysis = command::check(snaps);
     if !print_report(&analysis, a.format, a.color) {
         return 2;

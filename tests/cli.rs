@@ -365,3 +365,32 @@ fn analyze_with_snapshots_confirms_the_traffic_cause_in_json() {
         .iter()
         .any(|s| s["source"] == "ipvs" && s["source_detail"] == "director snapshot"));
 }
+
+#[test]
+fn check_needs_a_director_and_sanitizes_snapshot_strings() {
+    // Real servers only: nothing to check against, one line, exit 2.
+    let d = fixture("dr-rs-no-vip").join("snapshot");
+    let rs3 = d.join("rs3.json");
+    assert_one_line_error(
+        &lvsdiag(&["check", "--snapshot", rs3.to_str().unwrap()]),
+        "no IPVS services in rs3",
+    );
+    // A host name with an escape sequence is shown escaped.
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&rs3).unwrap()).unwrap();
+    v["host"] = serde_json::json!("rs3\u{1b}[2J");
+    let evil = tmp("evil-rs3.json", v.to_string().as_bytes());
+    let o = lvsdiag(&[
+        "check",
+        "--snapshot",
+        d.join("director.json").to_str().unwrap(),
+        "--snapshot",
+        evil.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains('\u{1b}'), "{out}");
+    assert!(
+        out.contains("rs3\\x1b[2J snapshot: 192.0.2.100 is on no interface"),
+        "{out}"
+    );
+}

@@ -116,7 +116,7 @@ pub fn render(a: &Analysis, style: &Style) -> String {
         let _ = writeln!(o, "{mode} {label} — {verdict}");
         let origin = match &s.service.origin {
             Origin::CommandLine => "given with --vip".to_string(),
-            Origin::Ipvs(f) => format!("from {f}"),
+            Origin::Ipvs(f) => format!("from {}", super::sanitize(f)),
             Origin::Inferred(why) => format!("inferred: {why}"),
         };
         let _ = writeln!(
@@ -171,13 +171,13 @@ pub fn render(a: &Analysis, style: &Style) -> String {
             "{} {}{who}: {}",
             style.sev(f.severity),
             f.code,
-            f.summary
+            super::sanitize(&f.summary)
         );
         if let Some(by) = f.explained_by {
             let _ = writeln!(o, "      explained by {by}");
         }
         if !f.cause.is_empty() {
-            let _ = writeln!(o, "      cause: {}", f.cause);
+            let _ = writeln!(o, "      cause: {}", super::sanitize(&f.cause));
         }
         if !f.evidence.is_empty() {
             let ev: Vec<String> = f
@@ -194,7 +194,7 @@ pub fn render(a: &Analysis, style: &Style) -> String {
             let _ = writeln!(o, "      confirmed by {by} (configuration)");
         }
         if !f.fix.is_empty() {
-            let _ = writeln!(o, "      fix: {}", f.fix);
+            let _ = writeln!(o, "      fix: {}", super::sanitize(&f.fix));
         }
         let _ = writeln!(o);
     }
