@@ -297,3 +297,40 @@ fn decoders_reject_truncated_replies_without_panicking() {
     bad[21] = 0xff;
     assert!(ipvs::decode_services(&bad).is_err());
 }
+
+/// The `/proc/net/ip_vs` fallback read at the same moment gives the same
+/// services, real servers, methods, weights and connection counts.
+#[test]
+fn proc_fallback_agrees_with_netlink() {
+    let text = std::fs::read_to_string(dir("director").join("proc-ip_vs.txt")).unwrap();
+    let p = ipvs::from_proc(&text);
+    assert_eq!(p.source, "proc");
+    let shape = |i: &system::Ipvs| {
+        let mut v: Vec<(String, Vec<(IpAddr, u16, String, i64, u32, u32)>)> = i
+            .services
+            .iter()
+            .map(|s| {
+                let mut d: Vec<_> = s
+                    .destinations
+                    .iter()
+                    .map(|d| {
+                        (
+                            d.address,
+                            d.port,
+                            d.forward.clone(),
+                            d.weight,
+                            d.active_conns,
+                            d.inactive_conns,
+                        )
+                    })
+                    .collect();
+                d.sort();
+                (s.label(), d)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(shape(&p), shape(&director_ipvs()));
+    assert_eq!(p.services.len(), 7);
+}

@@ -64,6 +64,7 @@ reference() {
 	nsx director ipvsadm -Ln --timeout > "$_d/ipvsadm-timeout.txt"
 	nsx director ipvsadm -Ln --daemon > "$_d/ipvsadm-daemon.txt"
 	nsx director ipvsadm -S -n > "$_d/ipvsadm-S.txt"
+	nsx director cat /proc/net/ip_vs > "$_d/proc-ip_vs.txt"
 }
 step reference reference
 # Without privileges: in the director's namespace as nobody (no

@@ -35,8 +35,10 @@ impl Check for IpvsDestUnseen {
             }
             for d in active {
                 let got = if live {
-                    d.stats
-                        .map_or(u64::from(d.active_conns + d.inactive_conns), |st| st.conns)
+                    d.stats.map_or(
+                        u64::from(d.active_conns) + u64::from(d.inactive_conns),
+                        |st| st.conns,
+                    )
                 } else {
                     self.0.count(ctx, vip, port, Some(d.address))
                 };
