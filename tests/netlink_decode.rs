@@ -298,6 +298,8 @@ fn decoders_reject_truncated_replies_without_panicking() {
     assert!(ipvs::decode_services(&bad).is_err());
 }
 
+type Dest = (IpAddr, u16, String, i64, u32, u32);
+
 /// The `/proc/net/ip_vs` fallback read at the same moment gives the same
 /// services, real servers, methods, weights and connection counts.
 #[test]
@@ -306,7 +308,7 @@ fn proc_fallback_agrees_with_netlink() {
     let p = ipvs::from_proc(&text);
     assert_eq!(p.source, "proc");
     let shape = |i: &system::Ipvs| {
-        let mut v: Vec<(String, Vec<(IpAddr, u16, String, i64, u32, u32)>)> = i
+        let mut v: Vec<(String, Vec<Dest>)> = i
             .services
             .iter()
             .map(|s| {
