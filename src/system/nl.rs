@@ -5,7 +5,7 @@
 
 use netlink_packet_core::{
     NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkSerializable, NLMSG_DONE, NLMSG_ERROR,
-    NLM_F_DUMP, NLM_F_REQUEST,
+    NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST,
 };
 use netlink_sys::{Socket, SocketAddr};
 use std::fmt::Debug;
@@ -53,21 +53,41 @@ impl Conn {
     }
 
     /// Sends one request (a dump when `dump`) and returns the reply messages,
-    /// concatenated as the kernel sent them, without the final DONE.
+    /// concatenated as the kernel sent them, without the final DONE. A dump
+    /// the kernel marks inconsistent (NLM_F_DUMP_INTR: the table changed
+    /// meanwhile) is asked again, up to three times.
     pub fn request<T>(&mut self, name: &str, payload: T, dump: bool) -> Result<Vec<u8>, NlError>
     where
         T: NetlinkSerializable + Debug + Into<netlink_packet_core::NetlinkPayload<T>>,
     {
-        self.seq = self.seq.wrapping_add(1);
         let mut hdr = NetlinkHeader::default();
         hdr.flags = NLM_F_REQUEST | if dump { NLM_F_DUMP } else { 0 };
-        hdr.sequence_number = self.seq;
         let mut msg = NetlinkMessage::new(hdr, payload.into());
         msg.finalize();
         let mut buf = vec![0u8; msg.buffer_len()];
         msg.serialize(&mut buf);
-        self.sock.send(&buf, 0).map_err(NlError::Io)?;
+        let mut attempt = 0;
+        let stream = loop {
+            let (stream, interrupted) = self.exchange(&mut buf, dump)?;
+            attempt += 1;
+            if !interrupted || attempt == 3 {
+                break stream;
+            }
+        };
+        if let Some(r) = &mut self.recorded {
+            r.push((name.to_string(), stream.clone()));
+        }
+        Ok(stream)
+    }
+
+    /// One request/reply exchange with a fresh sequence number; says whether
+    /// the dump was interrupted.
+    fn exchange(&mut self, buf: &mut [u8], dump: bool) -> Result<(Vec<u8>, bool), NlError> {
+        self.seq = self.seq.wrapping_add(1);
+        NetlinkBuffer::new(&mut *buf).set_sequence_number(self.seq);
+        self.sock.send(buf, 0).map_err(NlError::Io)?;
         let mut stream = Vec::new();
+        let mut interrupted = false;
         // Kernel dump skbs are at most 32 KiB; this leaves room.
         let mut rx: Vec<u8> = Vec::with_capacity(1 << 18);
         'recv: loop {
@@ -82,6 +102,7 @@ impl Conn {
                 if b.sequence_number() != self.seq {
                     continue; // a stale reply
                 }
+                interrupted |= b.flags() & NLM_F_DUMP_INTR != 0;
                 match b.message_type() {
                     NLMSG_DONE => break 'recv,
                     NLMSG_ERROR => {
@@ -105,10 +126,7 @@ impl Conn {
                 break;
             }
         }
-        if let Some(r) = &mut self.recorded {
-            r.push((name.to_string(), stream.clone()));
-        }
-        Ok(stream)
+        Ok((stream, interrupted))
     }
 }
 
