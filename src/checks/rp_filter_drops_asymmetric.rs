@@ -66,7 +66,7 @@ impl Check for RpFilterDropsAsymmetric {
                     .real_server(rs.addr.to_string())
                     .cause(format!("With rp_filter 1 the kernel accepts a packet only if its route back to the source uses the interface it came in on. Forwarded client packets arrive on {input}, the route to the clients does not use {input}, so they are dropped before any socket sees them."))
                     .config(lines)
-                    .fix(format!("On {}: sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.{input}.rp_filter=2 (loose mode), or route the clients back via {input}", h.host)),
+                    .fix(format!("On {}: sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.{}.rp_filter=2 (loose mode), or route the clients back via {input}", h.host, input.replace('.', "/"))),
                 );
             }
         }

@@ -22,7 +22,7 @@ impl Check for RsArpAnnounce {
                 .real_server(rs.addr.to_string())
                 .cause(format!("When the real server answers a client from {} it resolves its gateway with ARP; with arp_announce below 2 that request may carry the VIP as sender, and the gateway then maps {} to this real server's MAC.", svc.vip, svc.vip))
                 .config([a.config])
-                .fix(format!("On {}: sysctl -w net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.{dev}.arp_announce=2", h.host)),
+                .fix(format!("On {}: sysctl -w net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.{}.arp_announce=2", h.host, dev.replace('.', "/"))),
             );
         }
     }

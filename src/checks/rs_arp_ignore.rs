@@ -22,7 +22,7 @@ impl Check for RsArpIgnore {
                 .real_server(rs.addr.to_string())
                 .cause(format!("With arp_ignore 0 Linux answers ARP for any local address on any interface, the VIP on lo included: the gateway can learn this real server's MAC for {} and send clients to it instead of the director.", svc.vip))
                 .config([a.config])
-                .fix(format!("On {}: sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.{dev}.arp_ignore=1 (persist in /etc/sysctl.d/)", h.host)),
+                .fix(format!("On {}: sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.{}.arp_ignore=1 (persist in /etc/sysctl.d/)", h.host, dev.replace('.', "/"))),
             );
         }
     }

@@ -297,6 +297,8 @@ impl HostSnapshot {
     /// The value the kernel uses for a per-interface IPv4 setting that it
     /// combines as max(all, iface): arp_ignore, arp_announce, rp_filter.
     pub fn effective_max(&self, ifname: &str, key: &str) -> Option<(i64, String)> {
+        // sysctl names write a '.' in an interface name (VLANs) as '/'.
+        let ifname = ifname.replace('.', "/");
         let all = self.sysctl(&format!("net.ipv4.conf.all.{key}"));
         let dev = self.sysctl(&format!("net.ipv4.conf.{ifname}.{key}"));
         let v = match (all, dev) {
@@ -556,6 +558,10 @@ mod tests {
         assert_eq!(h.effective_max("eth0", "arp_ignore").unwrap().0, 2);
         assert_eq!(h.effective_max("eth9", "rp_filter").unwrap().0, 0);
         assert!(h.effective_max("eth0", "proxy_arp").is_none());
+        let mut v = h.clone();
+        v.sysctls
+            .insert("net.ipv4.conf.eth0/100.rp_filter".into(), "1".into());
+        assert_eq!(v.effective_max("eth0.100", "rp_filter").unwrap().0, 1);
     }
 
     #[test]
