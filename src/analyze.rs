@@ -40,6 +40,16 @@ pub fn build_model(vips: &[String], ipvs: &[String]) -> Result<(Model, Vec<Strin
 
 /// Reads every input in one merged pass and analyzes it.
 pub fn run_files(inputs: &[String], model: Model, opts: Options) -> Result<Analysis, InputError> {
+    run_files_with(inputs, model, opts, Vec::new())
+}
+
+/// [`run_files`] with host configuration snapshots for the cross-checks.
+pub fn run_files_with(
+    inputs: &[String],
+    model: Model,
+    opts: Options,
+    snapshots: Vec<crate::system::HostSnapshot>,
+) -> Result<Analysis, InputError> {
     let files = expand_inputs(inputs)?;
     if files.len() > usize::from(u16::MAX) {
         return Err(InputError("too many capture files (at most 65535)".into()));
@@ -52,7 +62,7 @@ pub fn run_files(inputs: &[String], model: Model, opts: Options) -> Result<Analy
     }
     let mut progress = Progress::new(total_bytes);
     let mut merger = Merger::new(sources);
-    let mut engine = Engine::new(model, opts);
+    let mut engine = Engine::new(model, opts).with_snapshots(snapshots);
     while let Some(p) = merger.next_packet() {
         // Record header plus captured bytes: where the readers are in the files.
         progress.advance(16 + p.data.len() as u64);

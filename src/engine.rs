@@ -13,6 +13,7 @@ use crate::flow::view::{FlowView, RsKey};
 use crate::flow::Flow;
 use crate::model::{Mode, Model, Origin, Proto, Service};
 use crate::source::{PointInfo, RawPacket};
+use crate::system::HostSnapshot;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -113,6 +114,7 @@ pub struct Engine {
     recent: std::collections::VecDeque<Box<Flow>>,
     first_ts: Option<i64>,
     last_ts: i64,
+    snapshots: Vec<HostSnapshot>,
 }
 
 /// A real server as reported.
@@ -169,6 +171,9 @@ pub struct Analysis {
     pub notes: Vec<String>,
     pub packets: u64,
     pub flows: TableStats,
+    /// The configuration snapshots used: host name and the capture points
+    /// of that host (named `<host>` or `<host>-<iface>`).
+    pub snapshots: Vec<(String, Vec<String>)>,
 }
 
 impl Engine {
@@ -186,7 +191,14 @@ impl Engine {
             recent: std::collections::VecDeque::new(),
             first_ts: None,
             last_ts: i64::MIN,
+            snapshots: Vec::new(),
         }
+    }
+
+    /// Host configuration snapshots for the checks that cross-check them.
+    pub fn with_snapshots(mut self, snapshots: Vec<HostSnapshot>) -> Engine {
+        self.snapshots = snapshots;
+        self
     }
 
     /// Feeds one packet. A packet that cannot be decoded returns `false`.
@@ -353,11 +365,13 @@ impl Engine {
             model: &model,
             hosts: &self.hosts,
             points: &points,
+            snapshots: &self.snapshots,
         };
         let mut findings = Vec::new();
         for c in &mut self.checks {
             c.finish(&ctx, &mut findings);
         }
+        checks::confirm(&mut findings);
         checks::explain(&mut findings);
         findings.sort_by(|a, b| {
             b.severity
@@ -381,6 +395,23 @@ impl Engine {
             })
             .collect();
         self.visibility_notes(&model, &points, &mut notes);
+        let snapshots = self
+            .snapshots
+            .iter()
+            .map(|s| {
+                let pts = points
+                    .iter()
+                    .filter(|p| {
+                        p.name == s.host
+                            || p.name
+                                .strip_prefix(s.host.as_str())
+                                .is_some_and(|r| r.starts_with('-'))
+                    })
+                    .map(|p| p.name.clone())
+                    .collect();
+                (s.host.clone(), pts)
+            })
+            .collect();
         also(&self, &ctx);
         Analysis {
             points,
@@ -390,6 +421,7 @@ impl Engine {
             notes,
             packets: self.packets,
             flows: self.flows.stats,
+            snapshots,
         }
     }
 
@@ -458,7 +490,7 @@ impl Engine {
                 model.add(s);
             }
         }
-        if model.services.is_empty() {
+        if model.services.is_empty() && !points.is_empty() {
             notes.push("No connections through a VIP were found: no TCP handshakes in these captures. Give --vip ADDR:PORT or --ipvs FILE if the service is there.".into());
         }
         model
@@ -542,6 +574,9 @@ impl Engine {
     }
 
     fn visibility_notes(&self, model: &Model, points: &[PointInfo], notes: &mut Vec<String>) {
+        if points.is_empty() {
+            return; // a live configuration check: no captures to describe
+        }
         for p in points
             .iter()
             .filter(|p| !p.link_type.has_dst_mac() && p.packets > 0)

@@ -61,6 +61,12 @@ pub struct Finding {
     pub explained_by: Option<&'static str>,
     /// A symptom (retransmits, client resets) rather than a root cause.
     pub symptom: bool,
+    /// Configuration evidence: lines from a host's snapshot, each naming the
+    /// host (`rs3 snapshot: net.ipv4.conf.all.arp_ignore = 0`).
+    pub config: Vec<String>,
+    /// Set on a traffic finding when a configuration finding on the same
+    /// real server proves its cause.
+    pub confirmed_by: Option<&'static str>,
 }
 
 impl Finding {
@@ -76,6 +82,8 @@ impl Finding {
             fix: String::new(),
             explained_by: None,
             symptom: false,
+            config: Vec::new(),
+            confirmed_by: None,
         }
     }
     pub fn symptom(mut self) -> Self {
@@ -101,6 +109,10 @@ impl Finding {
     }
     pub fn fix(mut self, s: impl Into<String>) -> Self {
         self.fix = s.into();
+        self
+    }
+    pub fn config(mut self, lines: impl IntoIterator<Item = String>) -> Self {
+        self.config.extend(lines);
         self
     }
     pub fn evidence(mut self, ev: impl IntoIterator<Item = Evidence>) -> Self {

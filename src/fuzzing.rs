@@ -91,3 +91,19 @@ pub fn engine(data: &[u8]) {
     let _ = crate::report::json::render(&a);
     let _ = crate::report::text::render(&a, &crate::report::text::Style { color: false });
 }
+
+/// IPVS generic netlink replies: the bytes as a reply stream for every
+/// decoder, and as the nested service / destination attributes.
+pub fn ipvs_netlink(data: &[u8]) {
+    use crate::system::ipvs;
+    let _ = ipvs::decode_services(data);
+    let _ = ipvs::decode_dests(data, 2);
+    let _ = ipvs::decode_dests(data, 10);
+    let _ = ipvs::decode_config(data);
+    let _ = ipvs::decode_daemons(data);
+    let _ = ipvs::decode_info(data);
+    let _ = ipvs::decode_family_id(data, ipvs::FAMILY);
+    let _ = ipvs::decode_service(data);
+    let _ = ipvs::decode_dest(data, 2);
+    let _ = ipvs::decode_dest(data, 10);
+}

@@ -8,7 +8,9 @@
 //! across capture points, ARP claims, host roles) → checks (one per finding
 //! code) → finding → report (text, JSON) / TUI
 //!                      ▲
-//!        model (services, real servers, modes: --vip, --ipvs, inferred)
+//!        model (services, real servers, modes: --vip, --ipvs, snapshots, inferred)
+//!        system (host snapshots: IPVS, links, addresses, routes, sysctls;
+//!                read live over netlink, or from `lvsdiag snapshot` JSON)
 //! ```
 
 pub mod analyze;
@@ -25,4 +27,5 @@ pub mod model;
 pub mod report;
 pub mod session;
 pub mod source;
+pub mod system;
 pub mod tui;

@@ -4,11 +4,12 @@ use lvsdiag::engine::{Analysis, Options};
 use lvsdiag::finding::Severity;
 use lvsdiag::flow::table::DEFAULT_MAX_FLOWS;
 use lvsdiag::model::Mode;
-use lvsdiag::report::{json, text};
+use lvsdiag::report::{json, sanitize, text};
 use lvsdiag::session::{Session, SessionOptions};
 use lvsdiag::source::file::expand_inputs;
 use lvsdiag::source::live::{CaptureOptions, Spec};
 use lvsdiag::source::InputError;
+use lvsdiag::system::{self, command};
 use lvsdiag::tui::app::App;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -39,6 +40,11 @@ enum Cmd {
     Tui(TuiArgs),
     /// Capture live points to one pcap file per point, for a later `analyze`.
     Capture(CaptureArgs),
+    /// Read this host's LVS configuration from the kernel (IPVS, links, addresses,
+    /// routes, neighbours, sysctls), read-only, and write it as JSON.
+    Snapshot(SnapshotArgs),
+    /// Cross-check the live configuration (snapshots, no capture) and report findings.
+    Check(CheckArgs),
     /// Write synthetic captures for benchmarks and bound tests.
     #[command(hide = true)]
     Generate {
@@ -54,7 +60,7 @@ enum Cmd {
 #[derive(clap::Args, Default)]
 struct SourceArgs {
     /// Capture files or directories of them, each file one capture point named by its
-    /// file stem (NAME=PATH to name it).
+    /// file stem (NAME=PATH to name it); `*.json` files are configuration snapshots.
     #[arg(value_name = "[NAME=]PATH")]
     inputs: Vec<String>,
     /// Capture live on an interface (repeatable): -i eth0, -i dir=eth0, -i rs1=eth0@rs1
@@ -137,6 +143,10 @@ struct ModelArgs {
     /// Cap on connections tracked at once; beyond it the idlest are concluded early.
     #[arg(long, default_value_t = DEFAULT_MAX_FLOWS)]
     max_flows: usize,
+    /// Configuration snapshots (`lvsdiag snapshot` JSON, or a directory of them) to
+    /// cross-check with the traffic (repeatable).
+    #[arg(long, value_name = "FILE|DIR")]
+    snapshot: Vec<String>,
 }
 
 impl ModelArgs {
@@ -206,6 +216,44 @@ struct CaptureArgs {
     duration: Option<f64>,
 }
 
+#[derive(clap::Args)]
+struct NetnsArgs {
+    /// Read network namespace NAME (/var/run/netns/NAME) instead of this one (repeatable).
+    #[arg(long, value_name = "NAME")]
+    netns: Vec<String>,
+    /// Read every named network namespace.
+    #[arg(long, conflicts_with = "netns")]
+    all_netns: bool,
+}
+
+#[derive(clap::Args)]
+struct SnapshotArgs {
+    #[command(flatten)]
+    ns: NetnsArgs,
+    /// Write DIR/<host>.json per host instead of JSON on stdout.
+    #[arg(long, value_name = "DIR")]
+    out: Option<std::path::PathBuf>,
+    /// Also write the raw netlink replies as DIR/<host>/<request>.bin (decoder fixtures).
+    #[arg(long, value_name = "DIR", hide = true)]
+    record: Option<std::path::PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    ns: NetnsArgs,
+    /// Check these snapshot files (or directories of them) instead of the live kernel.
+    #[arg(long, value_name = "FILE|DIR", conflicts_with_all = ["netns", "all_netns"])]
+    snapshot: Vec<String>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Exit 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    fail_on: FailOn,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+}
+
 #[derive(Clone, Copy, ValueEnum, Default)]
 enum ModeArg {
     #[default]
@@ -242,6 +290,8 @@ fn main() -> ExitCode {
         Some(Cmd::Analyze(a)) => run_analyze(a),
         Some(Cmd::Tui(t)) => run_tui(t),
         Some(Cmd::Capture(c)) => run_capture(c),
+        Some(Cmd::Snapshot(a)) => run_snapshot(a),
+        Some(Cmd::Check(a)) => run_check(a),
         None => {
             if cli.tui.src.inputs.is_empty() && !cli.tui.src.is_live() {
                 let _ = <Cli as clap::CommandFactory>::command().print_help();
@@ -284,19 +334,44 @@ fn catch_interrupt() {
     }
 }
 
-fn run_tui(t: TuiArgs) -> u8 {
+/// The model from --vip, --ipvs and the snapshots (`--snapshot`, and `*.json`
+/// files among the inputs, which are taken out of them).
+fn prepare(
+    m: &ModelArgs,
+    src: &mut SourceArgs,
+) -> Result<(lvsdiag::model::Model, Vec<system::HostSnapshot>), u8> {
+    let (mut model, warnings) =
+        analyze::build_model(&m.vip, &m.ipvs).map_err(|e| fail(&e.to_string()))?;
+    let (json, inputs): (Vec<String>, Vec<String>) = src
+        .inputs
+        .iter()
+        .cloned()
+        .partition(|i| i.ends_with(".json") && std::path::Path::new(i).is_file());
+    src.inputs = inputs;
+    let snapshot_args: Vec<String> = m.snapshot.iter().cloned().chain(json).collect();
+    let snapshots = system::load(&snapshot_args).map_err(|e| fail(&e))?;
+    for s in system::to_model(&snapshots).services {
+        model.add(s);
+    }
+    for w in warnings {
+        eprintln!("lvsdiag: warning: {w}");
+    }
+    if src.inputs.is_empty() && !src.is_live() && !snapshots.is_empty() {
+        return Err(fail("no capture files given, only snapshots; to check the configuration alone use lvsdiag check --snapshot FILE"));
+    }
+    Ok((model, snapshots))
+}
+
+fn run_tui(mut t: TuiArgs) -> u8 {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return fail(
             "the TUI needs a terminal; for a report use lvsdiag analyze (add --format json for CI)",
         );
     }
-    let (model, warnings) = match analyze::build_model(&t.model.vip, &t.model.ipvs) {
+    let (model, snapshots) = match prepare(&t.model, &mut t.src) {
         Ok(m) => m,
-        Err(e) => return fail(&e.to_string()),
+        Err(code) => return code,
     };
-    for w in warnings {
-        eprintln!("lvsdiag: warning: {w}");
-    }
     let specs = match t.src.specs() {
         Ok(s) => s,
         Err(e) => return fail(&e.to_string()),
@@ -309,6 +384,7 @@ fn run_tui(t: TuiArgs) -> u8 {
         },
         capture: t.src.capture(),
         speed: t.speed,
+        snapshots,
         ..SessionOptions::default()
     };
     let session = match Session::start(specs, model, opts) {
@@ -412,14 +488,11 @@ fn run_capture(c: CaptureArgs) -> u8 {
     }
 }
 
-fn run_analyze(a: AnalyzeArgs) -> u8 {
-    let (model, warnings) = match analyze::build_model(&a.model.vip, &a.model.ipvs) {
+fn run_analyze(mut a: AnalyzeArgs) -> u8 {
+    let (model, snapshots) = match prepare(&a.model, &mut a.src) {
         Ok(m) => m,
-        Err(e) => return fail(&e.to_string()),
+        Err(code) => return code,
     };
-    for w in warnings {
-        eprintln!("lvsdiag: warning: {w}");
-    }
     let color = match a.color {
         Color::Always => true,
         Color::Never => false,
@@ -436,7 +509,7 @@ fn run_analyze(a: AnalyzeArgs) -> u8 {
         if !a.src.is_live() {
             return fail("--live needs live sources: -i IFACE or --exec NAME='COMMAND'");
         }
-        match analyze_live(&a, model, &render) {
+        match analyze_live(&a, model, snapshots, &render) {
             Ok(an) => an,
             Err(code) => return code,
         }
@@ -446,7 +519,7 @@ fn run_analyze(a: AnalyzeArgs) -> u8 {
                 "give capture files (or a directory of them), or live sources with -i / --exec",
             );
         }
-        match analyze::run_files(&a.src.inputs, model, a.model.options()) {
+        match analyze::run_files_with(&a.src.inputs, model, a.model.options(), snapshots) {
             Ok(an) => an,
             Err(e) => return fail(&e.to_string()),
         }
@@ -481,6 +554,7 @@ fn emit(out: &str) -> bool {
 fn analyze_live(
     a: &AnalyzeArgs,
     model: lvsdiag::model::Model,
+    snapshots: Vec<system::HostSnapshot>,
     render: &dyn Fn(&Analysis) -> String,
 ) -> Result<Analysis, u8> {
     let specs = a.src.specs().map_err(|e| fail(&e.to_string()))?;
@@ -489,6 +563,7 @@ fn analyze_live(
         engine: a.model.options(),
         capture: a.src.capture(),
         interval: Duration::from_millis(500),
+        snapshots,
         ..SessionOptions::default()
     };
     let names: Vec<String> = specs.iter().map(|s| s.name().to_string()).collect();
@@ -532,6 +607,112 @@ fn analyze_live(
         },
         None => Err(fail("the analysis stopped before producing a report")),
     }
+}
+
+fn fail_on(f: FailOn) -> Option<Severity> {
+    match f {
+        FailOn::Error => Some(Severity::Error),
+        FailOn::Warning => Some(Severity::Warning),
+        FailOn::Info => Some(Severity::Info),
+        FailOn::Never => None,
+    }
+}
+
+/// Writes the report to stdout; false when stdout is gone.
+fn print_report(analysis: &lvsdiag::engine::Analysis, format: Format, color: Color) -> bool {
+    let out = match format {
+        Format::Json => json::render(analysis),
+        Format::Text => {
+            let color = match color {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => {
+                    std::io::stdout().is_terminal()
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                }
+            };
+            text::render(analysis, &text::Style { color })
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(out.as_bytes())
+        .and_then(|_| stdout.flush())
+        .is_ok()
+}
+
+/// Reads the live snapshots the options name; warnings go to stderr.
+fn live_snapshots(
+    ns: &NetnsArgs,
+    record: bool,
+) -> Result<Vec<(system::HostSnapshot, system::collect::Recording)>, String> {
+    let targets = command::targets(&ns.netns, ns.all_netns)?;
+    let taken = command::take(&targets, record)?;
+    for (s, _) in &taken {
+        for w in &s.warnings {
+            eprintln!("lvsdiag: warning: {}: {}", sanitize(&s.host), sanitize(w));
+        }
+    }
+    Ok(taken)
+}
+
+fn run_snapshot(a: SnapshotArgs) -> u8 {
+    let taken = match live_snapshots(&a.ns, a.record.is_some()) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    if let Some(dir) = &a.record {
+        if let Err(e) = command::write_recordings(dir, &taken) {
+            return fail(&e);
+        }
+    }
+    let snaps: Vec<_> = taken.into_iter().map(|(s, _)| s).collect();
+    match &a.out {
+        Some(dir) => match command::write_dir(dir, &snaps) {
+            Ok(()) => 0,
+            Err(e) => fail(&e),
+        },
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            if stdout
+                .write_all(system::to_json(&snaps).as_bytes())
+                .and_then(|_| stdout.flush())
+                .is_err()
+            {
+                return 2;
+            }
+            0
+        }
+    }
+}
+
+fn run_check(a: CheckArgs) -> u8 {
+    let snaps = if a.snapshot.is_empty() {
+        match live_snapshots(&a.ns, false) {
+            Ok(t) => t.into_iter().map(|(s, _)| s).collect(),
+            Err(e) => return fail(&e),
+        }
+    } else {
+        match system::load(&a.snapshot) {
+            Ok(s) => s,
+            Err(e) => return fail(&e),
+        }
+    };
+    if !snaps
+        .iter()
+        .any(|s| s.ipvs.as_ref().is_some_and(|i| !i.services.is_empty()))
+    {
+        let hosts: Vec<&str> = snaps.iter().map(|s| s.host.as_str()).collect();
+        return fail(&format!(
+            "no IPVS services in {} (ip_vs not loaded, or an empty table): run lvsdiag check on the director, or add its snapshot with --snapshot",
+            sanitize(&hosts.join(", "))
+        ));
+    }
+    let analysis = command::check(snaps);
+    if !print_report(&analysis, a.format, a.color) {
+        return 2;
+    }
+    analyze::exit_status(&analysis, fail_on(a.fail_on)) as u8
 }
 
 fn fail(msg: &str) -> u8 {

@@ -38,6 +38,8 @@ pub struct SessionOptions {
     pub interval: Duration,
     /// Bytes of recent live packets kept for export.
     pub ring_bytes: usize,
+    /// Host configuration snapshots for the cross-checks.
+    pub snapshots: Vec<crate::system::HostSnapshot>,
 }
 
 impl Default for SessionOptions {
@@ -51,6 +53,7 @@ impl Default for SessionOptions {
             speed: None,
             interval: Duration::from_millis(500),
             ring_bytes: 64 << 20,
+            snapshots: Vec::new(),
         }
     }
 }
@@ -170,7 +173,7 @@ fn run(
     cmds: Receiver<Cmd>,
 ) {
     let started = Instant::now();
-    let mut engine = Engine::new(model, opts.engine.clone());
+    let mut engine = Engine::new(model, opts.engine.clone()).with_snapshots(opts.snapshots);
     let mut seq = 0u64;
     let mut ring = Ring::new(opts.ring_bytes);
     let mut has_live = false;

@@ -210,3 +210,187 @@ fn text_report_leads_with_the_verdict() {
         "no colour when NO_COLOR is set / not a terminal"
     );
 }
+
+#[test]
+fn snapshot_of_this_host_is_json_with_its_links() {
+    let o = lvsdiag(&["snapshot"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["format"], 1);
+    assert!(v["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["link_type"] == "loopback"));
+    assert!(v["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["address"] == "127.0.0.1" && a["prefix_len"] == 8));
+    assert!(v["sysctls"]["net.ipv4.conf.all.rp_filter"].is_string());
+}
+
+#[test]
+fn unknown_namespace_and_bad_snapshots_are_one_line_exit_2() {
+    assert_one_line_error(
+        &lvsdiag(&["snapshot", "--netns", "no-such-ns"]),
+        "no-such-ns",
+    );
+    assert_one_line_error(&lvsdiag(&["check", "--netns", "no-such-ns"]), "no-such-ns");
+    assert_one_line_error(&lvsdiag(&["snapshot", "--netns", "\u{1b}[2J"]), "\\x1b[2J");
+    let not_json = tmp("notes.json", b"hello");
+    assert_one_line_error(
+        &lvsdiag(&["check", "--snapshot", not_json.to_str().unwrap()]),
+        "not a snapshot",
+    );
+    let other_json = tmp("other.json", b"{\"findings\":[]}");
+    assert_one_line_error(
+        &lvsdiag(&["check", "--snapshot", other_json.to_str().unwrap()]),
+        "not an lvsdiag snapshot",
+    );
+    let d = fixture("dr-healthy");
+    assert_one_line_error(
+        &lvsdiag(&[
+            "analyze",
+            "--snapshot",
+            "/nonexistent/snap.json",
+            d.to_str().unwrap(),
+        ]),
+        "/nonexistent/snap.json",
+    );
+}
+
+#[test]
+fn check_of_saved_snapshots_names_the_host_and_setting() {
+    let snaps = fixture("dr-rs-no-vip").join("snapshot");
+    let o = lvsdiag(&["check", "--snapshot", snaps.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "an error was found");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("ERROR rs-vip-not-on-loopback [192.0.2.13]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("config: rs3 snapshot: 192.0.2.100 is on no interface"),
+        "{out}"
+    );
+    assert!(
+        out.contains("fix: On rs3: ip addr add 192.0.2.100/32 dev lo"),
+        "{out}"
+    );
+    assert!(out.contains("no captures"), "{out}");
+    let ok = lvsdiag(&[
+        "check",
+        "--snapshot",
+        fixture("dr-healthy").join("snapshot").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+}
+
+#[test]
+fn analyze_with_snapshots_confirms_the_traffic_cause_in_json() {
+    let d = fixture("dr-rp-filter");
+    let o = lvsdiag(&[
+        "analyze",
+        "--format",
+        "json",
+        "--snapshot",
+        d.join("snapshot").to_str().unwrap(),
+        d.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "dr-rs-no-reply")
+        .expect("traffic finding");
+    assert_eq!(f["confirmed_by"], "rp-filter-drops-asymmetric");
+    assert!(f["cause"]
+        .as_str()
+        .unwrap()
+        .starts_with("Established from the configuration"));
+    assert!(f["config"].as_array().unwrap().iter().any(|c| c
+        .as_str()
+        .unwrap()
+        .contains("rs3 snapshot: net.ipv4.conf.all.rp_filter = 1")));
+    assert!(f["fix"]
+        .as_str()
+        .unwrap()
+        .starts_with("On rs3: sysctl -w net.ipv4.conf.all.rp_filter=2"));
+    // Snapshots are matched to the capture points of their host.
+    let rs3 = v["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host"] == "rs3")
+        .unwrap();
+    assert_eq!(rs3["points"], serde_json::json!(["rs3-eth0", "rs3-eth1"]));
+    // Snapshot files among the inputs are the same as --snapshot.
+    let mut args = vec!["analyze".to_string(), "--format".into(), "json".into()];
+    args.push(d.to_str().unwrap().into());
+    for h in ["director", "rs3"] {
+        args.push(
+            d.join("snapshot")
+                .join(format!("{h}.json"))
+                .to_str()
+                .unwrap()
+                .into(),
+        );
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o2 = lvsdiag(&args);
+    let v2: serde_json::Value = serde_json::from_slice(&o2.stdout).unwrap();
+    assert!(v2["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["confirmed_by"] == "rp-filter-drops-asymmetric"));
+    assert_eq!(v2["snapshots"].as_array().unwrap().len(), 2);
+    // The services come from the director's snapshot.
+    assert!(v["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["source"] == "ipvs" && s["source_detail"] == "director snapshot"));
+}
+
+#[test]
+fn check_needs_a_director_and_sanitizes_snapshot_strings() {
+    // Real servers only: nothing to check against, one line, exit 2.
+    let d = fixture("dr-rs-no-vip").join("snapshot");
+    let rs3 = d.join("rs3.json");
+    assert_one_line_error(
+        &lvsdiag(&["check", "--snapshot", rs3.to_str().unwrap()]),
+        "no IPVS services in rs3",
+    );
+    // A host name with an escape sequence is shown escaped.
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&rs3).unwrap()).unwrap();
+    v["host"] = serde_json::json!("rs3\u{1b}[2J");
+    let evil = tmp("evil-rs3.json", v.to_string().as_bytes());
+    let o = lvsdiag(&[
+        "check",
+        "--snapshot",
+        d.join("director.json").to_str().unwrap(),
+        "--snapshot",
+        evil.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains('\u{1b}'), "{out}");
+    assert!(
+        out.contains("rs3\\x1b[2J snapshot: 192.0.2.100 is on no interface"),
+        "{out}"
+    );
+}

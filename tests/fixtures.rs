@@ -3,7 +3,7 @@
 //! from the traffic, given with --vip, and read from the director's
 //! `ipvsadm -S -n`; and with only some capture points, never a false finding.
 
-use lvsdiag::analyze::{build_model, run_files};
+use lvsdiag::analyze::{build_model, run_files, run_files_with};
 use lvsdiag::engine::{Analysis, Options};
 use lvsdiag::finding::Severity;
 use lvsdiag::model::Model;
@@ -25,11 +25,15 @@ fn fixtures() -> Vec<PathBuf> {
 }
 
 fn expected(dir: &Path) -> (Value, Got) {
+    expected_list(dir, "findings")
+}
+
+fn expected_list(dir: &Path, key: &str) -> (Value, Got) {
     let v: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
-    let set = v["findings"]
+    let set = v[key]
         .as_array()
-        .expect("findings list")
+        .unwrap_or_else(|| panic!("{}: no {key} list", dir.display()))
         .iter()
         .map(|f| {
             (
@@ -201,5 +205,108 @@ fn partial_capture_points_never_give_false_findings() {
             }
         }
     }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// Codes that only configuration snapshots can give; of those, the ones that
+/// also need traffic.
+const CONFIG_CODES: &[&str] = &[
+    "rs-vip-not-on-loopback",
+    "rs-arp-ignore",
+    "rs-arp-announce",
+    "rp-filter-drops-asymmetric",
+    "nat-rs-gateway-not-director",
+    "dr-rs-gateway-director",
+    "ipvs-dest-unseen",
+    "traffic-to-unknown-rs",
+    "weight-zero-receiving",
+];
+const JOINED_CODES: &[&str] = &["traffic-to-unknown-rs", "weight-zero-receiving"];
+
+fn snapshots(dir: &Path) -> Option<Vec<lvsdiag::system::HostSnapshot>> {
+    let d = dir.join("snapshot");
+    d.is_dir()
+        .then(|| lvsdiag::system::load(&[d.display().to_string()]).expect("snapshots load"))
+}
+
+/// With every host's configuration snapshot, each fixture yields exactly
+/// `findings_with_snapshots`: the traffic findings plus the configuration
+/// side of the same fault; and a traffic root cause that the configuration
+/// proves says so (`confirmed_by`, config evidence).
+#[test]
+fn every_fixture_with_snapshots_yields_exactly_its_expected_findings() {
+    let mut failures = Vec::new();
+    let mut with = 0;
+    for dir in fixtures() {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let Some(snaps) = snapshots(&dir) else {
+            failures.push(format!("{name}: no snapshot/ directory"));
+            continue;
+        };
+        with += 1;
+        let (_, want) = expected_list(&dir, "findings_with_snapshots");
+        let model = lvsdiag::system::to_model(&snaps);
+        let inputs = vec![dir.display().to_string()];
+        let a = run_files_with(&inputs, model, Options::default(), snaps.clone())
+            .expect("fixture reads");
+        let g = got(&a);
+        if g != want {
+            failures.push(format!(
+                "{name} (with snapshots):\n missing: {:?}\n extra: {:?}\n all findings:\n{}",
+                want.difference(&g).collect::<Vec<_>>(),
+                g.difference(&want).collect::<Vec<_>>(),
+                describe(&a)
+            ));
+        }
+        for f in &a.findings {
+            if CONFIG_CODES.contains(&f.code) && f.severity >= Severity::Warning {
+                let host_named = f.config.iter().any(|c| c.contains(" snapshot: "));
+                if !host_named {
+                    failures.push(format!(
+                        "{name}: {} has no config evidence naming a host: {:?}",
+                        f.code, f.config
+                    ));
+                }
+            }
+            // A traffic finding on a real server with a proving config finding is confirmed.
+            let proven = a.findings.iter().any(|c| {
+                c.real_server == f.real_server
+                    && matches!(
+                        (f.code, c.code),
+                        (
+                            "dr-rs-no-reply",
+                            "rs-vip-not-on-loopback" | "rp-filter-drops-asymmetric"
+                        ) | ("tun-rs-no-reply", "rp-filter-drops-asymmetric")
+                            | ("nat-reply-bypasses-director", "nat-rs-gateway-not-director")
+                            | ("vip-arp-multiple-owners", "rs-vip-not-on-loopback")
+                    )
+            });
+            if proven && (f.confirmed_by.is_none() || f.config.is_empty()) {
+                failures.push(format!(
+                    "{name}: {} [{:?}] is proven by the configuration but not confirmed",
+                    f.code, f.real_server
+                ));
+            }
+        }
+        // The live check (configuration only) finds the configuration side.
+        let c = lvsdiag::system::command::check(snaps);
+        let gc = got(&c);
+        let want_cfg: Got = want
+            .iter()
+            .filter(|(code, _, _)| {
+                CONFIG_CODES.contains(&code.as_str()) && !JOINED_CODES.contains(&code.as_str())
+            })
+            .cloned()
+            .collect();
+        if gc != want_cfg {
+            failures.push(format!(
+                "{name} (lvsdiag check):\n missing: {:?}\n extra: {:?}\n all findings:\n{}",
+                want_cfg.difference(&gc).collect::<Vec<_>>(),
+                gc.difference(&want_cfg).collect::<Vec<_>>(),
+                describe(&c)
+            ));
+        }
+    }
+    assert!(with >= 10, "only {with} fixtures have snapshots");
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }

@@ -38,3 +38,8 @@ fn ipvsadm_inputs() {
 fn engine_inputs() {
     replay("engine", lvsdiag::fuzzing::engine);
 }
+
+#[test]
+fn ipvs_netlink_inputs() {
+    replay("ipvs_netlink", lvsdiag::fuzzing::ipvs_netlink);
+}

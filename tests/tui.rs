@@ -17,6 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn fixture(name: &str) -> (Session, Arc<Published>) {
+    fixture_with(name, Model::default(), SessionOptions::default())
+}
+
+fn fixture_with(name: &str, model: Model, opts: SessionOptions) -> (Session, Arc<Published>) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
         .join(name);
@@ -25,7 +29,7 @@ fn fixture(name: &str) -> (Session, Arc<Published>) {
         .into_iter()
         .map(|(name, path)| Spec::File { name, path })
         .collect();
-    let s = Session::start(specs, Model::default(), SessionOptions::default()).unwrap();
+    let s = Session::start(specs, model, opts).unwrap();
     let p = s.wait_done(Duration::from_millis(10)).unwrap();
     assert!(p.done);
     (s, p)
@@ -355,4 +359,36 @@ fn live_drops_and_ended_streams_are_always_visible() {
     );
     assert!(s.contains("kernel 3 if 1 lvsdiag 2"), "{s}");
     assert!(s.contains("ended with error"), "{s}");
+}
+
+#[test]
+fn config_view_and_detail_show_the_snapshot_cross_check() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/dr-rs-no-vip/snapshot");
+    let snapshots = lvsdiag::system::load(&[dir.display().to_string()]).unwrap();
+    let mut model = Model::default();
+    for s in lvsdiag::system::to_model(&snapshots).services {
+        model.add(s);
+    }
+    let opts = SessionOptions {
+        snapshots,
+        ..SessionOptions::default()
+    };
+    let (_s, p) = fixture_with("dr-rs-no-vip", model, opts);
+    let mut app = App::new("x".into());
+    key(&mut app, &p, KeyCode::Char('5'));
+    let s = screen(&app, &p, 150, 40);
+    assert!(s.contains("rs3: capture points rs3-eth0"), "{s}");
+    assert!(s.contains("ERROR rs-vip-not-on-loopback"), "{s}");
+    assert!(
+        s.contains("rs3 snapshot: 192.0.2.100 is on no interface; lo has 127.0.0.1/8"),
+        "{s}"
+    );
+    key(&mut app, &p, KeyCode::Char('2'));
+    key(&mut app, &p, KeyCode::Enter);
+    let d = screen(&app, &p, 150, 40);
+    assert!(d.contains("dr-rs-no-reply"), "{d}");
+    assert!(
+        d.contains("Configuration (confirmed by rs-vip-not-on-loopback)"),
+        "{d}"
+    );
 }

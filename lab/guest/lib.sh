@@ -394,6 +394,11 @@ collect() {
 		nsx "$_d" ipvsadm -Lnc > "$OUT/ipvsadm-conn$_sfx.txt"
 	done
 	for _h in $HOSTS; do dump_config "$_h"; done
+	# With LVSDIAG_BIN: every host's configuration snapshot, taken now (after
+	# the traffic, so the IPVS counters match the captures).
+	if command -v lvsdiag >/dev/null 2>&1; then
+		lvsdiag snapshot --all-netns --out "$OUT/snapshot"
+	fi
 }
 
 # The usual sequence after the topology and IPVS are configured.

@@ -3,17 +3,27 @@
 //! ([`FlowView`]) and concludes at the end of input from what it tallied and
 //! from what the whole capture taught about hosts ([`Context`]).
 
+pub mod config_view;
 mod dr_forward_rewrites_ip;
 mod dr_reply_via_director;
+mod dr_rs_gateway_director;
 mod dr_rs_no_reply;
 mod handshake_reset;
+mod ipvs_dest_unseen;
 mod nat_reply_bypasses_director;
+mod nat_rs_gateway_not_director;
 mod nat_rs_no_reply;
+mod rp_filter_drops_asymmetric;
+mod rs_arp_announce;
+mod rs_arp_ignore;
+mod rs_vip_not_on_loopback;
 mod syn_retransmit;
+mod traffic_to_unknown_rs;
 mod tun_rs_no_reply;
 mod vip_arp_failover;
 mod vip_arp_multiple_owners;
 mod vip_traffic_bypasses_director;
+mod weight_zero_receiving;
 
 use crate::decode::{fmt_mac, Mac};
 use crate::finding::{Evidence, EvidenceSet, Finding, Severity};
@@ -54,6 +64,8 @@ pub struct Context<'a> {
     pub model: &'a Model,
     pub hosts: &'a HostMap,
     pub points: &'a [PointInfo],
+    /// Host configuration snapshots (may be empty).
+    pub snapshots: &'a [crate::system::HostSnapshot],
 }
 
 impl Context<'_> {
@@ -200,7 +212,68 @@ pub fn all() -> Vec<Box<dyn Check>> {
         Box::new(tun_rs_no_reply::TunRsNoReply::default()),
         Box::new(handshake_reset::HandshakeReset::default()),
         Box::new(syn_retransmit::SynRetransmit::default()),
+        // Configuration (snapshots), alone and joined with the traffic.
+        Box::new(rs_vip_not_on_loopback::RsVipNotOnLoopback),
+        Box::new(rs_arp_ignore::RsArpIgnore),
+        Box::new(rs_arp_announce::RsArpAnnounce),
+        Box::new(rp_filter_drops_asymmetric::RpFilterDropsAsymmetric::default()),
+        Box::new(nat_rs_gateway_not_director::NatRsGatewayNotDirector::default()),
+        Box::new(dr_rs_gateway_director::DrRsGatewayDirector::default()),
+        Box::new(ipvs_dest_unseen::IpvsDestUnseen::default()),
+        Box::new(traffic_to_unknown_rs::TrafficToUnknownRs::default()),
+        Box::new(weight_zero_receiving::WeightZeroReceiving::default()),
     ]
+}
+
+/// Which configuration findings prove the cause of which traffic findings.
+const PROOFS: &[(&str, &[&str])] = &[
+    (
+        "dr-rs-no-reply",
+        &["rs-vip-not-on-loopback", "rp-filter-drops-asymmetric"],
+    ),
+    ("tun-rs-no-reply", &["rp-filter-drops-asymmetric"]),
+    (
+        "nat-reply-bypasses-director",
+        &["nat-rs-gateway-not-director"],
+    ),
+    ("nat-rs-no-reply", &["nat-rs-gateway-not-director"]),
+    ("dr-reply-via-director", &["dr-rs-gateway-director"]),
+    (
+        "vip-arp-multiple-owners",
+        &["rs-vip-not-on-loopback", "rs-arp-ignore"],
+    ),
+    (
+        "vip-traffic-bypasses-director",
+        &["rs-vip-not-on-loopback", "rs-arp-ignore"],
+    ),
+];
+
+/// Joins traffic and configuration: a traffic finding whose real server has
+/// a configuration finding that explains it gets that configuration as
+/// evidence, its cause stated as established (not as a list of guesses) and
+/// that finding's precise fix.
+pub fn confirm(findings: &mut [Finding]) {
+    let proofs: Vec<Finding> = findings
+        .iter()
+        .filter(|f| !f.config.is_empty() && f.real_server.is_some())
+        .cloned()
+        .collect();
+    for f in findings.iter_mut() {
+        let Some((_, codes)) = PROOFS.iter().find(|(c, _)| *c == f.code) else {
+            continue;
+        };
+        let found = proofs.iter().find(|p| {
+            codes.contains(&p.code)
+                && p.real_server == f.real_server
+                && (p.service.is_none() || p.service == f.service)
+        });
+        if let Some(p) = found {
+            f.confirmed_by = Some(p.code);
+            f.cause = format!("Established from the configuration: {}.", p.summary);
+            f.config.extend(p.config.iter().cloned());
+            f.fix.clone_from(&p.fix);
+        }
+    }
 }
 
 /// Codes of symptoms that a root cause on the same real server explains.

@@ -102,6 +102,8 @@ pub fn render(a: &Analysis) -> String {
                 })).collect::<Vec<_>>(),
                 "fix": f.fix,
                 "explained_by": f.explained_by,
+                "config": f.config.iter().map(|c| sanitize(c)).collect::<Vec<_>>(),
+                "confirmed_by": f.confirmed_by,
             })
         })
         .collect();
@@ -111,6 +113,7 @@ pub fn render(a: &Analysis) -> String {
         "real_servers": real_servers,
         "findings": findings,
         "notes": a.notes,
+        "snapshots": a.snapshots.iter().map(|(h, p)| json!({"host": sanitize(h), "points": p})).collect::<Vec<_>>(),
         "totals": {
             "packets": a.packets,
             "connections": a.flows.flows,

@@ -43,6 +43,15 @@ pub fn headline(code: &str) -> &'static str {
         "tun-rs-no-reply" => "does not answer tunnelled connections",
         "handshake-reset" => "resets connections",
         "syn-retransmit" => "needs SYN retransmissions",
+        "rs-vip-not-on-loopback" => "does not have the VIP on lo",
+        "rs-arp-ignore" => "answers ARP for the VIP (arp_ignore)",
+        "rs-arp-announce" => "announces the VIP in ARP (arp_announce)",
+        "rp-filter-drops-asymmetric" => "drops client packets (strict rp_filter)",
+        "nat-rs-gateway-not-director" => "does not route replies via the director",
+        "dr-rs-gateway-director" => "routes replies via the director",
+        "ipvs-dest-unseen" => "gets no traffic",
+        "traffic-to-unknown-rs" => "receives traffic but is not in IPVS",
+        "weight-zero-receiving" => "receives new connections at weight 0",
         _ => "has a problem",
     }
 }
@@ -71,7 +80,7 @@ pub fn render(a: &Analysis, style: &Style) -> String {
         {
             if let Some(rs) = &f.real_server {
                 if !broken.iter().any(|(r, _)| r == rs) {
-                    broken.push((rs.clone(), headline(f.code)));
+                    broken.push((rs.clone(), headline(f.confirmed_by.unwrap_or(f.code))));
                 }
             }
         }
@@ -107,7 +116,7 @@ pub fn render(a: &Analysis, style: &Style) -> String {
         let _ = writeln!(o, "{mode} {label} — {verdict}");
         let origin = match &s.service.origin {
             Origin::CommandLine => "given with --vip".to_string(),
-            Origin::Ipvs(f) => format!("from {f}"),
+            Origin::Ipvs(f) => format!("from {}", super::sanitize(f)),
             Origin::Inferred(why) => format!("inferred: {why}"),
         };
         let _ = writeln!(
@@ -162,13 +171,13 @@ pub fn render(a: &Analysis, style: &Style) -> String {
             "{} {}{who}: {}",
             style.sev(f.severity),
             f.code,
-            f.summary
+            super::sanitize(&f.summary)
         );
         if let Some(by) = f.explained_by {
             let _ = writeln!(o, "      explained by {by}");
         }
         if !f.cause.is_empty() {
-            let _ = writeln!(o, "      cause: {}", f.cause);
+            let _ = writeln!(o, "      cause: {}", super::sanitize(&f.cause));
         }
         if !f.evidence.is_empty() {
             let ev: Vec<String> = f
@@ -178,8 +187,14 @@ pub fn render(a: &Analysis, style: &Style) -> String {
                 .collect();
             let _ = writeln!(o, "      evidence: {}", ev.join(", "));
         }
+        for c in &f.config {
+            let _ = writeln!(o, "      config: {}", super::sanitize(c));
+        }
+        if let Some(by) = f.confirmed_by {
+            let _ = writeln!(o, "      confirmed by {by} (configuration)");
+        }
         if !f.fix.is_empty() {
-            let _ = writeln!(o, "      fix: {}", f.fix);
+            let _ = writeln!(o, "      fix: {}", super::sanitize(&f.fix));
         }
         let _ = writeln!(o);
     }
@@ -190,6 +205,24 @@ pub fn render(a: &Analysis, style: &Style) -> String {
             let _ = writeln!(o, "  - {n}");
         }
         let _ = writeln!(o);
+    }
+    if a.points.is_empty() {
+        let _ = writeln!(
+            o,
+            "Checked the live configuration of: {} (no captures)",
+            if a.snapshots.is_empty() {
+                "nothing".to_string()
+            } else {
+                super::sanitize(
+                    &a.snapshots
+                        .iter()
+                        .map(|(h, _)| h.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                )
+            }
+        );
+        return o;
     }
     let pts: Vec<String> = a
         .points
@@ -216,5 +249,20 @@ pub fn render(a: &Analysis, style: &Style) -> String {
         a.flows.flows,
         pts.join(", ")
     );
+    if !a.snapshots.is_empty() {
+        let s: Vec<String> = a
+            .snapshots
+            .iter()
+            .map(|(h, p)| match p.is_empty() {
+                true => h.clone(),
+                false => format!("{h} ({})", p.join(", ")),
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "Configuration snapshots: {}",
+            super::sanitize(&s.join(", "))
+        );
+    }
     o
 }

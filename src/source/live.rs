@@ -753,9 +753,10 @@ fn read_command(
     };
     // The last lines the command wrote to stderr, to explain its end.
     let stderr_tail = Arc::new(Mutex::new(String::new()));
+    let mut tail_reader = None;
     if let Some(mut err) = child.0.stderr.take() {
         let tail = stderr_tail.clone();
-        std::thread::spawn(move || {
+        tail_reader = Some(std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = err.read(&mut buf) {
                 if n == 0 {
@@ -770,9 +771,16 @@ fn read_command(
                     }
                 }
             }
-        });
+        }));
     }
+    // The command's last words: wait (briefly) for its stderr to close.
     let last_line = |tail: &Mutex<String>| {
+        let t0 = Instant::now();
+        while tail_reader.as_ref().is_some_and(|h| !h.is_finished())
+            && t0.elapsed() < Duration::from_millis(500)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         tail.lock()
             .ok()
             .and_then(|t| {
@@ -829,8 +837,6 @@ fn read_command(
     }
     drop(cap);
     let status = child.0.wait().ok();
-    // Give the stderr reader a moment to collect the last words.
-    std::thread::sleep(Duration::from_millis(50));
     let why = last_line(&stderr_tail);
     let ok = status.is_some_and(|s| s.success());
     if error.is_some() || !ok {

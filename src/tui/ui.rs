@@ -524,6 +524,19 @@ fn draw_finding_detail(f: &mut Frame, area: Rect, x: &Finding, a: &Analysis) {
     if x.evidence.is_empty() {
         lines.push(Line::from("  (none)"));
     }
+    if !x.config.is_empty() {
+        lines.push(Line::from(""));
+        lines.push(Line::from(Span::styled(
+            match x.confirmed_by {
+                Some(c) => format!("Configuration (confirmed by {c})"),
+                None => "Configuration".to_string(),
+            },
+            Style::new().add_modifier(Modifier::BOLD),
+        )));
+        for c in &x.config {
+            lines.push(Line::from(format!("  {c}")));
+        }
+    }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
         "Fix",
@@ -850,6 +863,38 @@ fn draw_config(f: &mut Frame, area: Rect, o: &Overview) {
                 r.mode,
                 r.weight
             )));
+        }
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        "Configuration snapshots (lvsdiag snapshot) cross-checked with the traffic",
+        Style::new().add_modifier(Modifier::BOLD),
+    )));
+    if a.snapshots.is_empty() {
+        lines.push(Line::from(
+            "  none given: add --snapshot DIR (from lvsdiag snapshot --all-netns --out DIR, or one per host)",
+        ));
+    }
+    for (host, pts) in &a.snapshots {
+        lines.push(Line::from(format!(
+            "  {host}: {}",
+            if pts.is_empty() {
+                "no capture point of this host".to_string()
+            } else {
+                format!("capture points {}", pts.join(", "))
+            }
+        )));
+    }
+    for f in a.findings.iter().filter(|f| !f.config.is_empty()) {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("  {} ", sev_word(f.severity)),
+                sev_style(f.severity),
+            ),
+            Span::raw(format!("{} {}", f.code, f.summary)),
+        ]));
+        for c in &f.config {
+            lines.push(Line::from(format!("      {c}")));
         }
     }
     lines.push(Line::from(""));

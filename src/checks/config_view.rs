@@ -1,0 +1,252 @@
+//! What the configuration checks share: finding the director's and each real
+//! server's snapshot, the clients seen per VIP, and evidence lines.
+
+use super::Context;
+use crate::flow::view::FlowView;
+use crate::model::{Mode, RealServerCfg, Service};
+use crate::system::{HostSnapshot, Route};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Does this snapshot hold IPVS services (a director)?
+pub fn is_director(s: &HostSnapshot) -> bool {
+    s.ipvs.as_ref().is_some_and(|i| !i.services.is_empty())
+}
+
+/// The snapshot of the host that owns `rip` on a real interface (not a director).
+pub fn rs_host(snaps: &[HostSnapshot], rip: IpAddr) -> Option<&HostSnapshot> {
+    snaps
+        .iter()
+        .find(|s| !is_director(s) && s.owns_on_wire(rip))
+}
+
+/// The director's snapshot for a service: the one whose IPVS has it, else any director.
+pub fn director_for<'a>(snaps: &'a [HostSnapshot], svc: &Service) -> Option<&'a HostSnapshot> {
+    snaps
+        .iter()
+        .find(|s| {
+            s.ipvs.as_ref().is_some_and(|i| {
+                i.services.iter().any(|x| {
+                    x.address == Some(svc.vip) && svc.port.is_none_or(|p| x.port == Some(p))
+                })
+            })
+        })
+        .or_else(|| snaps.iter().find(|s| is_director(s)))
+}
+
+/// Each configured real server (of an address service) in `mode` that has a snapshot.
+pub fn dests<'a>(
+    ctx: &Context<'a>,
+    mode: Mode,
+) -> Vec<(&'a Service, &'a RealServerCfg, &'a HostSnapshot)> {
+    let mut out = Vec::new();
+    for s in &ctx.model.services {
+        if s.fwmark.is_some() || s.vip.is_unspecified() {
+            continue;
+        }
+        for r in s.real_servers.iter().filter(|r| r.mode == mode) {
+            if let Some(h) = rs_host(ctx.snapshots, r.addr) {
+                out.push((s, r, h));
+            }
+        }
+    }
+    out
+}
+
+/// A DR real server over IPv4 that has the VIP, whose effective ARP
+/// sysctl `key` on its RIP interface is below `min`.
+pub struct ArpSetting<'a> {
+    pub svc: &'a Service,
+    pub rs: &'a RealServerCfg,
+    pub host: &'a HostSnapshot,
+    pub dev: &'a str,
+    pub value: i64,
+    /// The evidence line.
+    pub config: String,
+}
+
+pub fn arp_settings_below<'a>(ctx: &Context<'a>, key: &str, min: i64) -> Vec<ArpSetting<'a>> {
+    let mut out = Vec::new();
+    for (svc, rs, h) in dests(ctx, Mode::Dr) {
+        // NDP has no ARP sysctls; without the VIP there is nothing to answer for.
+        if !svc.vip.is_ipv4() || h.ifaces_with(svc.vip).is_empty() {
+            continue;
+        }
+        let Some(dev) = rip_iface(h, rs.addr) else {
+            continue;
+        };
+        match h.effective_max(dev, key) {
+            Some((value, shown)) if value < min => out.push(ArpSetting {
+                svc,
+                rs,
+                host: h,
+                dev,
+                value,
+                config: line(h, format!("{shown} (effective {value})")),
+            }),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// An evidence line naming the host: `rs3 snapshot: …`.
+pub fn line(h: &HostSnapshot, text: impl std::fmt::Display) -> String {
+    format!("{} snapshot: {text}", h.host)
+}
+
+/// The interface that carries a real server's RIP.
+pub fn rip_iface(h: &HostSnapshot, rip: IpAddr) -> Option<&str> {
+    h.ifaces_with(rip).into_iter().find(|i| !h.is_loopback(i))
+}
+
+const MAX_VIPS: usize = 256;
+const MAX_CLIENTS: usize = 8;
+
+/// Client addresses seen per VIP (a few each).
+#[derive(Debug, Default, Clone)]
+pub struct Clients(BTreeMap<IpAddr, Vec<IpAddr>>);
+
+impl Clients {
+    pub fn observe(&mut self, v: &FlowView<'_>) {
+        if self.0.len() >= MAX_VIPS && !self.0.contains_key(&v.vip) {
+            return;
+        }
+        let c = self.0.entry(v.vip).or_default();
+        if c.len() < MAX_CLIENTS && !c.contains(&v.flow.client) {
+            c.push(v.flow.client);
+        }
+    }
+
+    /// The destinations to route-check for replies from VIP `vip`: the
+    /// clients seen, else `None` (any remote client: the default route).
+    pub fn probes(&self, vip: IpAddr) -> Vec<Option<IpAddr>> {
+        match self.0.get(&vip) {
+            Some(c) if !c.is_empty() => c.iter().copied().map(Some).collect(),
+            _ => vec![None],
+        }
+    }
+}
+
+/// The route a host uses towards a client (`None`: its default route).
+pub fn route_for(h: &HostSnapshot, client: Option<IpAddr>, v6: bool) -> Option<&Route> {
+    match client {
+        Some(c) => h.route_to(c),
+        None => h
+            .routes
+            .iter()
+            .filter(|r| r.table == "main" && r.kind == "unicast" && r.prefix_len == 0)
+            .filter(|r| r.dst.is_ipv6() == v6)
+            .min_by_key(|r| r.metric.unwrap_or(0)),
+    }
+}
+
+/// The clients seen for `vip` (else: remote clients, by the default route)
+/// whose route back from `h` fails `ok`: their names and, as evidence, the
+/// routes (at most 4).
+pub fn bad_routes_back(
+    h: &HostSnapshot,
+    clients: &Clients,
+    vip: IpAddr,
+    ok: impl Fn(Option<&Route>) -> bool,
+) -> (Vec<String>, Vec<String>) {
+    let (mut names, mut lines) = (Vec::new(), Vec::new());
+    for p in clients.probes(vip) {
+        let r = route_for(h, p, vip.is_ipv6());
+        if !ok(r) {
+            names.push(probe_name(p));
+            lines.push(line(
+                h,
+                format!(
+                    "route to {}: {}",
+                    probe_name(p),
+                    r.map_or("none".into(), HostSnapshot::describe_route)
+                ),
+            ));
+            if lines.len() >= 4 {
+                break;
+            }
+        }
+    }
+    (names, lines)
+}
+
+/// `203.0.113.10` or `remote clients` for a probe.
+pub fn probe_name(p: Option<IpAddr>) -> String {
+    p.map_or("remote clients".into(), |c| c.to_string())
+}
+
+/// The `ip addr add` for a VIP on an interface.
+pub fn addr_cmd(verb: &str, vip: IpAddr, dev: &str) -> String {
+    match vip {
+        IpAddr::V4(_) => format!("ip addr {verb} {vip}/32 dev {dev}"),
+        IpAddr::V6(_) => format!("ip -6 addr {verb} {vip}/128 dev {dev}"),
+    }
+}
+
+/// Connections the director was seen forwarding, per (VIP, port, real server).
+#[derive(Debug, Default, Clone)]
+pub struct Forwarded(super::PerRs);
+
+impl Forwarded {
+    pub fn observe(&mut self, v: &FlowView<'_>) {
+        if let (Some(rs), Some(f)) = (v.rs, v.forward) {
+            self.0.add(v, rs, [f.at]);
+        }
+    }
+
+    /// (VIP, port, real server address if known, tally) for each.
+    pub fn each<'a>(
+        &'a self,
+        ctx: &'a Context<'_>,
+    ) -> impl Iterator<Item = (IpAddr, u16, Option<IpAddr>, &'a super::Tally)> + 'a {
+        self.0.iter().map(move |((vip, port, key), t)| {
+            let ip = match key {
+                crate::flow::view::RsKey::Ip(ip) => Some(*ip),
+                crate::flow::view::RsKey::Mac(m) => ctx.mac_ip(*m),
+                crate::flow::view::RsKey::Unseen => None,
+            };
+            (*vip, *port, ip, t)
+        })
+    }
+
+    /// Forwarded connections to (VIP, port): in all, and to `rs`.
+    pub fn count(&self, ctx: &Context<'_>, vip: IpAddr, port: u16, rs: Option<IpAddr>) -> u64 {
+        self.each(ctx)
+            .filter(|(v, p, ip, _)| *v == vip && *p == port && (rs.is_none() || *ip == rs))
+            .map(|(_, _, _, t)| t.flows)
+            .sum()
+    }
+}
+
+/// Each IPVS address service (TCP) in a director snapshot, with its director.
+pub fn ipvs_services(
+    snaps: &[HostSnapshot],
+) -> impl Iterator<Item = (&HostSnapshot, &crate::system::IpvsService)> {
+    snaps.iter().flat_map(|h| {
+        h.ipvs
+            .iter()
+            .flat_map(|i| i.services.iter())
+            .filter(|s| {
+                s.fwmark.is_none() && s.address.is_some() && s.protocol.as_deref() == Some("tcp")
+            })
+            .map(move |s| (h, s))
+    })
+}
+
+/// `-> 192.0.2.13:80 route weight 1, 3 active, 5 inactive, 8 scheduled`: a
+/// destination as the director's snapshot shows it.
+pub fn describe_dest(d: &crate::system::IpvsDest) -> String {
+    let addr = match d.address {
+        IpAddr::V4(a) => format!("{a}:{}", d.port),
+        IpAddr::V6(a) => format!("[{a}]:{}", d.port),
+    };
+    let mut s = format!(
+        "-> {addr} {} weight {}, {} active, {} inactive",
+        d.forward, d.weight, d.active_conns, d.inactive_conns
+    );
+    if let Some(st) = d.stats {
+        s.push_str(&format!(", {} connections scheduled", st.conns));
+    }
+    s
+}

@@ -1,0 +1,69 @@
+//! `dr-rs-gateway-director`: DR/TUN; a real server's route back to the
+//! clients goes via the director. The replies then cross the director, which
+//! drops them as martians unless `accept_local=1`, and either way loads it
+//! with the traffic DR is meant to keep off it.
+
+use super::config_view::{dests, director_for, line, probe_name, route_for, Clients};
+use super::{Check, Context};
+use crate::finding::{Finding, Severity};
+use crate::flow::hosts::HostMap;
+use crate::flow::view::FlowView;
+use crate::model::Mode;
+use crate::system::HostSnapshot;
+
+#[derive(Default, Clone)]
+pub struct DrRsGatewayDirector {
+    clients: Clients,
+}
+
+impl Check for DrRsGatewayDirector {
+    fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
+        self.clients.observe(v);
+    }
+
+    fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        for mode in [Mode::Dr, Mode::Tun] {
+            for (svc, rs, h) in dests(ctx, mode) {
+                let Some(dir) = director_for(ctx.snapshots, svc) else {
+                    continue;
+                };
+                let mut lines = Vec::new();
+                let mut via = None;
+                for p in self.clients.probes(svc.vip) {
+                    let Some(r) = route_for(h, p, svc.vip.is_ipv6()) else {
+                        continue;
+                    };
+                    if let Some(g) = r.gateway.filter(|g| !dir.ifaces_with(*g).is_empty()) {
+                        via = Some(g);
+                        lines.push(line(
+                            h,
+                            format!(
+                                "route to {}: {}",
+                                probe_name(p),
+                                HostSnapshot::describe_route(r)
+                            ),
+                        ));
+                        break;
+                    }
+                }
+                let Some(g) = via else { continue };
+                lines.push(line(dir, format!("{g} is the director's address")));
+                if let Some(al) = dir.sysctl("net.ipv4.conf.all.accept_local") {
+                    lines.push(line(dir, format!("net.ipv4.conf.all.accept_local = {al}")));
+                }
+                out.push(
+                    Finding::new(
+                        "dr-rs-gateway-director",
+                        Severity::Warning,
+                        format!("{} ({}) routes its replies via the director {g}, not the gateway", rs.addr, h.host),
+                    )
+                    .service(svc.label())
+                    .real_server(rs.addr.to_string())
+                    .cause(format!("In {mode} the replies should go from the real server straight to the clients' gateway. Through the director they carry source {} to a host that owns it: dropped as martians unless accept_local=1 there, and the director carries both directions.", svc.vip))
+                    .config(lines)
+                    .fix(format!("On {}: route the clients via the segment's gateway (ip route replace default via <gateway>), not via {g}", h.host)),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! `ipvs-dest-unseen`: a real server that IPVS has (weight above 0) gets no
+//! connections while the service gets plenty: in the captures (the director
+//! forwarded none to it) or, live, in IPVS's own counters.
+
+use super::config_view::{describe_dest, ipvs_services, line, Forwarded};
+use super::{Check, Context};
+use crate::finding::{Finding, Severity};
+use crate::flow::hosts::HostMap;
+use crate::flow::view::FlowView;
+use crate::model::{service_label, Proto};
+
+#[derive(Default, Clone)]
+pub struct IpvsDestUnseen(Forwarded);
+
+impl Check for IpvsDestUnseen {
+    fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
+        self.0.observe(v);
+    }
+
+    fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        let live = ctx.points.is_empty();
+        for (dir, s) in ipvs_services(ctx.snapshots) {
+            let (Some(vip), Some(port)) = (s.address, s.port) else {
+                continue;
+            };
+            let active: Vec<_> = s.destinations.iter().filter(|d| d.weight > 0).collect();
+            let need = 2 * active.len() as u64;
+            let total = if live {
+                s.stats.map_or(0, |st| st.conns)
+            } else {
+                self.0.count(ctx, vip, port, None)
+            };
+            if active.len() < 2 || total < need {
+                continue; // too few connections to expect every real server to get one
+            }
+            for d in active {
+                let got = if live {
+                    d.stats.map_or(
+                        u64::from(d.active_conns) + u64::from(d.inactive_conns),
+                        |st| st.conns,
+                    )
+                } else {
+                    self.0.count(ctx, vip, port, Some(d.address))
+                };
+                if got > 0 {
+                    continue;
+                }
+                let (sev, why) = if s.persistent {
+                    (Severity::Info, format!("The service is persistent ({} s): clients stick to the real server they got first, so with few clients some real servers get none.", s.timeout))
+                } else {
+                    (Severity::Warning, format!("With scheduler {} every real server of weight above 0 should get a share. None reached it: it may be overloaded (thresholds), quiesced since, or the director's forwarding to it fails before any capture point.", s.scheduler.as_deref().unwrap_or("?")))
+                };
+                let seen = if live {
+                    "IPVS scheduled"
+                } else {
+                    "the captures show"
+                };
+                out.push(
+                    Finding::new(
+                        "ipvs-dest-unseen",
+                        sev,
+                        format!("{} is in IPVS with weight {} but {seen} no connection to it, out of {total} to the service", d.address, d.weight),
+                    )
+                    .service(service_label(vip, Some(port), Proto::Tcp))
+                    .real_server(d.address.to_string())
+                    .cause(why)
+                    .config([line(dir, format!("{} {}", s.label(), describe_dest(d)))])
+                    .fix(format!("On {}: ipvsadm -Ln --stats -t {} and ipvsadm -Lnc | grep {}; check the real server's health checks", dir.host, s.label().trim_end_matches("/tcp"), d.address)),
+                );
+            }
+        }
+    }
+}

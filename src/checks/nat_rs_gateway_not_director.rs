@@ -1,0 +1,71 @@
+//! `nat-rs-gateway-not-director`: NAT; a real server's route back to the
+//! clients does not go through the director, so its replies skip the
+//! reverse NAT and the clients reset them.
+
+use super::config_view::{bad_routes_back, dests, director_for, line, Clients};
+use super::{Check, Context};
+use crate::finding::{Finding, Severity};
+use crate::flow::hosts::HostMap;
+use crate::flow::view::FlowView;
+use crate::model::Mode;
+use crate::system::prefix_contains;
+
+#[derive(Default, Clone)]
+pub struct NatRsGatewayNotDirector {
+    clients: Clients,
+}
+
+impl Check for NatRsGatewayNotDirector {
+    fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
+        self.clients.observe(v);
+    }
+
+    fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        for (svc, rs, h) in dests(ctx, Mode::Nat) {
+            let Some(dir) = director_for(ctx.snapshots, svc) else {
+                continue; // the director's addresses are unknown
+            };
+            // The director's address on the real server's segment.
+            let dir_leg = dir
+                .addresses
+                .iter()
+                .find(|a| prefix_contains(a.address, a.prefix_len, rs.addr) && a.address != rs.addr)
+                .map(|a| a.address);
+            let (bad, mut lines) = bad_routes_back(h, &self.clients, svc.vip, |r| {
+                r.and_then(|r| r.gateway)
+                    .is_some_and(|g| !dir.ifaces_with(g).is_empty())
+            });
+            if bad.is_empty() {
+                continue;
+            }
+            if let Some(leg) = dir_leg {
+                lines.push(line(
+                    dir,
+                    format!("director address on that segment: {leg}"),
+                ));
+            }
+            let fix = match dir_leg {
+                Some(leg) if leg.is_ipv6() => {
+                    format!("On {}: ip -6 route replace default via {leg}", h.host)
+                }
+                Some(leg) => format!("On {}: ip route replace default via {leg}", h.host),
+                None => format!(
+                    "On {}: route the clients via the director ({})",
+                    h.host, dir.host
+                ),
+            };
+            out.push(
+                Finding::new(
+                    "nat-rs-gateway-not-director",
+                    Severity::Error,
+                    format!("{} ({}) does not route its replies to {} through the director", rs.addr, h.host, bad.join(", ")),
+                )
+                .service(svc.label())
+                .real_server(rs.addr.to_string())
+                .cause(format!("In NAT the director must see the replies to rewrite their source back to {}; replies routed around it reach the client from the RIP, which the client does not know and resets.", svc.vip))
+                .config(lines)
+                .fix(fix),
+            );
+        }
+    }
+}

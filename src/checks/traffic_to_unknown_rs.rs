@@ -1,0 +1,55 @@
+//! `traffic-to-unknown-rs`: the captures show the director forwarding
+//! connections of a service to a real server that the director's IPVS (its
+//! snapshot) does not list for that service.
+
+use super::config_view::{ipvs_services, line, Forwarded};
+use super::{Check, Context};
+use crate::finding::{Finding, Severity};
+use crate::flow::hosts::HostMap;
+use crate::flow::view::FlowView;
+
+#[derive(Default, Clone)]
+pub struct TrafficToUnknownRs(Forwarded);
+
+impl Check for TrafficToUnknownRs {
+    fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
+        self.0.observe(v);
+    }
+
+    fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        let svcs: Vec<_> = ipvs_services(ctx.snapshots).collect();
+        for (vip, port, ip, t) in self.0.each(ctx) {
+            let Some(ip) = ip else { continue };
+            let mine: Vec<_> = svcs
+                .iter()
+                .filter(|(_, s)| s.address == Some(vip) && s.port == Some(port))
+                .collect();
+            if mine.is_empty() || ip == vip {
+                continue; // no snapshot of this service's director
+            }
+            if mine
+                .iter()
+                .any(|(_, s)| s.destinations.iter().any(|d| d.address == ip))
+            {
+                continue;
+            }
+            let (dir, s) = mine[0];
+            let mut addrs: Vec<_> = s.destinations.iter().map(|d| d.address).collect();
+            addrs.sort();
+            let listed: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+            out.push(
+                Finding::new(
+                    "traffic-to-unknown-rs",
+                    Severity::Warning,
+                    format!("{} connection(s) to {} went to {ip}, which is not a real server of it in {}'s IPVS", t.flows, s.label(), dir.host),
+                )
+                .service(s.label())
+                .real_server(ip.to_string())
+                .cause("Another director (a backup that took over, or a second active one) forwards with a different configuration, or the configuration changed after the capture.".to_string())
+                .evidence(t.evidence.iter())
+                .config([line(dir, format!("{} real servers: {}", s.label(), if listed.is_empty() { "none".into() } else { listed.join(", ") }))])
+                .fix(format!("Compare ipvsadm -S -n on every director (keepalived configs); remove {ip} where it should not be, or add it on {}", dir.host)),
+            );
+        }
+    }
+}

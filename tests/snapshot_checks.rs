@@ -1,0 +1,230 @@
+//! The configuration checks on the lab's snapshots with one setting changed:
+//! each change gives exactly its finding, and the kernel's rules (effective
+//! value = max(all, iface)) are applied.
+
+use lvsdiag::analyze::run_files_with;
+use lvsdiag::engine::{Analysis, Options};
+use lvsdiag::finding::Severity;
+use lvsdiag::system::{self, command, HostSnapshot};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+fn snaps(name: &str) -> Vec<HostSnapshot> {
+    system::load(&[fixture(name).join("snapshot").display().to_string()]).unwrap()
+}
+
+fn host<'a>(s: &'a mut [HostSnapshot], name: &str) -> &'a mut HostSnapshot {
+    s.iter_mut().find(|h| h.host == name).unwrap()
+}
+
+fn set(h: &mut HostSnapshot, k: &str, v: &str) {
+    assert!(h.sysctls.contains_key(k), "{k} read by the snapshot");
+    h.sysctls.insert(k.into(), v.into());
+}
+
+fn found(a: &Analysis) -> BTreeSet<(String, String, String)> {
+    a.findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Info)
+        .filter(|f| !["vip-arp-failover", "syn-retransmit"].contains(&f.code))
+        .map(|f| {
+            (
+                f.code.to_string(),
+                f.severity.to_string(),
+                f.real_server.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn set_of(v: &[(&str, &str, &str)]) -> BTreeSet<(String, String, String)> {
+    v.iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect()
+}
+
+fn with_traffic(name: &str, s: Vec<HostSnapshot>) -> Analysis {
+    let model = system::to_model(&s);
+    run_files_with(
+        &[fixture(name).display().to_string()],
+        model,
+        Options::default(),
+        s,
+    )
+    .unwrap()
+}
+
+#[test]
+fn arp_sysctls_use_the_effective_value() {
+    let mut s = snaps("dr-healthy");
+    assert!(found(&command::check(s.clone())).is_empty());
+    // rs1: both 0 -> answers ARP and announces the VIP.
+    for k in ["all", "eth0"] {
+        set(
+            host(&mut s, "rs1"),
+            &format!("net.ipv4.conf.{k}.arp_ignore"),
+            "0",
+        );
+        set(
+            host(&mut s, "rs1"),
+            &format!("net.ipv4.conf.{k}.arp_announce"),
+            "0",
+        );
+    }
+    // rs2: eth0 at 0 but all at 1: max(all, eth0) = 1, fine.
+    set(host(&mut s, "rs2"), "net.ipv4.conf.eth0.arp_ignore", "0");
+    set(host(&mut s, "rs2"), "net.ipv4.conf.eth0.arp_announce", "0");
+    // rs3: all at 0 but eth0 at 1: still fine.
+    set(host(&mut s, "rs3"), "net.ipv4.conf.all.arp_ignore", "0");
+    let a = command::check(s);
+    assert_eq!(
+        found(&a),
+        set_of(&[
+            ("rs-arp-ignore", "error", "192.0.2.11"),
+            ("rs-arp-announce", "warning", "192.0.2.11"),
+        ])
+    );
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.code == "rs-arp-ignore")
+        .unwrap();
+    assert_eq!(
+        f.config,
+        ["rs1 snapshot: net.ipv4.conf.all.arp_ignore = 0, net.ipv4.conf.eth0.arp_ignore = 0 (effective 0)"]
+    );
+    assert!(f.fix.contains("sysctl -w net.ipv4.conf.all.arp_ignore=1"));
+}
+
+#[test]
+fn rp_filter_only_when_strict_and_the_route_back_is_elsewhere() {
+    // dr-rp-filter's rs3 in loose mode: no finding.
+    let mut s = snaps("dr-rp-filter");
+    for k in ["all", "eth0"] {
+        set(
+            host(&mut s, "rs3"),
+            &format!("net.ipv4.conf.{k}.rp_filter"),
+            "2",
+        );
+    }
+    assert!(found(&command::check(s)).is_empty());
+    // dr-healthy's rs1 strict, but its route back uses eth0: no finding.
+    let mut s = snaps("dr-healthy");
+    set(host(&mut s, "rs1"), "net.ipv4.conf.all.rp_filter", "1");
+    assert!(found(&command::check(s)).is_empty());
+}
+
+#[test]
+fn ipvs_table_against_the_traffic() {
+    // The director's IPVS no longer lists 192.0.2.13, and has 192.0.2.12 at weight 0.
+    let mut s = snaps("dr-healthy");
+    let d = host(&mut s, "director");
+    let svc = &mut d.ipvs.as_mut().unwrap().services[0];
+    svc.destinations
+        .retain(|x| x.address.to_string() != "192.0.2.13");
+    for x in &mut svc.destinations {
+        if x.address.to_string() == "192.0.2.12" {
+            x.weight = 0;
+        }
+    }
+    let a = with_traffic("dr-healthy", s);
+    assert_eq!(
+        found(&a),
+        set_of(&[
+            ("traffic-to-unknown-rs", "warning", "192.0.2.13"),
+            ("weight-zero-receiving", "warning", "192.0.2.12"),
+        ])
+    );
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.code == "traffic-to-unknown-rs")
+        .unwrap();
+    assert!(!f.evidence.is_empty(), "names the forwarded packets");
+    assert_eq!(
+        f.config,
+        ["director snapshot: 192.0.2.100:80/tcp real servers: 192.0.2.11, 192.0.2.12"]
+    );
+}
+
+#[test]
+fn unseen_destination_live_and_in_the_captures() {
+    // Live: IPVS's own counters say 192.0.2.11 was never scheduled.
+    let mut s = snaps("dr-healthy");
+    let svc = &mut host(&mut s, "director").ipvs.as_mut().unwrap().services[0];
+    let total = svc.stats.unwrap().conns;
+    assert!(total >= 6, "{total}");
+    for x in &mut svc.destinations {
+        if x.address.to_string() == "192.0.2.11" {
+            x.stats.as_mut().unwrap().conns = 0;
+        }
+    }
+    assert_eq!(
+        found(&command::check(s)),
+        set_of(&[("ipvs-dest-unseen", "warning", "192.0.2.11")])
+    );
+    // Captures: the director's IPVS has a fourth real server nobody forwarded to.
+    let mut s = snaps("dr-healthy");
+    let svc = &mut host(&mut s, "director").ipvs.as_mut().unwrap().services[0];
+    let mut extra = svc.destinations[0].clone();
+    extra.address = "192.0.2.14".parse().unwrap();
+    svc.destinations.push(extra);
+    assert_eq!(
+        found(&with_traffic("dr-healthy", s)),
+        set_of(&[("ipvs-dest-unseen", "warning", "192.0.2.14")])
+    );
+}
+
+#[test]
+fn a_proof_must_fit_the_traffic_finding() {
+    // dr-rp-filter's rs3 also gets arp_announce 0: dr-rs-no-reply is
+    // confirmed by rp-filter-drops-asymmetric, never by rs-arp-announce.
+    let mut s = snaps("dr-rp-filter");
+    for k in ["all", "eth0"] {
+        set(
+            host(&mut s, "rs3"),
+            &format!("net.ipv4.conf.{k}.arp_announce"),
+            "0",
+        );
+    }
+    let a = with_traffic("dr-rp-filter", s.clone());
+    assert!(a.findings.iter().any(|f| f.code == "rs-arp-announce"));
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.code == "dr-rs-no-reply")
+        .unwrap();
+    assert_eq!(f.confirmed_by, Some("rp-filter-drops-asymmetric"));
+    // rs3 in loose mode: the arp_announce finding alone confirms nothing.
+    for k in ["all", "eth0"] {
+        set(
+            host(&mut s, "rs3"),
+            &format!("net.ipv4.conf.{k}.rp_filter"),
+            "2",
+        );
+    }
+    let a = with_traffic("dr-rp-filter", s.clone());
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.code == "dr-rs-no-reply")
+        .unwrap();
+    assert_eq!(f.confirmed_by, None);
+    // Without rs3's snapshot nothing is confirmed and the cause stays a list.
+    s.retain(|h| h.host != "rs3");
+    let a = with_traffic("dr-rp-filter", s);
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.code == "dr-rs-no-reply")
+        .unwrap();
+    assert_eq!(f.confirmed_by, None);
+    assert!(f.config.is_empty());
+    assert!(f.cause.contains("most often the VIP is not configured"));
+}
