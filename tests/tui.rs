@@ -161,6 +161,33 @@ fn finding_detail_has_cause_evidence_and_fix() {
 }
 
 #[test]
+fn text_views_scroll_without_moving_the_selection() {
+    let (_s, p) = fixture("dr-rs-no-vip");
+    let mut app = App::new("x".into());
+    key(&mut app, &p, KeyCode::Char('2'));
+    key(&mut app, &p, KeyCode::Enter);
+    let top = screen(&app, &p, 100, 12);
+    assert!(top.contains("ERROR dr-rs-no-reply"), "{top}");
+    key(&mut app, &p, KeyCode::Char('j'));
+    key(&mut app, &p, KeyCode::Down);
+    assert_eq!(app.scroll, 2);
+    assert_eq!(app.selected[1], 0, "the finding selection stays");
+    let scrolled = screen(&app, &p, 100, 12);
+    assert!(!scrolled.contains("ERROR dr-rs-no-reply"), "{scrolled}");
+    key(&mut app, &p, KeyCode::Char('k'));
+    assert_eq!(app.scroll, 1);
+    key(&mut app, &p, KeyCode::Esc);
+    assert!(!app.detail);
+    assert_eq!(app.scroll, 0);
+    // Config scrolls too, and a view switch starts at the top.
+    key(&mut app, &p, KeyCode::Char('5'));
+    key(&mut app, &p, KeyCode::PageDown);
+    assert_eq!(app.scroll, 10);
+    key(&mut app, &p, KeyCode::Char('1'));
+    assert_eq!(app.scroll, 0);
+}
+
+#[test]
 fn flow_ladder_marks_the_missing_syn_ack() {
     let (s, p) = fixture("dr-rs-no-vip");
     let mut app = App::new("x".into());

@@ -69,6 +69,8 @@ pub struct App {
     pub source: String,
     /// Where `e` writes.
     pub export_dir: PathBuf,
+    /// Lines scrolled in text views (Config, finding detail, flow ladder).
+    pub scroll: u16,
 }
 
 impl App {
@@ -84,6 +86,7 @@ impl App {
             status: None,
             source,
             export_dir: PathBuf::from("."),
+            scroll: 0,
         }
     }
 
@@ -184,6 +187,21 @@ impl App {
             };
         }
         self.status = None;
+        // Text views scroll instead of moving a selection.
+        if self.detail || self.view == View::Config {
+            let s = &mut self.scroll;
+            match key.code {
+                KeyCode::Down | KeyCode::Char('j') => *s = s.saturating_add(1),
+                KeyCode::Up | KeyCode::Char('k') => *s = s.saturating_sub(1),
+                KeyCode::PageDown => *s = s.saturating_add(10),
+                KeyCode::PageUp => *s = s.saturating_sub(10),
+                KeyCode::Home | KeyCode::Char('g') => *s = 0,
+                _ => {}
+            }
+        }
+        if key.code == KeyCode::Esc || key.code == KeyCode::Enter {
+            self.scroll = 0;
+        }
         match key.code {
             KeyCode::Char('q') => return Action::Quit,
             KeyCode::Esc => {
@@ -207,6 +225,16 @@ impl App {
                 }
             }
             KeyCode::Char(c @ '1'..='5') => self.switch(usize::from(c as u8 - b'1')),
+            _ if (self.detail || self.view == View::Config)
+                && matches!(
+                    key.code,
+                    KeyCode::Down
+                        | KeyCode::Up
+                        | KeyCode::Char('j' | 'k' | 'g')
+                        | KeyCode::PageDown
+                        | KeyCode::PageUp
+                        | KeyCode::Home
+                ) => {}
             KeyCode::Down | KeyCode::Char('j') => {
                 let s = self.sel();
                 *s = (*s + 1).min(rows.saturating_sub(1));
@@ -255,6 +283,7 @@ impl App {
     fn switch(&mut self, i: usize) {
         self.view = View::ALL[i];
         self.detail = false;
+        self.scroll = 0;
     }
 
     fn export(&mut self, data: Option<&Arc<Published>>) -> Action {

@@ -99,7 +99,7 @@ pub fn draw(f: &mut Frame, app: &App, data: Option<&Arc<Published>>) {
         View::Findings => draw_findings(f, body, app, o),
         View::Flows => draw_flows(f, body, app, o),
         View::Arp => draw_arp(f, body, app, o),
-        View::Config => draw_config(f, body, o),
+        View::Config => draw_config(f, body, app, o),
     }
     draw_keys(f, keys, app);
     if app.help {
@@ -432,7 +432,7 @@ fn draw_findings(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
     let sel = app.selected[1].min(fs.len().saturating_sub(1));
     if app.detail {
         if let Some(x) = fs.get(sel) {
-            return draw_finding_detail(f, area, x, &o.analysis);
+            return draw_finding_detail(f, area, app, x, &o.analysis);
         }
     }
     let rows: Vec<Row> = fs
@@ -482,7 +482,7 @@ fn draw_findings(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
     }
 }
 
-fn draw_finding_detail(f: &mut Frame, area: Rect, x: &Finding, a: &Analysis) {
+fn draw_finding_detail(f: &mut Frame, area: Rect, app: &App, x: &Finding, a: &Analysis) {
     let mut lines = vec![
         Line::from(vec![
             Span::styled(format!("{} ", sev_word(x.severity)), sev_style(x.severity)),
@@ -548,6 +548,7 @@ fn draw_finding_detail(f: &mut Frame, area: Rect, x: &Finding, a: &Analysis) {
     f.render_widget(
         Paragraph::new(Text::from(lines))
             .wrap(Wrap { trim: false })
+            .scroll((app.scroll, 0))
             .block(top_block(
                 "finding (Esc: back, e: export evidence as pcapng)",
             )),
@@ -568,7 +569,7 @@ fn draw_flows(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
     let sel = app.selected[2].min(rows.len().saturating_sub(1));
     if app.detail {
         if let Some(r) = rows.get(sel) {
-            return draw_ladder(f, area, r, &o.analysis);
+            return draw_ladder(f, area, app, r, &o.analysis);
         }
     }
     let t0 = o.flows.iter().map(|r| r.first_ts).min().unwrap_or(0);
@@ -688,7 +689,7 @@ fn leg_line(l: &Leg, a: &Analysis, t0: i64) -> Line<'static> {
     Line::from(Span::styled(s, style))
 }
 
-fn draw_ladder(f: &mut Frame, area: Rect, r: &FlowRow, a: &Analysis) {
+fn draw_ladder(f: &mut Frame, area: Rect, app: &App, r: &FlowRow, a: &Analysis) {
     let t0 = r.first_ts;
     let mut lines = vec![
         Line::from(vec![
@@ -744,6 +745,7 @@ fn draw_ladder(f: &mut Frame, area: Rect, r: &FlowRow, a: &Analysis) {
     f.render_widget(
         Paragraph::new(Text::from(lines))
             .wrap(Wrap { trim: false })
+            .scroll((app.scroll, 0))
             .block(top_block(
                 "flow ladder across capture points (Esc: back, e: export pcapng)",
             )),
@@ -828,7 +830,7 @@ fn draw_arp(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
     }
 }
 
-fn draw_config(f: &mut Frame, area: Rect, o: &Overview) {
+fn draw_config(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
     let a = &o.analysis;
     let mut lines = Vec::new();
     for s in &a.services {
@@ -911,6 +913,7 @@ fn draw_config(f: &mut Frame, area: Rect, o: &Overview) {
     f.render_widget(
         Paragraph::new(Text::from(lines))
             .wrap(Wrap { trim: false })
+            .scroll((app.scroll, 0))
             .block(top_block("configuration (IPVS model) and visibility")),
         area,
     );
