@@ -220,6 +220,8 @@ const CONFIG_CODES: &[&str] = &[
     "ipvs-dest-unseen",
     "traffic-to-unknown-rs",
     "weight-zero-receiving",
+    "rs-no-listener",
+    "rs-firewall-drops",
 ];
 const JOINED_CODES: &[&str] = &["traffic-to-unknown-rs", "weight-zero-receiving"];
 
@@ -279,6 +281,11 @@ fn every_fixture_with_snapshots_yields_exactly_its_expected_findings() {
                         ) | ("tun-rs-no-reply", "rp-filter-drops-asymmetric")
                             | ("nat-reply-bypasses-director", "nat-rs-gateway-not-director")
                             | ("vip-arp-multiple-owners", "rs-vip-not-on-loopback")
+                            | ("handshake-reset", "rs-no-listener")
+                            | (
+                                "dr-rs-no-reply" | "nat-rs-no-reply" | "tun-rs-no-reply",
+                                "rs-firewall-drops"
+                            )
                     )
             });
             if proven && (f.confirmed_by.is_none() || f.config.is_empty()) {

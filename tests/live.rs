@@ -249,24 +249,31 @@ fn capturing_without_privileges_says_what_is_needed() {
     std::fs::copy(env!("CARGO_BIN_EXE_lvsdiag"), &bin).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let o = Command::new("/usr/bin/setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-        ])
-        .arg(&bin)
-        .args(["analyze", "-i", "lo"])
-        .output()
-        .unwrap();
+    let unprivileged = |iface: &str| {
+        Command::new("/usr/bin/setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+            ])
+            .arg(&bin)
+            .args(["analyze", "-i", iface])
+            .output()
+            .unwrap()
+    };
     assert_one_line_error(
-        &o,
+        &unprivileged("lo"),
         &[
             "capturing on lo needs root or CAP_NET_RAW",
             "setcap cap_net_raw",
         ],
+    );
+    // A missing interface is named as missing, not as a permission problem.
+    assert_one_line_error(
+        &unprivileged("nosuch9"),
+        &["no interface nosuch9", "ip link"],
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -228,3 +228,130 @@ fn a_proof_must_fit_the_traffic_finding() {
     assert!(f.config.is_empty());
     assert!(f.cause.contains("most often the VIP is not configured"));
 }
+
+#[test]
+fn listeners_where_the_forwarded_connections_arrive() {
+    let base = snaps("dr-rs-refuses");
+    assert_eq!(
+        found(&command::check(base.clone())),
+        set_of(&[("rs-no-listener", "error", "192.0.2.11")])
+    );
+    // rs2 bound to its RIP only: DR connections arrive for the VIP, so it
+    // refuses them too. rs1's sockets not read: no finding, not a guess.
+    let mut s = base.clone();
+    let l = host(&mut s, "rs2").listeners.as_mut().unwrap();
+    l[0].address = "192.0.2.12".parse().unwrap();
+    host(&mut s, "rs1").listeners = None;
+    let a = command::check(s);
+    assert_eq!(
+        found(&a),
+        set_of(&[("rs-no-listener", "error", "192.0.2.12")])
+    );
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.code == "rs-no-listener")
+        .unwrap();
+    assert_eq!(
+        f.config,
+        ["rs2 snapshot: port 80 is bound only to 192.0.2.12:80, not to 192.0.2.100"]
+    );
+    assert!(
+        f.fix
+            .contains("ipvsadm -e -t 192.0.2.100:80 -r 192.0.2.12:80 -w 0"),
+        "{}",
+        f.fix
+    );
+    // With a listener on rs1, the traffic's reset is no longer confirmed.
+    let mut s = base;
+    host(&mut s, "rs1").listeners = host(&mut s, "rs3").listeners.clone();
+    let a = with_traffic("dr-rs-refuses", s);
+    let r = a
+        .findings
+        .iter()
+        .find(|f| f.code == "handshake-reset")
+        .unwrap();
+    assert_eq!(r.confirmed_by, None);
+    assert!(!a.findings.iter().any(|f| f.code == "rs-no-listener"));
+}
+
+#[test]
+fn nftables_rules_for_the_forwarded_packets() {
+    let base = snaps("nat-rs-firewall");
+    assert_eq!(
+        found(&command::check(base.clone())),
+        set_of(&[("rs-firewall-drops", "error", "198.51.100.13")])
+    );
+    let rule = |s: &mut Vec<HostSnapshot>| -> serde_json::Value {
+        host(s, "rs3").nftables.as_ref().unwrap()["nftables"][3]["rule"]["expr"][0]["match"]
+            ["right"]
+            .clone()
+    };
+    let mut s = base.clone();
+    assert_eq!(
+        rule(&mut s),
+        serde_json::json!(80),
+        "the lab's rule: tcp dport 80 drop"
+    );
+    // The same rule for another port: nothing.
+    host(&mut s, "rs3").nftables.as_mut().unwrap()["nftables"][3]["rule"]["expr"][0]["match"]
+        ["right"] = serde_json::json!(22);
+    assert!(found(&command::check(s.clone())).is_empty());
+    // rs3's ruleset on rs1 (whose snapshot had an empty ruleset) as a reject.
+    let mut s = base.clone();
+    let mut r = host(&mut s, "rs3").nftables.clone().unwrap();
+    r["nftables"][3]["rule"]["expr"][1] = serde_json::json!({"reject": null});
+    host(&mut s, "rs1").nftables = Some(r);
+    let a = command::check(s);
+    assert_eq!(
+        found(&a),
+        set_of(&[
+            ("rs-firewall-drops", "error", "198.51.100.11"),
+            ("rs-firewall-drops", "error", "198.51.100.13"),
+        ])
+    );
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.real_server.as_deref() == Some("198.51.100.11"))
+        .unwrap();
+    assert!(f.summary.contains("rejects"), "{}", f.summary);
+    assert_eq!(
+        f.config,
+        ["rs1 snapshot: nft inet filter input (hook input): tcp dport 80 reject  # handle 2"]
+    );
+    // An earlier accept for established traffic and the loopback does not
+    // let a new SYN on eth0 through; one that matches the client's address
+    // cannot be decided, so nothing is said.
+    let mut s = base;
+    let items = host(&mut s, "rs3").nftables.as_mut().unwrap()["nftables"]
+        .as_array_mut()
+        .unwrap();
+    let mut early = items[3].clone();
+    early["rule"]["handle"] = serde_json::json!(7);
+    early["rule"]["expr"] = serde_json::json!([
+        {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": {"set": ["established", "related"]}}},
+        {"accept": null}
+    ]);
+    let mut lo = early.clone();
+    lo["rule"]["expr"] = serde_json::json!([
+        {"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "lo"}}, {"accept": null}
+    ]);
+    items.insert(3, early);
+    items.insert(4, lo);
+    let a = with_traffic("nat-rs-firewall", s.clone());
+    let nr = a
+        .findings
+        .iter()
+        .find(|f| f.code == "nat-rs-no-reply")
+        .unwrap();
+    assert_eq!(nr.confirmed_by, Some("rs-firewall-drops"));
+    let items = host(&mut s, "rs3").nftables.as_mut().unwrap()["nftables"]
+        .as_array_mut()
+        .unwrap();
+    items[3]["rule"]["expr"] = serde_json::json!([
+        {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "203.0.113.10"}},
+        {"accept": null}
+    ]);
+    assert!(found(&command::check(s)).is_empty());
+}

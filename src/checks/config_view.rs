@@ -250,3 +250,21 @@ pub fn describe_dest(d: &crate::system::IpvsDest) -> String {
     }
     s
 }
+
+/// Where a connection forwarded to real server `rs` arrives: the VIP in
+/// DR/TUN (the destination is kept), the RIP (and its port) in NAT. The port
+/// is `None` for an any-port service.
+pub fn arrives_at(svc: &Service, rs: &RealServerCfg) -> (IpAddr, Option<u16>) {
+    match rs.mode {
+        Mode::Nat => (rs.addr, rs.port.or(svc.port)),
+        _ => (svc.vip, svc.port),
+    }
+}
+
+/// `192.0.2.100:80` or `[2001:db8::100]:80`.
+pub fn sockaddr(ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(a) => format!("{a}:{port}"),
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}

@@ -16,6 +16,8 @@ mod nat_rs_no_reply;
 mod rp_filter_drops_asymmetric;
 mod rs_arp_announce;
 mod rs_arp_ignore;
+pub mod rs_firewall_drops;
+mod rs_no_listener;
 mod rs_vip_not_on_loopback;
 mod syn_retransmit;
 mod traffic_to_unknown_rs;
@@ -222,6 +224,8 @@ pub fn all() -> Vec<Box<dyn Check>> {
         Box::new(ipvs_dest_unseen::IpvsDestUnseen::default()),
         Box::new(traffic_to_unknown_rs::TrafficToUnknownRs::default()),
         Box::new(weight_zero_receiving::WeightZeroReceiving::default()),
+        Box::new(rs_no_listener::RsNoListener),
+        Box::new(rs_firewall_drops::RsFirewallDrops),
     ]
 }
 
@@ -229,14 +233,25 @@ pub fn all() -> Vec<Box<dyn Check>> {
 const PROOFS: &[(&str, &[&str])] = &[
     (
         "dr-rs-no-reply",
-        &["rs-vip-not-on-loopback", "rp-filter-drops-asymmetric"],
+        &[
+            "rs-vip-not-on-loopback",
+            "rp-filter-drops-asymmetric",
+            "rs-firewall-drops",
+        ],
     ),
-    ("tun-rs-no-reply", &["rp-filter-drops-asymmetric"]),
+    (
+        "tun-rs-no-reply",
+        &["rp-filter-drops-asymmetric", "rs-firewall-drops"],
+    ),
     (
         "nat-reply-bypasses-director",
         &["nat-rs-gateway-not-director"],
     ),
-    ("nat-rs-no-reply", &["nat-rs-gateway-not-director"]),
+    (
+        "nat-rs-no-reply",
+        &["nat-rs-gateway-not-director", "rs-firewall-drops"],
+    ),
+    ("handshake-reset", &["rs-no-listener", "rs-firewall-drops"]),
     ("dr-reply-via-director", &["dr-rs-gateway-director"]),
     (
         "vip-arp-multiple-owners",

@@ -52,6 +52,8 @@ pub fn headline(code: &str) -> &'static str {
         "ipvs-dest-unseen" => "gets no traffic",
         "traffic-to-unknown-rs" => "receives traffic but is not in IPVS",
         "weight-zero-receiving" => "receives new connections at weight 0",
+        "rs-no-listener" => "has nothing listening on the service port",
+        "rs-firewall-drops" => "firewalls the service port (nftables)",
         _ => "has a problem",
     }
 }

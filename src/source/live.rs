@@ -180,8 +180,14 @@ struct Shared {
     pgid: std::sync::atomic::AtomicU32,
 }
 
-/// Packets wait this long for later-arriving ones from other points.
+/// Packets wait at least this long for later-arriving ones from other points.
 const REORDER: Duration = Duration::from_millis(150);
+/// ... and, while another point that is still delivering has not yet caught
+/// up to their timestamp (a remote stream or a busy host runs late), up to
+/// this long.
+const HOLD_MAX: Duration = Duration::from_secs(3);
+/// A point that delivered nothing for this long is idle: it holds nothing back.
+const IDLE: Duration = Duration::from_millis(1500);
 /// At most this many packets wait in the reorder buffer.
 const REORDER_MAX: usize = 65_536;
 const CHANNEL_BATCHES: usize = 256;
@@ -195,11 +201,15 @@ pub struct Streams {
     shared: Vec<Arc<Shared>>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
-    heap: BinaryHeap<Reverse<(i64, u64)>>,
+    /// (timestamp, point, arrival sequence): equal timestamps in point order,
+    /// as the file merger orders them.
+    heap: BinaryHeap<Reverse<(i64, u16, u64)>>,
     slots: rustc_hash::FxHashMap<u64, (Instant, Pkt)>,
     seq: u64,
     disconnected: bool,
     undecodable: Vec<u64>,
+    /// Per point: the newest timestamp received and when it last delivered.
+    marks: Vec<(i64, Option<Instant>)>,
 }
 
 impl Streams {
@@ -223,6 +233,7 @@ impl Streams {
             seq: 0,
             disconnected: false,
             undecodable: Vec::new(),
+            marks: Vec::new(),
         };
         for (i, spec) in specs.into_iter().enumerate() {
             let shared = Arc::new(Shared::default());
@@ -275,6 +286,7 @@ impl Streams {
             });
             s.shared.push(shared);
             s.undecodable.push(0);
+            s.marks.push((i64::MIN, None));
         }
         Ok(s)
     }
@@ -294,9 +306,12 @@ impl Streams {
             match self.rx.recv_timeout(wait) {
                 Ok(b) => {
                     for p in b.pkts {
+                        if let Some(m) = self.marks.get_mut(usize::from(p.point)) {
+                            *m = (m.0.max(p.ts), Some(b.arrived));
+                        }
                         let seq = self.seq;
                         self.seq += 1;
-                        self.heap.push(Reverse((p.ts, seq)));
+                        self.heap.push(Reverse((p.ts, p.point, seq)));
                         self.slots.insert(seq, (b.arrived, p));
                     }
                     // Take everything already queued before releasing.
@@ -310,12 +325,23 @@ impl Streams {
             break;
         }
         let now = Instant::now();
-        while let Some(Reverse((_, seq))) = self.heap.peek().copied() {
+        // The oldest timestamp a point that is still delivering may yet send
+        // copies of: nothing newer is released before it catches up.
+        let floor = self
+            .marks
+            .iter()
+            .zip(&self.shared)
+            .filter(|((_, last), sh)| {
+                sh.running.load(Ordering::Relaxed)
+                    && last.is_some_and(|l| now.duration_since(l) < IDLE)
+            })
+            .map(|((ts, _), _)| *ts)
+            .min();
+        while let Some(Reverse((ts, _, seq))) = self.heap.peek().copied() {
             let arrived = self.slots[&seq].0;
-            if !self.disconnected
-                && self.heap.len() <= REORDER_MAX
-                && now.duration_since(arrived) < REORDER
-            {
+            let held = now.duration_since(arrived);
+            let due = held >= HOLD_MAX || (held >= REORDER && floor.is_none_or(|f| ts <= f));
+            if !self.disconnected && self.heap.len() <= REORDER_MAX && !due {
                 break;
             }
             self.heap.pop();
@@ -331,11 +357,11 @@ impl Streams {
             for p in b.pkts {
                 let seq = self.seq;
                 self.seq += 1;
-                self.heap.push(Reverse((p.ts, seq)));
+                self.heap.push(Reverse((p.ts, p.point, seq)));
                 self.slots.insert(seq, (b.arrived, p));
             }
         }
-        while let Some(Reverse((_, seq))) = self.heap.pop() {
+        while let Some(Reverse((_, _, seq))) = self.heap.pop() {
             if let Some((_, p)) = self.slots.remove(&seq) {
                 out.push(p);
             }
@@ -446,7 +472,7 @@ impl Sender<'_> {
         }
         let b = Batch {
             arrived: Instant::now(),
-            pkts: std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_MAX)),
+            pkts: std::mem::take(&mut self.batch),
         };
         if self.lossy {
             match self.tx.try_send(b) {
@@ -569,6 +595,19 @@ pub fn enter_netns(ns: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `iface` exists in this thread's network namespace (needs no
+/// privilege: `if_nametoindex` is an ioctl on an ordinary socket).
+fn interface_exists(iface: &str) -> bool {
+    if iface == "any" {
+        return true;
+    }
+    let Ok(c) = std::ffi::CString::new(iface) else {
+        return false;
+    };
+    // SAFETY: c is a valid NUL-terminated string for the duration of the call.
+    unsafe { libc::if_nametoindex(c.as_ptr()) != 0 }
+}
+
 fn open_error(name: &str, iface: &str, netns: Option<&str>, e: pcap::Error) -> InputError {
     let msg = match e {
         pcap::Error::PcapError(s) => s,
@@ -576,29 +615,31 @@ fn open_error(name: &str, iface: &str, netns: Option<&str>, e: pcap::Error) -> I
     };
     let whr = netns.map_or(String::new(), |n| format!(" in netns {}", sanitize(n)));
     let low = msg.to_ascii_lowercase();
-    InputError(
-        if low.contains("no such device") || low.contains("doesn't exist") {
-            format!(
-                "{}: no interface {}{whr}; list interfaces with ip link{}",
-                sanitize(name),
-                sanitize(iface),
-                netns.map_or(String::new(), |n| format!(" (ip -n {} link)", sanitize(n)))
-            )
-        } else if low.contains("permission") || low.contains("not permitted") {
-            format!(
+    // Without privilege libpcap fails on the socket before it looks up the
+    // device, so a missing interface would read as a permission problem.
+    let missing =
+        low.contains("no such device") || low.contains("doesn't exist") || !interface_exists(iface);
+    InputError(if missing {
+        format!(
+            "{}: no interface {}{whr}; list interfaces with ip link{}",
+            sanitize(name),
+            sanitize(iface),
+            netns.map_or(String::new(), |n| format!(" (ip -n {} link)", sanitize(n)))
+        )
+    } else if low.contains("permission") || low.contains("not permitted") {
+        format!(
             "{}: capturing on {}{whr} needs root or CAP_NET_RAW and CAP_NET_ADMIN; run with sudo, or: sudo setcap cap_net_raw,cap_net_admin=eip $(command -v lvsdiag)",
             sanitize(name),
             sanitize(iface)
         )
-        } else {
-            format!(
-                "{}: cannot capture on {}{whr}: {}",
-                sanitize(name),
-                sanitize(iface),
-                sanitize(&msg)
-            )
-        },
-    )
+    } else {
+        format!(
+            "{}: cannot capture on {}{whr}: {}",
+            sanitize(name),
+            sanitize(iface),
+            sanitize(&msg)
+        )
+    })
 }
 
 fn read_interface(
@@ -662,9 +703,16 @@ fn read_interface(
     while !send.stop.load(Ordering::Relaxed) {
         match cap.next_packet() {
             Ok(p) => {
-                send.push(super::pcap_ts(p.header), link, p.header.len, p.data);
+                // Whole microseconds, as tcpdump writes its files and streams:
+                // copies of one packet seen here and in a stream must compare
+                // on the same scale, or the stream's truncation reorders them.
+                let ts = super::pcap_ts(p.header) / 1000 * 1000;
+                send.push(ts, link, p.header.len, p.data);
             }
             Err(pcap::Error::TimeoutExpired) => {
+                // Nothing more right now: what was batched goes out before
+                // waiting, so a quiet interface delays nothing.
+                send.flush();
                 use std::os::fd::AsRawFd;
                 let mut pfd = libc::pollfd {
                     fd: cap.as_raw_fd(),
@@ -822,7 +870,10 @@ fn read_command(
         match cap.next_packet() {
             Ok(p) => {
                 send.push(super::pcap_ts(p.header), link, p.header.len, p.data);
-                send.flush_due();
+                // The next read may block for as long as the stream is
+                // quiet (libpcap reads it through stdio, so poll(2) cannot
+                // tell): nothing may wait in the batch meanwhile.
+                send.flush();
             }
             Err(pcap::Error::NoMorePackets) => break,
             Err(e) => {

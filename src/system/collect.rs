@@ -1,7 +1,7 @@
 //! Takes a [`HostSnapshot`] of the namespace the calling thread is in.
 
 use super::nl::Conn;
-use super::{ipvs, rtnl, sysctl, HostSnapshot, FORMAT};
+use super::{ipvs, nft, rtnl, sockets, sysctl, HostSnapshot, FORMAT};
 use netlink_sys::protocols::{NETLINK_GENERIC, NETLINK_ROUTE};
 use std::path::Path;
 
@@ -87,6 +87,21 @@ pub fn take(
         }
     }
 
+    match sockets::read(Path::new("/proc/thread-self/net")) {
+        Ok(l) => snap.listeners = Some(l),
+        Err(e) => snap
+            .warnings
+            .push(format!("listening sockets not read: {e}")),
+    }
+    match nft::read() {
+        Ok(Some(r)) => snap.nftables = Some(r),
+        Ok(None) => snap
+            .warnings
+            .push("no nft binary: the nftables ruleset is not read (install nftables)".into()),
+        Err(e) => snap
+            .warnings
+            .push(format!("nftables ruleset not read: {e}")),
+    }
     snap.sysctls = sysctl::read_all(Path::new("/proc/sys"));
     Ok((snap, recording))
 }

@@ -12,8 +12,10 @@ pub mod collect;
 pub mod command;
 pub mod ipvs;
 pub mod netns;
+pub mod nft;
 pub mod nl;
 pub mod rtnl;
+pub mod sockets;
 pub mod sysctl;
 
 use serde::{Deserialize, Serialize};
@@ -49,9 +51,26 @@ pub struct HostSnapshot {
     /// Full sysctl name (`net.ipv4.conf.all.arp_ignore`) to value, as `sysctl` prints it.
     #[serde(default)]
     pub sysctls: BTreeMap<String, String>,
+    /// Listening TCP sockets (`ss -ltn`); `None`: not read (older snapshot).
+    #[serde(default)]
+    pub listeners: Option<Vec<Listener>>,
+    /// The nftables ruleset as `nft -j list ruleset` prints it; `None`: not
+    /// read (no `nft`, no privilege, or an older snapshot).
+    #[serde(default)]
+    pub nftables: Option<serde_json::Value>,
     /// What could not be read, and why.
     #[serde(default)]
     pub warnings: Vec<String>,
+}
+
+/// A listening socket.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Listener {
+    /// `tcp`.
+    pub protocol: String,
+    /// The bound address; `0.0.0.0` / `::` for any.
+    pub address: IpAddr,
+    pub port: u16,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

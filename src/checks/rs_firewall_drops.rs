@@ -1,0 +1,641 @@
+//! `rs-firewall-drops`: a real server's nftables ruleset drops (or rejects)
+//! the connections the director forwards to it: a base chain on the
+//! prerouting or input hook has a rule that matches them with a drop/reject
+//! verdict, or a drop policy that nothing before lets them through.
+//!
+//! The ruleset is evaluated for the packet the real server receives (TCP SYN,
+//! connection tracking state `new`, to the VIP in DR/TUN or the RIP in NAT,
+//! on its RIP interface) as far as it can be decided from the snapshot. A
+//! rule whose match cannot be decided (client addresses, named sets, rate
+//! limits, iptables-nft compat expressions) stops the evaluation: no finding
+//! rather than a guess.
+
+use super::config_view::{arrives_at, dests, line, rip_iface, sockaddr};
+use super::{Check, Context};
+use crate::finding::{Finding, Severity};
+use crate::model::Mode;
+use serde_json::Value;
+use std::net::IpAddr;
+
+#[derive(Clone)]
+pub struct RsFirewallDrops;
+
+/// The packet whose fate is evaluated.
+pub struct Packet {
+    pub dst: IpAddr,
+    pub port: u16,
+    /// The interface it arrives on, when known.
+    pub iif: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Tri {
+    Yes,
+    No,
+    Unknown,
+}
+
+impl Tri {
+    fn from(b: bool) -> Tri {
+        if b {
+            Tri::Yes
+        } else {
+            Tri::No
+        }
+    }
+    fn not(self) -> Tri {
+        match self {
+            Tri::Yes => Tri::No,
+            Tri::No => Tri::Yes,
+            Tri::Unknown => Tri::Unknown,
+        }
+    }
+}
+
+struct Chain<'a> {
+    family: &'a str,
+    table: &'a str,
+    name: &'a str,
+    hook: Option<&'a str>,
+    kind: Option<&'a str>,
+    prio: i64,
+    policy: Option<&'a str>,
+    /// (handle, expressions)
+    rules: Vec<(Option<i64>, &'a [Value])>,
+}
+
+/// The verdict for the packet, and the rule (or policy) that gave it.
+#[derive(Debug, PartialEq)]
+pub enum Fate {
+    Accepted,
+    /// Evidence line, and the command that removes the rule (if a rule).
+    Dropped {
+        what: String,
+        rule: Option<String>,
+        reject: bool,
+    },
+    /// The ruleset cannot be decided for this packet; why.
+    Undecided(String),
+}
+
+enum Outcome {
+    Accept,
+    Drop {
+        what: String,
+        rule: Option<String>,
+        reject: bool,
+    },
+    Continue,
+    Unknown(String),
+}
+
+const MAX_DEPTH: usize = 16;
+
+/// Evaluates an `nft -j list ruleset` document for `p`.
+pub fn fate(ruleset: &Value, p: &Packet) -> Fate {
+    let Some(items) = ruleset.get("nftables").and_then(Value::as_array) else {
+        return Fate::Undecided("not an nft -j ruleset".into());
+    };
+    let mut chains: Vec<Chain> = Vec::new();
+    for it in items {
+        if let Some(c) = it.get("chain") {
+            let s = |k: &str| c.get(k).and_then(Value::as_str);
+            chains.push(Chain {
+                family: s("family").unwrap_or(""),
+                table: s("table").unwrap_or(""),
+                name: s("name").unwrap_or(""),
+                hook: s("hook"),
+                kind: s("type"),
+                prio: c.get("prio").and_then(Value::as_i64).unwrap_or(0),
+                policy: s("policy"),
+                rules: Vec::new(),
+            });
+        } else if let Some(r) = it.get("rule") {
+            let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("");
+            let (f, t, n) = (s("family"), s("table"), s("chain"));
+            if let Some(c) = chains
+                .iter_mut()
+                .find(|c| c.family == f && c.table == t && c.name == n)
+            {
+                let expr = r
+                    .get("expr")
+                    .and_then(Value::as_array)
+                    .map_or(&[][..], |v| v);
+                c.rules
+                    .push((r.get("handle").and_then(Value::as_i64), expr));
+            }
+        }
+    }
+    let fam_ok = |f: &str| f == "inet" || f == if p.dst.is_ipv6() { "ip6" } else { "ip" };
+    let mut base: Vec<&Chain> = chains
+        .iter()
+        .filter(|c| fam_ok(c.family) && c.kind.is_none_or(|k| k == "filter"))
+        .filter(|c| matches!(c.hook, Some("prerouting" | "input")))
+        .collect();
+    base.sort_by_key(|c| (c.hook != Some("prerouting"), c.prio));
+    for c in base {
+        match eval_chain(&chains, c, p, 0) {
+            Outcome::Accept | Outcome::Continue if c.policy != Some("drop") => {}
+            Outcome::Accept => {}
+            Outcome::Continue => {
+                return Fate::Dropped {
+                    what: format!(
+                        "nft {} {} {}: hook {}, policy drop, and no rule accepts TCP to {}",
+                        c.family,
+                        c.table,
+                        c.name,
+                        c.hook.unwrap_or("?"),
+                        sockaddr(p.dst, p.port)
+                    ),
+                    rule: None,
+                    reject: false,
+                }
+            }
+            Outcome::Drop { what, rule, reject } => return Fate::Dropped { what, rule, reject },
+            Outcome::Unknown(why) => return Fate::Undecided(why),
+        }
+    }
+    Fate::Accepted
+}
+
+fn eval_chain(all: &[Chain], c: &Chain, p: &Packet, depth: usize) -> Outcome {
+    if depth > MAX_DEPTH {
+        return Outcome::Unknown("jumps nest too deep".into());
+    }
+    for (handle, exprs) in &c.rules {
+        let mut m = Tri::Yes;
+        let mut verdict = None;
+        for e in exprs.iter() {
+            let Some((k, v)) = e.as_object().and_then(|o| o.iter().next()) else {
+                continue;
+            };
+            match k.as_str() {
+                "match" => match eval_match(v, p) {
+                    Tri::No => m = Tri::No,
+                    Tri::Unknown if m == Tri::Yes => m = Tri::Unknown,
+                    _ => {}
+                },
+                "counter" | "log" | "comment" | "notrack" => {}
+                "accept" | "drop" | "reject" | "return" | "continue" | "jump" | "goto" => {
+                    verdict = Some((k.as_str(), v));
+                    break;
+                }
+                // A rate limit, a quota, a set update, a compat expression…
+                _ if m != Tri::No => m = Tri::Unknown,
+                _ => {}
+            }
+        }
+        let Some((verdict, arg)) = verdict else {
+            continue;
+        };
+        let text = || rule_text(exprs);
+        let rule_ref = || {
+            handle.map(|h| {
+                format!(
+                    "nft delete rule {} {} {} handle {h}",
+                    c.family, c.table, c.name
+                )
+            })
+        };
+        match m {
+            Tri::No => continue,
+            Tri::Unknown => {
+                return Outcome::Unknown(format!(
+                    "nft {} {} {}: cannot decide whether `{}` matches",
+                    c.family,
+                    c.table,
+                    c.name,
+                    text()
+                ))
+            }
+            Tri::Yes => {}
+        }
+        match verdict {
+            "accept" => return Outcome::Accept,
+            "drop" | "reject" => {
+                return Outcome::Drop {
+                    what: format!(
+                        "nft {} {} {} (hook {}): {}{}",
+                        c.family,
+                        c.table,
+                        c.name,
+                        c.hook.unwrap_or("none"),
+                        text(),
+                        handle.map_or(String::new(), |h| format!("  # handle {h}"))
+                    ),
+                    rule: rule_ref(),
+                    reject: verdict == "reject",
+                }
+            }
+            "return" => return Outcome::Continue,
+            "continue" => continue,
+            _ => {
+                let target = arg.get("target").and_then(Value::as_str).unwrap_or("");
+                let Some(t) = all
+                    .iter()
+                    .find(|x| x.family == c.family && x.table == c.table && x.name == target)
+                else {
+                    return Outcome::Unknown(format!("jump to unknown chain {target}"));
+                };
+                match eval_chain(all, t, p, depth + 1) {
+                    Outcome::Continue if verdict == "jump" => continue,
+                    other => return other,
+                }
+            }
+        }
+    }
+    Outcome::Continue
+}
+
+/// What the packet has for a match's left-hand side.
+enum Val {
+    Num(u64),
+    /// Protocol or state names; any of them matching counts.
+    Names(Vec<&'static str>),
+    Str(String),
+    Addr(IpAddr),
+}
+
+fn packet_value(left: &Value, p: &Packet) -> Result<Val, Tri> {
+    let v6 = p.dst.is_ipv6();
+    if let Some(pl) = left.get("payload") {
+        let proto = pl.get("protocol").and_then(Value::as_str).unwrap_or("");
+        let field = pl.get("field").and_then(Value::as_str).unwrap_or("");
+        return match (proto, field) {
+            ("tcp" | "th", "dport") => Ok(Val::Num(p.port.into())),
+            ("udp" | "sctp" | "dccp" | "udplite" | "icmp" | "icmpv6", _) => Err(Tri::No),
+            ("ip", _) if v6 => Err(Tri::No),
+            ("ip6", _) if !v6 => Err(Tri::No),
+            ("ip", "daddr") | ("ip6", "daddr") => Ok(Val::Addr(p.dst)),
+            ("ip", "protocol") | ("ip6", "nexthdr") => Ok(Val::Names(vec!["tcp", "6"])),
+            _ => Err(Tri::Unknown),
+        };
+    }
+    if let Some(meta) = left.get("meta") {
+        return match meta.get("key").and_then(Value::as_str).unwrap_or("") {
+            "l4proto" => Ok(Val::Names(vec!["tcp", "6"])),
+            "nfproto" => Ok(Val::Names(vec![if v6 { "ipv6" } else { "ipv4" }])),
+            "protocol" => Ok(Val::Names(vec![if v6 { "ip6" } else { "ip" }])),
+            "iifname" | "iif" => match &p.iif {
+                Some(i) => Ok(Val::Str(i.clone())),
+                None => Err(Tri::Unknown),
+            },
+            "iiftype" => Ok(Val::Names(vec!["ether", "1"])),
+            "pkttype" => Ok(Val::Names(vec!["host", "unicast"])),
+            _ => Err(Tri::Unknown),
+        };
+    }
+    if let Some(ct) = left.get("ct") {
+        return match ct.get("key").and_then(Value::as_str).unwrap_or("") {
+            "state" => Ok(Val::Names(vec!["new"])),
+            _ => Err(Tri::Unknown),
+        };
+    }
+    Err(Tri::Unknown)
+}
+
+/// Does one right-hand element (scalar, range, prefix) hold the value?
+fn element(val: &Val, r: &Value) -> Tri {
+    if let Some(range) = r.get("range").and_then(Value::as_array) {
+        return match (val, range.first(), range.get(1)) {
+            (Val::Num(n), Some(a), Some(b)) => match (a.as_u64(), b.as_u64()) {
+                (Some(a), Some(b)) => Tri::from(a <= *n && *n <= b),
+                _ => Tri::Unknown,
+            },
+            (Val::Addr(ip), Some(a), Some(b)) => {
+                match (
+                    a.as_str().and_then(|s| s.parse::<IpAddr>().ok()),
+                    b.as_str().and_then(|s| s.parse::<IpAddr>().ok()),
+                ) {
+                    (Some(a), Some(b)) => Tri::from(a <= *ip && *ip <= b),
+                    _ => Tri::Unknown,
+                }
+            }
+            _ => Tri::Unknown,
+        };
+    }
+    if let Some(pf) = r.get("prefix") {
+        let addr = pf
+            .get("addr")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse().ok());
+        let len = pf.get("len").and_then(Value::as_u64);
+        return match (val, addr, len) {
+            (Val::Addr(ip), Some(a), Some(l)) if l <= 128 => {
+                Tri::from(crate::system::prefix_contains(a, l as u8, *ip))
+            }
+            _ => Tri::Unknown,
+        };
+    }
+    match val {
+        Val::Num(n) => match r.as_u64() {
+            Some(x) => Tri::from(x == *n),
+            None => Tri::Unknown, // a service name, a named set
+        },
+        Val::Names(names) => {
+            let s = match r {
+                Value::String(s) => s.to_ascii_lowercase(),
+                Value::Number(n) => n.to_string(),
+                _ => return Tri::Unknown,
+            };
+            if s.starts_with('@') {
+                return Tri::Unknown;
+            }
+            Tri::from(names.iter().any(|n| *n == s))
+        }
+        Val::Str(name) => match r.as_str() {
+            Some(s) if s.starts_with('@') || s.contains('*') => Tri::Unknown,
+            Some(s) => Tri::from(s == name),
+            None => Tri::Unknown,
+        },
+        Val::Addr(ip) => match r.as_str().and_then(|s| s.parse::<IpAddr>().ok()) {
+            Some(a) => Tri::from(a == *ip),
+            None => Tri::Unknown,
+        },
+    }
+}
+
+fn eval_match(m: &Value, p: &Packet) -> Tri {
+    let (Some(left), Some(right)) = (m.get("left"), m.get("right")) else {
+        return Tri::Unknown;
+    };
+    let op = m.get("op").and_then(Value::as_str).unwrap_or("==");
+    let val = match packet_value(left, p) {
+        Ok(v) => v,
+        Err(t) => return t,
+    };
+    let elems: Vec<&Value> = match right.get("set").and_then(Value::as_array) {
+        Some(s) => s.iter().collect(),
+        None => match right {
+            // `ct state { established, related }` may also come as a list.
+            Value::Array(a) => a.iter().collect(),
+            r => vec![r],
+        },
+    };
+    let mut any = Tri::No;
+    for e in elems {
+        match element(&val, e) {
+            Tri::Yes => {
+                any = Tri::Yes;
+                break;
+            }
+            Tri::Unknown => any = Tri::Unknown,
+            Tri::No => {}
+        }
+    }
+    match op {
+        "==" | "in" => any,
+        "!=" => any.not(),
+        _ => Tri::Unknown,
+    }
+}
+
+/// A rule in nft's own syntax, as far as it can be rendered.
+fn rule_text(exprs: &[Value]) -> String {
+    fn val(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Array(a) => a.iter().map(val).collect::<Vec<_>>().join(", "),
+            Value::Object(o) => {
+                if let Some(s) = o.get("set") {
+                    format!("{{ {} }}", val(s))
+                } else if let Some(Value::Array(r)) = o.get("range") {
+                    r.iter().map(val).collect::<Vec<_>>().join("-")
+                } else if let Some(p) = o.get("prefix") {
+                    format!(
+                        "{}/{}",
+                        p.get("addr").map(val).unwrap_or_default(),
+                        p.get("len").map(val).unwrap_or_default()
+                    )
+                } else if let Some(p) = o.get("payload") {
+                    format!(
+                        "{} {}",
+                        p.get("protocol").map(val).unwrap_or_default(),
+                        p.get("field").map(val).unwrap_or_default()
+                    )
+                } else if let Some(m) = o.get("meta") {
+                    format!("meta {}", m.get("key").map(val).unwrap_or_default())
+                } else if let Some(c) = o.get("ct") {
+                    format!("ct {}", c.get("key").map(val).unwrap_or_default())
+                } else {
+                    o.keys().next().cloned().unwrap_or_default()
+                }
+            }
+            _ => String::new(),
+        }
+    }
+    let mut out = Vec::new();
+    for e in exprs {
+        let Some((k, v)) = e.as_object().and_then(|o| o.iter().next()) else {
+            continue;
+        };
+        out.push(match k.as_str() {
+            "match" => {
+                let op = v.get("op").and_then(Value::as_str).unwrap_or("==");
+                let l = v.get("left").map(val).unwrap_or_default();
+                let r = v.get("right").map(val).unwrap_or_default();
+                match op {
+                    "==" | "in" => format!("{l} {r}"),
+                    op => format!("{l} {op} {r}"),
+                }
+            }
+            "jump" | "goto" => format!(
+                "{k} {}",
+                v.get("target").and_then(Value::as_str).unwrap_or("?")
+            ),
+            k => k.to_string(),
+        });
+    }
+    crate::report::sanitize(&out.join(" "))
+}
+
+impl Check for RsFirewallDrops {
+    fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        for mode in [Mode::Dr, Mode::Tun, Mode::Nat] {
+            for (svc, rs, h) in dests(ctx, mode) {
+                let Some(ruleset) = &h.nftables else {
+                    continue;
+                };
+                let (dst, Some(port)) = arrives_at(svc, rs) else {
+                    continue;
+                };
+                let iif = match mode {
+                    Mode::Tun => None, // decapsulated: arrives on the tunnel device
+                    _ => rip_iface(h, rs.addr).map(str::to_string),
+                };
+                let p = Packet { dst, port, iif };
+                let Fate::Dropped { what, rule, reject } = fate(ruleset, &p) else {
+                    continue;
+                };
+                let target = sockaddr(dst, port);
+                let allow = match dst {
+                    IpAddr::V4(_) => format!("ip daddr {dst} tcp dport {port} accept"),
+                    IpAddr::V6(_) => format!("ip6 daddr {dst} tcp dport {port} accept"),
+                };
+                let fix = match &rule {
+                    Some(del) => format!(
+                        "On {}: {del} (or let the service in before it with nft insert rule … {allow}); persist it in /etc/nftables.conf",
+                        h.host
+                    ),
+                    None => format!(
+                        "On {}: nft insert rule … {allow} in that chain; persist it in /etc/nftables.conf",
+                        h.host
+                    ),
+                };
+                out.push(
+                    Finding::new(
+                        "rs-firewall-drops",
+                        Severity::Error,
+                        format!(
+                            "{} ({}) firewall {} the connections the director forwards to {target}",
+                            rs.addr,
+                            h.host,
+                            if reject { "rejects" } else { "drops" }
+                        ),
+                    )
+                    .cause(format!(
+                        "Its nftables ruleset {} TCP SYNs to {target}{}: {}",
+                        if reject { "rejects" } else { "drops" },
+                        if mode == Mode::Nat {
+                            ""
+                        } else {
+                            " (the VIP: DR/TUN keep the destination address)"
+                        },
+                        if reject {
+                            "the clients get a reset"
+                        } else {
+                            "the clients retransmit and time out"
+                        }
+                    ))
+                    .config([line(h, what)])
+                    .fix(fix)
+                    .service(svc.label())
+                    .real_server(rs.addr.to_string()),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pkt() -> Packet {
+        Packet {
+            dst: "192.0.2.100".parse().unwrap(),
+            port: 80,
+            iif: Some("eth0".into()),
+        }
+    }
+
+    fn ruleset(policy: &str, rules: Vec<Value>) -> Value {
+        let mut items = vec![
+            json!({"metainfo": {"version": "1.0.6"}}),
+            json!({"table": {"family": "inet", "name": "filter", "handle": 1}}),
+            json!({"chain": {"family": "inet", "table": "filter", "name": "input", "handle": 1,
+                   "type": "filter", "hook": "input", "prio": 0, "policy": policy}}),
+        ];
+        for (i, r) in rules.into_iter().enumerate() {
+            items.push(
+                json!({"rule": {"family": "inet", "table": "filter", "chain": "input",
+                              "handle": i + 2, "expr": r}}),
+            );
+        }
+        json!({ "nftables": items })
+    }
+
+    fn dport(v: Value) -> Value {
+        json!({"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": v}})
+    }
+
+    #[test]
+    fn a_drop_rule_for_the_port_drops() {
+        let r = ruleset("accept", vec![json!([dport(json!(80)), {"drop": null}])]);
+        let Fate::Dropped { what, rule, reject } = fate(&r, &pkt()) else {
+            panic!()
+        };
+        assert!(!reject);
+        assert_eq!(
+            what,
+            "nft inet filter input (hook input): tcp dport 80 drop  # handle 2"
+        );
+        assert_eq!(
+            rule.as_deref(),
+            Some("nft delete rule inet filter input handle 2")
+        );
+    }
+
+    #[test]
+    fn other_ports_sets_ranges_and_earlier_accepts() {
+        let other = ruleset("accept", vec![json!([dport(json!(22)), {"drop": null}])]);
+        assert_eq!(fate(&other, &pkt()), Fate::Accepted);
+        let set = ruleset(
+            "accept",
+            vec![
+                json!([dport(json!({"set": [443, {"range": [70, 90]}]})), {"counter": null}, {"reject": null}]),
+            ],
+        );
+        assert!(matches!(
+            fate(&set, &pkt()),
+            Fate::Dropped { reject: true, .. }
+        ));
+        let accepted_first = ruleset(
+            "drop",
+            vec![
+                json!([{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}, {"accept": null}]),
+                json!([{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "lo"}}, {"accept": null}]),
+                json!([dport(json!(80)), {"accept": null}]),
+            ],
+        );
+        assert_eq!(fate(&accepted_first, &pkt()), Fate::Accepted);
+        // The same policy-drop chain without the port rule drops by policy.
+        let policy = ruleset("drop", vec![json!([dport(json!(22)), {"accept": null}])]);
+        let Fate::Dropped { rule, what, .. } = fate(&policy, &pkt()) else {
+            panic!()
+        };
+        assert!(rule.is_none() && what.contains("policy drop"), "{what}");
+    }
+
+    #[test]
+    fn what_cannot_be_decided_is_not_guessed() {
+        // The client address is not known from the snapshot.
+        let saddr = ruleset(
+            "accept",
+            vec![
+                json!([{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "203.0.113.10"}}, {"drop": null}]),
+            ],
+        );
+        assert!(matches!(fate(&saddr, &pkt()), Fate::Undecided(_)));
+        let named = ruleset(
+            "accept",
+            vec![json!([dport(json!("@blocked")), {"drop": null}])],
+        );
+        assert!(matches!(fate(&named, &pkt()), Fate::Undecided(_)));
+        // ... but a rule that cannot match this packet is passed over.
+        let udp = ruleset(
+            "accept",
+            vec![
+                json!([{"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 80}}, {"drop": null}]),
+            ],
+        );
+        assert_eq!(fate(&udp, &pkt()), Fate::Accepted);
+        assert!(matches!(fate(&json!({"x": 1}), &pkt()), Fate::Undecided(_)));
+    }
+
+    #[test]
+    fn jumps_into_regular_chains() {
+        let mut r = ruleset("accept", vec![json!([{"jump": {"target": "web"}}])]);
+        let items = r["nftables"].as_array_mut().unwrap();
+        items.push(
+            json!({"chain": {"family": "inet", "table": "filter", "name": "web", "handle": 9}}),
+        );
+        items.push(
+            json!({"rule": {"family": "inet", "table": "filter", "chain": "web", "handle": 10,
+                          "expr": [dport(json!(80)), {"drop": null}]}}),
+        );
+        assert!(matches!(fate(&r, &pkt()), Fate::Dropped { .. }));
+    }
+}

@@ -1,0 +1,130 @@
+//! `rs-no-listener`: a real server's snapshot shows no TCP socket listening
+//! on the address and port its forwarded connections arrive at (the VIP in
+//! DR/TUN, the RIP in NAT): the kernel answers each SYN with a RST.
+
+use super::config_view::{arrives_at, dests, line, sockaddr};
+use super::{Check, Context};
+use crate::finding::{Finding, Severity};
+use crate::model::Mode;
+use crate::system::Listener;
+use std::net::IpAddr;
+
+#[derive(Clone)]
+pub struct RsNoListener;
+
+/// Does `l` accept TCP connections to `dst:port`? A wildcard `::` socket
+/// takes IPv4 too (the Linux default, `net.ipv6.bindv6only = 0`).
+pub fn accepts(l: &Listener, dst: IpAddr, port: u16) -> bool {
+    if l.protocol != "tcp" || l.port != port {
+        return false;
+    }
+    match (l.address, dst) {
+        (a, d) if a == d => true,
+        (IpAddr::V4(a), IpAddr::V4(_)) => a.is_unspecified(),
+        (IpAddr::V6(a), IpAddr::V6(_)) => a.is_unspecified(),
+        (IpAddr::V6(a), IpAddr::V4(d)) => a.is_unspecified() || a.to_ipv4_mapped() == Some(d),
+        (IpAddr::V4(_), IpAddr::V6(_)) => false,
+    }
+}
+
+fn show(l: &Listener) -> String {
+    sockaddr(l.address, l.port)
+}
+
+impl Check for RsNoListener {
+    fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        for mode in [Mode::Dr, Mode::Tun, Mode::Nat] {
+            for (svc, rs, h) in dests(ctx, mode) {
+                let Some(listeners) = &h.listeners else {
+                    continue; // not read
+                };
+                let (dst, port) = arrives_at(svc, rs);
+                let Some(port) = port else {
+                    continue; // any port: nothing to look for
+                };
+                if listeners.iter().any(|l| accepts(l, dst, port)) {
+                    continue;
+                }
+                let same_port: Vec<String> = listeners
+                    .iter()
+                    .filter(|l| l.port == port)
+                    .map(show)
+                    .collect();
+                let all: Vec<String> = listeners.iter().take(12).map(show).collect();
+                let seen = if !same_port.is_empty() {
+                    format!(
+                        "port {port} is bound only to {}, not to {dst}",
+                        same_port.join(", ")
+                    )
+                } else if all.is_empty() {
+                    "no TCP socket listens at all".into()
+                } else {
+                    format!(
+                        "nothing listens on port {port}; listening: {}{}",
+                        all.join(", "),
+                        if listeners.len() > all.len() {
+                            ", …"
+                        } else {
+                            ""
+                        }
+                    )
+                };
+                let target = sockaddr(dst, port);
+                out.push(
+                    Finding::new(
+                        "rs-no-listener",
+                        Severity::Error,
+                        format!(
+                            "{} ({}) has nothing listening on {target}: it resets every connection the director sends it",
+                            rs.addr, h.host
+                        ),
+                    )
+                    .cause(format!(
+                        "Connections forwarded to {} arrive addressed to {target}{}; with no socket listening there the kernel answers each SYN with a RST.",
+                        rs.addr,
+                        if mode == Mode::Nat { "" } else { " (the VIP: DR/TUN keep the destination address)" }
+                    ))
+                    .config([line(h, seen)])
+                    .fix(format!(
+                        "On {}: start the service listening on {target} (or on any address, port {port}); check with ss -ltn 'sport = :{port}'. Until then, on the director: ipvsadm -e -t {} -r {} -w 0",
+                        h.host,
+                        sockaddr(svc.vip, svc.port.unwrap_or(port)),
+                        sockaddr(rs.addr, rs.port.unwrap_or(port))
+                    ))
+                    .service(svc.label())
+                    .real_server(rs.addr.to_string()),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(a: &str, port: u16) -> Listener {
+        Listener {
+            protocol: "tcp".into(),
+            address: a.parse().unwrap(),
+            port,
+        }
+    }
+
+    #[test]
+    fn wildcards_exact_and_mapped_addresses() {
+        let vip: IpAddr = "192.0.2.100".parse().unwrap();
+        assert!(accepts(&l("0.0.0.0", 80), vip, 80));
+        assert!(accepts(&l("::", 80), vip, 80), "dual-stack wildcard");
+        assert!(accepts(&l("192.0.2.100", 80), vip, 80));
+        assert!(accepts(&l("::ffff:192.0.2.100", 80), vip, 80));
+        assert!(
+            !accepts(&l("192.0.2.11", 80), vip, 80),
+            "bound to the RIP only"
+        );
+        assert!(!accepts(&l("0.0.0.0", 8080), vip, 80));
+        let v6: IpAddr = "2001:db8::100".parse().unwrap();
+        assert!(accepts(&l("::", 80), v6, 80));
+        assert!(!accepts(&l("0.0.0.0", 80), v6, 80));
+    }
+}

@@ -1,0 +1,60 @@
+//! The nftables ruleset, read with `nft -j list ruleset` (a read-only listing;
+//! the child process inherits the calling thread's network namespace). Kept
+//! as nft's own JSON (libnftables-json(5)); the checks evaluate it.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+/// Rulesets larger than this are cut off and not evaluated.
+const MAX_BYTES: u64 = 32 << 20;
+
+/// `Ok(None)`: no `nft` binary (the firewall is not read; said as a warning
+/// by the caller). `Err`: nft ran and failed (e.g. no CAP_NET_ADMIN).
+pub fn read() -> Result<Option<serde_json::Value>, String> {
+    let Some(bin) = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft", "/bin/nft"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        return Ok(None);
+    };
+    let mut child = Command::new(bin)
+        .args(["-j", "list", "ruleset"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {bin}: {e}"))?;
+    let mut out = Vec::new();
+    let read = child
+        .stdout
+        .take()
+        .map(|s| s.take(MAX_BYTES + 1).read_to_end(&mut out));
+    let mut err = String::new();
+    if let Some(mut s) = child.stderr.take() {
+        let _ = s.read_to_string(&mut err);
+    }
+    let status = child.wait().map_err(|e| format!("{bin}: {e}"))?;
+    if let Some(Err(e)) = read {
+        return Err(format!("reading {bin}'s output: {e}"));
+    }
+    if !status.success() {
+        let first = err.lines().next().unwrap_or("").trim();
+        return Err(format!(
+            "nft list ruleset failed ({status}): {}",
+            crate::report::sanitize(first)
+        ));
+    }
+    if out.len() as u64 > MAX_BYTES {
+        return Err(format!(
+            "nft ruleset larger than {} MiB; not read",
+            MAX_BYTES >> 20
+        ));
+    }
+    // An empty ruleset may print nothing at all on old nft versions.
+    if out.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Some(serde_json::json!({"nftables": []})));
+    }
+    serde_json::from_slice(&out)
+        .map(Some)
+        .map_err(|e| format!("nft -j output is not JSON: {e}"))
+}
