@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Compares `lvsdiag snapshot` JSON with what ipvsadm, ip and sysctl say.
+"""Compares `lvsdiag snapshot` JSON with what ipvsadm, ip, sysctl, netstat
+and nft say.
 
 Usage: lab/compare-snapshot.py RESULT_DIR
 RESULT_DIR is a lab result of the snapshot-agree scenario: snapshot/<host>.json
-and reference/<host>/{ip-d-addr,ip-route,ip-6-route,sysctl}.txt, plus
+and reference/<host>/{ip-d-addr,ip-route,ip-6-route,sysctl,netstat-ltn}.txt
+and nft.json, plus
 reference/director/ipvsadm-*.txt. Prints every disagreement; exit 1 if any.
 """
 import ipaddress
@@ -14,7 +16,8 @@ import sys
 
 root = sys.argv[1]
 errors = []
-checked = {"ipvs services": 0, "ipvs dests": 0, "links": 0, "addresses": 0, "routes": 0, "sysctls": 0}
+checked = {"ipvs services": 0, "ipvs dests": 0, "links": 0, "addresses": 0, "routes": 0, "sysctls": 0,
+           "listeners": 0, "nft rules": 0}
 
 
 def err(msg):
@@ -234,6 +237,26 @@ for host, s in sorted(snap.items()):
             err("%s sysctl %s: sysctl %r, snapshot %r" % (host, k, ref_sys[k], v))
         else:
             checked["sysctls"] += 1
+
+    # busybox netstat -ltn (TCP listeners)
+    want = set()
+    for line in read("reference", host, "netstat-ltn.txt").splitlines():
+        t = line.split()
+        if len(t) >= 6 and t[0] in ("tcp", "tcp6") and t[5] == "LISTEN":
+            a, port = t[3].rsplit(":", 1)
+            want.add((str(ipaddress.ip_address(a.strip("[]"))), int(port)))
+    got = {(str(ipaddress.ip_address(l["address"])), l["port"]) for l in s.get("listeners") or []}
+    if s.get("listeners") is None:
+        err("%s: no listeners in the snapshot" % host)
+    elif got != want:
+        err("%s listeners: only netstat %s; only snapshot %s" % (host, sorted(want - got), sorted(got - want)))
+    checked["listeners"] += len(want & got)
+    # nft -j list ruleset
+    ref_nft = json.loads(read("reference", host, "nft.json") or '{"nftables": []}')
+    if s.get("nftables") != ref_nft:
+        err("%s nftables: nft -j %s, snapshot %s" % (host, json.dumps(ref_nft)[:300], json.dumps(s.get("nftables"))[:300]))
+    else:
+        checked["nft rules"] += sum(1 for i in ref_nft["nftables"] if "rule" in i)
 
 # ------------------------------------------------------------------ unprivileged
 up = os.path.join(root, "unprivileged")

@@ -44,6 +44,21 @@ ipvs_more() {
 	d --start-daemon master --mcast-interface eth1 --syncid 7
 }
 step ipvs-more ipvs_more
+# A firewall on rs2 that leaves the services alone (the snapshot's nftables
+# must equal nft's own listing), and a listener bound to one address.
+step rs2-nft nsx rs2 nft -f - <<'NFT'
+table inet filter {
+	set blocked { type ipv4_addr; elements = { 203.0.113.99 } }
+	chain input {
+		type filter hook input priority 0; policy accept;
+		ct state established,related accept
+		iifname "lo" accept
+		ip saddr @blocked drop
+		tcp dport { 22, 8000-8999 } reject
+	}
+}
+NFT
+step rs3-listener nsx rs3 busybox httpd -p 198.51.100.13:8081 -h /srv/rs3
 step traffic traffic 12 6
 step settle sleep 2.5
 step snapshot lvsdiag snapshot --all-netns --out "$OUT/snapshot" --record "$OUT/netlink"
@@ -55,6 +70,8 @@ reference() {
 		nsx "$_h" ip route > "$_d/ip-route.txt"
 		nsx "$_h" ip -6 route > "$_d/ip-6-route.txt"
 		nsx "$_h" sysctl -a > "$_d/sysctl.txt" 2>/dev/null || true
+		nsx "$_h" busybox netstat -ltn > "$_d/netstat-ltn.txt"
+		nsx "$_h" nft -j list ruleset > "$_d/nft.json"
 	done
 	_d="$OUT/reference/director"
 	nsx director ipvsadm -Ln --stats --exact > "$_d/ipvsadm-stats.txt"
