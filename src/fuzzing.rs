@@ -107,3 +107,24 @@ pub fn ipvs_netlink(data: &[u8]) {
     let _ = ipvs::decode_dest(data, 2);
     let _ = ipvs::decode_dest(data, 10);
 }
+
+/// Snapshot-side input: the bytes as `/proc/net/tcp` text, as an nftables
+/// ruleset evaluated for a forwarded SYN (IPv4 and IPv6), and as snapshot
+/// files run through every configuration check.
+pub fn snapshot(data: &[u8]) {
+    use crate::checks::rs_firewall_drops::{fate, Packet};
+    let _ = crate::system::sockets::parse(&String::from_utf8_lossy(data));
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
+        for dst in ["192.0.2.100", "2001:db8::100"] {
+            let p = Packet {
+                dst: dst.parse().expect("literal"),
+                port: 80,
+                iif: Some("eth0".into()),
+            };
+            let _ = fate(&v, &p);
+        }
+    }
+    if let Ok(s) = crate::system::parse(data) {
+        let _ = crate::system::command::check(s);
+    }
+}

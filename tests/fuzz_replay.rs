@@ -43,3 +43,8 @@ fn engine_inputs() {
 fn ipvs_netlink_inputs() {
     replay("ipvs_netlink", lvsdiag::fuzzing::ipvs_netlink);
 }
+
+#[test]
+fn snapshot_inputs() {
+    replay("snapshot", lvsdiag::fuzzing::snapshot);
+}

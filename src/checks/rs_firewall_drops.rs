@@ -15,6 +15,7 @@ use super::{Check, Context};
 use crate::finding::{Finding, Severity};
 use crate::model::Mode;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 #[derive(Clone)]
@@ -90,6 +91,8 @@ enum Outcome {
 }
 
 const MAX_DEPTH: usize = 16;
+/// Rules evaluated for one packet at most (jumps can revisit chains).
+const MAX_STEPS: usize = 100_000;
 
 /// Evaluates an `nft -j list ruleset` document for `p`.
 pub fn fate(ruleset: &Value, p: &Packet) -> Fate {
@@ -97,9 +100,16 @@ pub fn fate(ruleset: &Value, p: &Packet) -> Fate {
         return Fate::Undecided("not an nft -j ruleset".into());
     };
     let mut chains: Vec<Chain> = Vec::new();
+    let mut index: Index = HashMap::new();
     for it in items {
         if let Some(c) = it.get("chain") {
             let s = |k: &str| c.get(k).and_then(Value::as_str);
+            let key = (
+                s("family").unwrap_or(""),
+                s("table").unwrap_or(""),
+                s("name").unwrap_or(""),
+            );
+            index.entry(key).or_insert(chains.len());
             chains.push(Chain {
                 family: s("family").unwrap_or(""),
                 table: s("table").unwrap_or(""),
@@ -113,10 +123,7 @@ pub fn fate(ruleset: &Value, p: &Packet) -> Fate {
         } else if let Some(r) = it.get("rule") {
             let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("");
             let (f, t, n) = (s("family"), s("table"), s("chain"));
-            if let Some(c) = chains
-                .iter_mut()
-                .find(|c| c.family == f && c.table == t && c.name == n)
-            {
+            if let Some(c) = index.get(&(f, t, n)).and_then(|&i| chains.get_mut(i)) {
                 let expr = r
                     .get("expr")
                     .and_then(Value::as_array)
@@ -133,8 +140,9 @@ pub fn fate(ruleset: &Value, p: &Packet) -> Fate {
         .filter(|c| matches!(c.hook, Some("prerouting" | "input")))
         .collect();
     base.sort_by_key(|c| (c.hook != Some("prerouting"), c.prio));
+    let mut steps = 0;
     for c in base {
-        match eval_chain(&chains, c, p, 0) {
+        match eval_chain(&chains, &index, c, p, 0, &mut steps) {
             Outcome::Accept | Outcome::Continue if c.policy != Some("drop") => {}
             Outcome::Accept => {}
             Outcome::Continue => {
@@ -158,11 +166,25 @@ pub fn fate(ruleset: &Value, p: &Packet) -> Fate {
     Fate::Accepted
 }
 
-fn eval_chain(all: &[Chain], c: &Chain, p: &Packet, depth: usize) -> Outcome {
+/// Chains by (family, table, name).
+type Index<'a> = HashMap<(&'a str, &'a str, &'a str), usize>;
+
+fn eval_chain(
+    all: &[Chain],
+    index: &Index<'_>,
+    c: &Chain,
+    p: &Packet,
+    depth: usize,
+    steps: &mut usize,
+) -> Outcome {
     if depth > MAX_DEPTH {
         return Outcome::Unknown("jumps nest too deep".into());
     }
     for (handle, exprs) in &c.rules {
+        *steps += 1;
+        if *steps > MAX_STEPS {
+            return Outcome::Unknown("too many rules to evaluate".into());
+        }
         let mut m = Tri::Yes;
         let mut verdict = None;
         for e in exprs.iter() {
@@ -231,13 +253,13 @@ fn eval_chain(all: &[Chain], c: &Chain, p: &Packet, depth: usize) -> Outcome {
             "continue" => continue,
             _ => {
                 let target = arg.get("target").and_then(Value::as_str).unwrap_or("");
-                let Some(t) = all
-                    .iter()
-                    .find(|x| x.family == c.family && x.table == c.table && x.name == target)
+                let Some(t) = index
+                    .get(&(c.family, c.table, target))
+                    .and_then(|&i| all.get(i))
                 else {
                     return Outcome::Unknown(format!("jump to unknown chain {target}"));
                 };
-                match eval_chain(all, t, p, depth + 1) {
+                match eval_chain(all, index, t, p, depth + 1, steps) {
                     Outcome::Continue if verdict == "jump" => continue,
                     other => return other,
                 }
@@ -623,6 +645,35 @@ mod tests {
         );
         assert_eq!(fate(&udp, &pkt()), Fate::Accepted);
         assert!(matches!(fate(&json!({"x": 1}), &pkt()), Fate::Undecided(_)));
+    }
+
+    #[test]
+    fn jump_storms_are_bounded() {
+        // 15 chains, each jumping 50 times into the next, the last empty:
+        // 50^14 paths that all fall through, if walked naively.
+        let mut items = vec![
+            json!({"chain": {"family": "inet", "table": "t", "name": "c0",
+            "hook": "input", "type": "filter", "prio": 0, "policy": "accept"}}),
+        ];
+        for i in 0..15 {
+            if i > 0 {
+                items.push(
+                    json!({"chain": {"family": "inet", "table": "t", "name": format!("c{i}")}}),
+                );
+            }
+            for _ in 0..50 {
+                if i < 14 {
+                    items.push(
+                        json!({"rule": {"family": "inet", "table": "t", "chain": format!("c{i}"),
+                        "expr": [{"jump": {"target": format!("c{}", i + 1)}}]}}),
+                    );
+                }
+            }
+        }
+        let Fate::Undecided(why) = fate(&json!({ "nftables": items }), &pkt()) else {
+            panic!()
+        };
+        assert_eq!(why, "too many rules to evaluate", "the step budget ends it");
     }
 
     #[test]

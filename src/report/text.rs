@@ -53,7 +53,7 @@ pub fn headline(code: &str) -> &'static str {
         "traffic-to-unknown-rs" => "receives traffic but is not in IPVS",
         "weight-zero-receiving" => "receives new connections at weight 0",
         "rs-no-listener" => "has nothing listening on the service port",
-        "rs-firewall-drops" => "firewalls the service port (nftables)",
+        "rs-firewall-drops" => "firewalls the service port",
         _ => "has a problem",
     }
 }

@@ -253,7 +253,19 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
         Constraint::Length((n_points + 3).min(area.height / 2).max(4)),
     ])
     .areas(area);
-    let rows: Vec<Row> = service_rows(a)
+    let svc_rows = service_rows(a);
+    // The name column as wide as its longest entry; the verdict takes the rest.
+    let name_w = svc_rows
+        .iter()
+        .map(|r| match r {
+            SvcRow::Service(s) => s.service.label().chars().count(),
+            SvcRow::Server(r) => rs_name(r).chars().count() + 4,
+        })
+        .max()
+        .unwrap_or(0)
+        .clamp(21, 48) as u16
+        + 1;
+    let rows: Vec<Row> = svc_rows
         .into_iter()
         .map(|r| match r {
             SvcRow::Service(s) => {
@@ -312,7 +324,7 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
     let table = Table::new(
         rows,
         [
-            Constraint::Min(22),
+            Constraint::Length(name_w),
             Constraint::Length(5),
             Constraint::Length(6),
             Constraint::Length(7),
@@ -321,7 +333,7 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
             Constraint::Length(7),
             Constraint::Length(7),
             Constraint::Length(8),
-            Constraint::Min(10),
+            Constraint::Fill(1),
         ],
     )
     .header(header([
