@@ -251,7 +251,7 @@ const PROOFS: &[(&str, &[&str])] = &[
         "nat-rs-no-reply",
         &["nat-rs-gateway-not-director", "rs-firewall-drops"],
     ),
-    ("handshake-reset", &["rs-no-listener", "rs-firewall-drops"]),
+    ("handshake-reset", &["rs-no-listener"]),
     ("dr-reply-via-director", &["dr-rs-gateway-director"]),
     (
         "vip-arp-multiple-owners",

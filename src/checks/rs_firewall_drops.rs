@@ -73,7 +73,10 @@ pub enum Fate {
     Dropped {
         what: String,
         rule: Option<String>,
+        /// Rejected (ICMP unreachable, or a TCP reset), not silently dropped.
         reject: bool,
+        /// Rejected with a TCP reset.
+        reset: bool,
     },
     /// The ruleset cannot be decided for this packet; why.
     Undecided(String),
@@ -85,6 +88,7 @@ enum Outcome {
         what: String,
         rule: Option<String>,
         reject: bool,
+        reset: bool,
     },
     Continue,
     Unknown(String),
@@ -99,6 +103,26 @@ pub fn fate(ruleset: &Value, p: &Packet) -> Fate {
     let Some(items) = ruleset.get("nftables").and_then(Value::as_array) else {
         return Fate::Undecided("not an nft -j ruleset".into());
     };
+    // Tables switched off (`flags dormant`) do not see packets.
+    let dormant: Vec<(&str, &str)> = items
+        .iter()
+        .filter_map(|it| it.get("table"))
+        .filter(|t| {
+            let f = t.get("flags");
+            f.and_then(Value::as_str) == Some("dormant")
+                || f.and_then(Value::as_array)
+                    .is_some_and(|a| a.iter().any(|x| x.as_str() == Some("dormant")))
+        })
+        .map(|t| {
+            let s = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or("");
+            (s("family"), s("name"))
+        })
+        .collect();
+    if may_redirect(items) {
+        return Fate::Undecided(
+            "the ruleset rewrites destinations (dnat, redirect, tproxy or an iptables target): the packet's fate depends on where it goes".into(),
+        );
+    }
     let mut chains: Vec<Chain> = Vec::new();
     let mut index: Index = HashMap::new();
     for it in items {
@@ -109,7 +133,10 @@ pub fn fate(ruleset: &Value, p: &Packet) -> Fate {
                 s("table").unwrap_or(""),
                 s("name").unwrap_or(""),
             );
-            index.entry(key).or_insert(chains.len());
+            if dormant.contains(&(key.0, key.1)) || index.contains_key(&key) {
+                continue;
+            }
+            index.insert(key, chains.len());
             chains.push(Chain {
                 family: s("family").unwrap_or(""),
                 table: s("table").unwrap_or(""),
@@ -120,7 +147,10 @@ pub fn fate(ruleset: &Value, p: &Packet) -> Fate {
                 policy: s("policy"),
                 rules: Vec::new(),
             });
-        } else if let Some(r) = it.get("rule") {
+        }
+    }
+    for it in items {
+        if let Some(r) = it.get("rule") {
             let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("");
             let (f, t, n) = (s("family"), s("table"), s("chain"));
             if let Some(c) = index.get(&(f, t, n)).and_then(|&i| chains.get_mut(i)) {
@@ -142,7 +172,9 @@ pub fn fate(ruleset: &Value, p: &Packet) -> Fate {
     base.sort_by_key(|c| (c.hook != Some("prerouting"), c.prio));
     let mut steps = 0;
     for c in base {
-        match eval_chain(&chains, &index, c, p, 0, &mut steps) {
+        // Before conntrack (priority -200) every packet's state is unknown here.
+        let ct = c.prio > -200;
+        match eval_chain(&chains, &index, c, p, ct, 0, &mut steps) {
             Outcome::Accept | Outcome::Continue if c.policy != Some("drop") => {}
             Outcome::Accept => {}
             Outcome::Continue => {
@@ -157,9 +189,22 @@ pub fn fate(ruleset: &Value, p: &Packet) -> Fate {
                     ),
                     rule: None,
                     reject: false,
+                    reset: false,
                 }
             }
-            Outcome::Drop { what, rule, reject } => return Fate::Dropped { what, rule, reject },
+            Outcome::Drop {
+                what,
+                rule,
+                reject,
+                reset,
+            } => {
+                return Fate::Dropped {
+                    what,
+                    rule,
+                    reject,
+                    reset,
+                }
+            }
             Outcome::Unknown(why) => return Fate::Undecided(why),
         }
     }
@@ -169,11 +214,25 @@ pub fn fate(ruleset: &Value, p: &Packet) -> Fate {
 /// Chains by (family, table, name).
 type Index<'a> = HashMap<(&'a str, &'a str, &'a str), usize>;
 
+/// Whether a rule anywhere rewrites where packets go (then neither the
+/// firewall's verdict nor the listening socket can be read off the snapshot).
+pub fn may_redirect(items: &[Value]) -> bool {
+    items
+        .iter()
+        .filter_map(|it| it.get("rule"))
+        .filter_map(|r| r.get("expr").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|e| e.as_object().and_then(|o| o.keys().next()))
+        .any(|k| matches!(k.as_str(), "dnat" | "redirect" | "tproxy" | "xt"))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn eval_chain(
     all: &[Chain],
     index: &Index<'_>,
     c: &Chain,
     p: &Packet,
+    ct: bool,
     depth: usize,
     steps: &mut usize,
 ) -> Outcome {
@@ -187,25 +246,35 @@ fn eval_chain(
         }
         let mut m = Tri::Yes;
         let mut verdict = None;
+        // A statement whose effect is not modelled (a verdict map, a queue,
+        // notrack, a rate limit, a set update, a mark…).
+        let mut odd = false;
         for e in exprs.iter() {
             let Some((k, v)) = e.as_object().and_then(|o| o.iter().next()) else {
                 continue;
             };
             match k.as_str() {
-                "match" => match eval_match(v, p) {
+                "match" => match eval_match(v, p, ct, steps) {
                     Tri::No => m = Tri::No,
                     Tri::Unknown if m == Tri::Yes => m = Tri::Unknown,
                     _ => {}
                 },
-                "counter" | "log" | "comment" | "notrack" => {}
+                "counter" | "log" | "comment" => {}
                 "accept" | "drop" | "reject" | "return" | "continue" | "jump" | "goto" => {
                     verdict = Some((k.as_str(), v));
                     break;
                 }
-                // A rate limit, a quota, a set update, a compat expression…
-                _ if m != Tri::No => m = Tri::Unknown,
-                _ => {}
+                _ => odd = true,
             }
+        }
+        if odd && m != Tri::No {
+            return Outcome::Unknown(format!(
+                "nft {} {} {}: `{}` is not evaluated",
+                c.family,
+                c.table,
+                c.name,
+                rule_text(exprs)
+            ));
         }
         let Some((verdict, arg)) = verdict else {
             continue;
@@ -247,6 +316,8 @@ fn eval_chain(
                     ),
                     rule: rule_ref(),
                     reject: verdict == "reject",
+                    reset: verdict == "reject"
+                        && arg.get("type").and_then(Value::as_str) == Some("tcp reset"),
                 }
             }
             "return" => return Outcome::Continue,
@@ -259,7 +330,7 @@ fn eval_chain(
                 else {
                     return Outcome::Unknown(format!("jump to unknown chain {target}"));
                 };
-                match eval_chain(all, index, t, p, depth + 1, steps) {
+                match eval_chain(all, index, t, p, ct, depth + 1, steps) {
                     Outcome::Continue if verdict == "jump" => continue,
                     other => return other,
                 }
@@ -278,7 +349,7 @@ enum Val {
     Addr(IpAddr),
 }
 
-fn packet_value(left: &Value, p: &Packet) -> Result<Val, Tri> {
+fn packet_value(left: &Value, p: &Packet, ct: bool) -> Result<Val, Tri> {
     let v6 = p.dst.is_ipv6();
     if let Some(pl) = left.get("payload") {
         let proto = pl.get("protocol").and_then(Value::as_str).unwrap_or("");
@@ -302,14 +373,14 @@ fn packet_value(left: &Value, p: &Packet) -> Result<Val, Tri> {
                 Some(i) => Ok(Val::Str(i.clone())),
                 None => Err(Tri::Unknown),
             },
-            "iiftype" => Ok(Val::Names(vec!["ether", "1"])),
+            "iiftype" if p.iif.is_some() => Ok(Val::Names(vec!["ether", "1"])),
             "pkttype" => Ok(Val::Names(vec!["host", "unicast"])),
             _ => Err(Tri::Unknown),
         };
     }
-    if let Some(ct) = left.get("ct") {
-        return match ct.get("key").and_then(Value::as_str).unwrap_or("") {
-            "state" => Ok(Val::Names(vec!["new"])),
+    if let Some(c) = left.get("ct") {
+        return match c.get("key").and_then(Value::as_str).unwrap_or("") {
+            "state" if ct => Ok(Val::Names(vec!["new"])),
             _ => Err(Tri::Unknown),
         };
     }
@@ -377,23 +448,29 @@ fn element(val: &Val, r: &Value) -> Tri {
     }
 }
 
-fn eval_match(m: &Value, p: &Packet) -> Tri {
+fn eval_match(m: &Value, p: &Packet, ct: bool, steps: &mut usize) -> Tri {
     let (Some(left), Some(right)) = (m.get("left"), m.get("right")) else {
         return Tri::Unknown;
     };
     let op = m.get("op").and_then(Value::as_str).unwrap_or("==");
-    let val = match packet_value(left, p) {
+    let val = match packet_value(left, p, ct) {
         Ok(v) => v,
         Err(t) => return t,
     };
     let elems: Vec<&Value> = match right.get("set").and_then(Value::as_array) {
         Some(s) => s.iter().collect(),
         None => match right {
-            // `ct state { established, related }` may also come as a list.
-            Value::Array(a) => a.iter().collect(),
+            // Flags (`ct state established,related`) come as a list: with
+            // `in` any of them, with `==` all of them at once.
+            Value::Array(a) if op == "in" || a.len() < 2 => a.iter().collect(),
+            Value::Array(_) => return Tri::Unknown,
             r => vec![r],
         },
     };
+    *steps += elems.len();
+    if *steps > MAX_STEPS {
+        return Tri::Unknown;
+    }
     let mut any = Tri::No;
     for e in elems {
         match element(&val, e) {
@@ -469,7 +546,16 @@ fn rule_text(exprs: &[Value]) -> String {
             k => k.to_string(),
         });
     }
-    crate::report::sanitize(&out.join(" "))
+    let mut text = out.join(" ");
+    if text.len() > 300 {
+        let cut = (0..=300)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        text.truncate(cut);
+        text.push('…');
+    }
+    crate::report::sanitize(&text)
 }
 
 impl Check for RsFirewallDrops {
@@ -487,9 +573,16 @@ impl Check for RsFirewallDrops {
                     _ => rip_iface(h, rs.addr).map(str::to_string),
                 };
                 let p = Packet { dst, port, iif };
-                let Fate::Dropped { what, rule, reject } = fate(ruleset, &p) else {
+                let Fate::Dropped {
+                    what,
+                    rule,
+                    reject,
+                    reset,
+                } = fate(ruleset, &p)
+                else {
                     continue;
                 };
+                let verb = if reject { "rejects" } else { "drops" };
                 let target = sockaddr(dst, port);
                 let allow = match dst {
                     IpAddr::V4(_) => format!("ip daddr {dst} tcp dport {port} accept"),
@@ -511,21 +604,20 @@ impl Check for RsFirewallDrops {
                         Severity::Error,
                         format!(
                             "{} ({}) firewall {} the connections the director forwards to {target}",
-                            rs.addr,
-                            h.host,
-                            if reject { "rejects" } else { "drops" }
+                            rs.addr, h.host, verb
                         ),
                     )
                     .cause(format!(
-                        "Its nftables ruleset {} TCP SYNs to {target}{}: {}",
-                        if reject { "rejects" } else { "drops" },
+                        "Its nftables ruleset {verb} TCP SYNs to {target}{}: {}",
                         if mode == Mode::Nat {
                             ""
                         } else {
                             " (the VIP: DR/TUN keep the destination address)"
                         },
-                        if reject {
-                            "the clients get a reset"
+                        if reset {
+                            "the clients get a TCP reset"
+                        } else if reject {
+                            "the clients get an ICMP port unreachable"
                         } else {
                             "the clients retransmit and time out"
                         }
@@ -576,7 +668,10 @@ mod tests {
     #[test]
     fn a_drop_rule_for_the_port_drops() {
         let r = ruleset("accept", vec![json!([dport(json!(80)), {"drop": null}])]);
-        let Fate::Dropped { what, rule, reject } = fate(&r, &pkt()) else {
+        let Fate::Dropped {
+            what, rule, reject, ..
+        } = fate(&r, &pkt())
+        else {
             panic!()
         };
         assert!(!reject);
@@ -645,6 +740,68 @@ mod tests {
         );
         assert_eq!(fate(&udp, &pkt()), Fate::Accepted);
         assert!(matches!(fate(&json!({"x": 1}), &pkt()), Fate::Undecided(_)));
+    }
+
+    #[test]
+    fn unmodelled_statements_redirects_and_dormant_tables_are_not_guessed() {
+        // policy drop, but a verdict map lets port 80 in.
+        let vmap = ruleset(
+            "drop",
+            vec![
+                json!([{"vmap": {"key": {"payload": {"protocol": "tcp", "field": "dport"}},
+                                  "data": {"set": [[80, {"accept": null}]]}}}]),
+            ],
+        );
+        assert!(matches!(fate(&vmap, &pkt()), Fate::Undecided(_)));
+        // notrack changes the conntrack state later rules see.
+        let notrack = ruleset("drop", vec![json!([dport(json!(80)), {"notrack": null}])]);
+        assert!(matches!(fate(&notrack, &pkt()), Fate::Undecided(_)));
+        // A DNAT anywhere: the packet may go elsewhere.
+        let mut r = ruleset("drop", vec![]);
+        r["nftables"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"rule": {"family": "ip", "table": "nat",
+            "chain": "pre", "expr": [dport(json!(80)), {"redirect": {"port": 8080}}]}}));
+        assert!(matches!(fate(&r, &pkt()), Fate::Undecided(_)));
+        // A dormant table sees no packets.
+        let mut r = ruleset("drop", vec![]);
+        r["nftables"][1]["table"]["flags"] = json!(["dormant"]);
+        assert_eq!(fate(&r, &pkt()), Fate::Accepted);
+        // Before conntrack (raw priority) the state is unknown.
+        let mut r = ruleset(
+            "drop",
+            vec![
+                json!([{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established"]}}, {"accept": null}]),
+            ],
+        );
+        r["nftables"][2]["chain"]["prio"] = json!(-300);
+        assert!(matches!(fate(&r, &pkt()), Fate::Undecided(_)));
+    }
+
+    #[test]
+    fn reject_kinds() {
+        let icmp = ruleset("accept", vec![json!([dport(json!(80)), {"reject": null}])]);
+        assert!(matches!(
+            fate(&icmp, &pkt()),
+            Fate::Dropped {
+                reject: true,
+                reset: false,
+                ..
+            }
+        ));
+        let rst = ruleset(
+            "accept",
+            vec![json!([dport(json!(80)), {"reject": {"type": "tcp reset"}}])],
+        );
+        assert!(matches!(
+            fate(&rst, &pkt()),
+            Fate::Dropped {
+                reject: true,
+                reset: true,
+                ..
+            }
+        ));
     }
 
     #[test]

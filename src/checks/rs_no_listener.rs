@@ -3,6 +3,7 @@
 //! DR/TUN, the RIP in NAT): the kernel answers each SYN with a RST.
 
 use super::config_view::{arrives_at, dests, line, sockaddr};
+use super::rs_firewall_drops::may_redirect;
 use super::{Check, Context};
 use crate::finding::{Finding, Severity};
 use crate::model::Mode;
@@ -42,6 +43,18 @@ impl Check for RsNoListener {
                 let Some(port) = port else {
                     continue; // any port: nothing to look for
                 };
+                // Without the VIP the packets are not local at all
+                // (rs-vip-not-on-loopback says so); a DNAT/redirect may take
+                // them to a socket elsewhere (a container, another port).
+                if h.ifaces_with(dst).is_empty()
+                    || h.nftables.as_ref().is_some_and(|r| {
+                        r.get("nftables")
+                            .and_then(serde_json::Value::as_array)
+                            .is_some_and(|items| may_redirect(items))
+                    })
+                {
+                    continue;
+                }
                 if listeners.iter().any(|l| accepts(l, dst, port)) {
                     continue;
                 }

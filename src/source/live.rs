@@ -165,6 +165,9 @@ impl Pkt {
 struct Batch {
     arrived: Instant,
     pkts: Vec<Pkt>,
+    /// A heartbeat from a caught-up interface: (point, no packet older than
+    /// this timestamp will follow).
+    mark: Option<(u16, i64)>,
 }
 
 /// Counters a reader thread shares with the consumer.
@@ -210,6 +213,9 @@ pub struct Streams {
     undecodable: Vec<u64>,
     /// Per point: the newest timestamp received and when it last delivered.
     marks: Vec<(i64, Option<Instant>)>,
+    /// Per batch, in arrival order: when it arrived and its newest timestamp
+    /// (what bounds the hold to [`HOLD_MAX`]).
+    arrivals: std::collections::VecDeque<(Instant, i64)>,
 }
 
 impl Streams {
@@ -234,6 +240,7 @@ impl Streams {
             disconnected: false,
             undecodable: Vec::new(),
             marks: Vec::new(),
+            arrivals: Default::default(),
         };
         for (i, spec) in specs.into_iter().enumerate() {
             let shared = Arc::new(Shared::default());
@@ -305,6 +312,17 @@ impl Streams {
             };
             match self.rx.recv_timeout(wait) {
                 Ok(b) => {
+                    if let Some((point, ts)) = b.mark {
+                        if let Some(m) = self.marks.get_mut(usize::from(point)) {
+                            *m = (m.0.max(ts), Some(b.arrived));
+                        }
+                    }
+                    if let Some(newest) = b.pkts.iter().map(|p| p.ts).max() {
+                        if self.arrivals.len() >= REORDER_MAX {
+                            self.arrivals.pop_front();
+                        }
+                        self.arrivals.push_back((b.arrived, newest));
+                    }
                     for p in b.pkts {
                         if let Some(m) = self.marks.get_mut(usize::from(p.point)) {
                             *m = (m.0.max(p.ts), Some(b.arrived));
@@ -337,10 +355,22 @@ impl Streams {
             })
             .map(|((ts, _), _)| *ts)
             .min();
+        // Whatever arrived HOLD_MAX ago goes now, and with it everything
+        // older: a point whose clock runs behind cannot hold the rest forever.
+        let mut overdue = i64::MIN;
+        while let Some(&(at, newest)) = self.arrivals.front() {
+            if now.duration_since(at) < HOLD_MAX {
+                break;
+            }
+            overdue = overdue.max(newest);
+            self.arrivals.pop_front();
+        }
         while let Some(Reverse((ts, _, seq))) = self.heap.peek().copied() {
             let arrived = self.slots[&seq].0;
             let held = now.duration_since(arrived);
-            let due = held >= HOLD_MAX || (held >= REORDER && floor.is_none_or(|f| ts <= f));
+            let due = ts <= overdue
+                || held >= HOLD_MAX
+                || (held >= REORDER && floor.is_none_or(|f| ts <= f));
             if !self.disconnected && self.heap.len() <= REORDER_MAX && !due {
                 break;
             }
@@ -458,6 +488,20 @@ impl Sender<'_> {
         }
     }
 
+    /// Tells the consumer this point is caught up: it will send nothing
+    /// captured before now (less a millisecond of slack). Skipped when the
+    /// channel is full.
+    fn heartbeat(&mut self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        let _ = self.tx.try_send(Batch {
+            arrived: Instant::now(),
+            pkts: Vec::new(),
+            mark: Some((self.point, now.saturating_sub(1_000_000))),
+        });
+    }
+
     fn flush_due(&mut self) {
         if !self.batch.is_empty() && self.last_flush.elapsed() >= FLUSH_EVERY {
             self.flush();
@@ -473,6 +517,7 @@ impl Sender<'_> {
         let b = Batch {
             arrived: Instant::now(),
             pkts: std::mem::take(&mut self.batch),
+            mark: None,
         };
         if self.lossy {
             match self.tx.try_send(b) {
@@ -700,6 +745,7 @@ fn read_interface(
     };
     let _ = ready.send(Ok(link));
     let mut last_stats = Instant::now();
+    let mut last_beat = Instant::now();
     while !send.stop.load(Ordering::Relaxed) {
         match cap.next_packet() {
             Ok(p) => {
@@ -711,8 +757,13 @@ fn read_interface(
             }
             Err(pcap::Error::TimeoutExpired) => {
                 // Nothing more right now: what was batched goes out before
-                // waiting, so a quiet interface delays nothing.
+                // waiting, so a quiet interface delays nothing, and the
+                // merge learns this point holds nothing older.
                 send.flush();
+                if last_beat.elapsed() >= FLUSH_EVERY {
+                    last_beat = Instant::now();
+                    send.heartbeat();
+                }
                 use std::os::fd::AsRawFd;
                 let mut pfd = libc::pollfd {
                     fd: cap.as_raw_fd(),
@@ -866,22 +917,38 @@ fn read_command(
     };
     let _ = ready.send(Ok(link));
     let mut error = None;
-    while !send.stop.load(Ordering::Relaxed) {
-        match cap.next_packet() {
-            Ok(p) => {
-                send.push(super::pcap_ts(p.header), link, p.header.len, p.data);
-                // The next read may block for as long as the stream is
-                // quiet (libpcap reads it through stdio, so poll(2) cannot
-                // tell): nothing may wait in the batch meanwhile.
-                send.flush();
+    // The next read may block for as long as the stream is quiet (libpcap
+    // reads it through stdio, so poll(2) cannot tell): a flusher hands over
+    // what waits in the batch every FLUSH_EVERY meanwhile. Both hold the lock
+    // while sending, so the point's packets stay in order.
+    let stop = send.stop;
+    let done = AtomicBool::new(false);
+    let locked = Mutex::new(&mut *send);
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            while !done.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(FLUSH_EVERY / 2);
+                if let Ok(mut s) = locked.lock() {
+                    s.flush_due();
+                }
             }
-            Err(pcap::Error::NoMorePackets) => break,
-            Err(e) => {
-                error = Some(sanitize(&e.to_string()));
-                break;
+        });
+        while !stop.load(Ordering::Relaxed) {
+            match cap.next_packet() {
+                Ok(p) => {
+                    if let Ok(mut s) = locked.lock() {
+                        s.push(super::pcap_ts(p.header), link, p.header.len, p.data);
+                    }
+                }
+                Err(pcap::Error::NoMorePackets) => break,
+                Err(e) => {
+                    error = Some(sanitize(&e.to_string()));
+                    break;
+                }
             }
         }
-    }
+        done.store(true, Ordering::Relaxed);
+    });
     send.flush();
     if send.stop.load(Ordering::Relaxed) {
         return;

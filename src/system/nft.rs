@@ -24,16 +24,31 @@ pub fn read() -> Result<Option<serde_json::Value>, String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run {bin}: {e}"))?;
+    // stderr on its own thread, so a chatty nft cannot block on a full pipe.
+    let err_reader = child.stderr.take().map(|mut e| {
+        std::thread::spawn(move || {
+            let mut err = String::new();
+            let _ = (&mut e).take(64 << 10).read_to_string(&mut err);
+            err
+        })
+    });
     let mut out = Vec::new();
     let read = child
         .stdout
         .take()
         .map(|s| s.take(MAX_BYTES + 1).read_to_end(&mut out));
-    let mut err = String::new();
-    if let Some(mut s) = child.stderr.take() {
-        let _ = s.read_to_string(&mut err);
+    let too_big = out.len() as u64 > MAX_BYTES;
+    if too_big {
+        let _ = child.kill();
     }
     let status = child.wait().map_err(|e| format!("{bin}: {e}"))?;
+    let err = err_reader.and_then(|h| h.join().ok()).unwrap_or_default();
+    if too_big {
+        return Err(format!(
+            "nft ruleset larger than {} MiB; not read",
+            MAX_BYTES >> 20
+        ));
+    }
     if let Some(Err(e)) = read {
         return Err(format!("reading {bin}'s output: {e}"));
     }
@@ -42,12 +57,6 @@ pub fn read() -> Result<Option<serde_json::Value>, String> {
         return Err(format!(
             "nft list ruleset failed ({status}): {}",
             crate::report::sanitize(first)
-        ));
-    }
-    if out.len() as u64 > MAX_BYTES {
-        return Err(format!(
-            "nft ruleset larger than {} MiB; not read",
-            MAX_BYTES >> 20
         ));
     }
     // An empty ruleset may print nothing at all on old nft versions.
