@@ -1,7 +1,7 @@
 //! The text report: the verdict first, then each real server, then each
 //! finding with its evidence and fix, then what the captures cannot show.
 
-use super::fmt_time;
+use super::fmt_utc;
 use crate::decode::fmt_mac;
 use crate::engine::Analysis;
 use crate::finding::Severity;
@@ -182,12 +182,29 @@ pub fn render(a: &Analysis, style: &Style) -> String {
             let _ = writeln!(o, "      cause: {}", super::sanitize(&f.cause));
         }
         if !f.evidence.is_empty() {
+            // One date for all when they share it (they usually do).
+            let stamps: Vec<String> = f.evidence.iter().map(|e| fmt_utc(e.time)).collect();
+            let day = stamps[0].split_once(' ').map_or("", |(d, _)| d).to_string();
+            let one_day = stamps.iter().all(|t| t.starts_with(&day));
             let ev: Vec<String> = f
                 .evidence
                 .iter()
-                .map(|e| format!("{} #{} ({})", point(e.point), e.frame, fmt_time(e.time)))
+                .zip(&stamps)
+                .map(|(e, t)| {
+                    let t = if one_day {
+                        t.split_once(' ').map_or(t.as_str(), |(_, h)| h)
+                    } else {
+                        t
+                    };
+                    format!("{} #{} {t}", point(e.point), e.frame)
+                })
                 .collect();
-            let _ = writeln!(o, "      evidence: {}", ev.join(", "));
+            let when = if one_day {
+                format!("UTC {day}")
+            } else {
+                "UTC".into()
+            };
+            let _ = writeln!(o, "      evidence ({when}): {}", ev.join(", "));
         }
         for c in &f.config {
             let _ = writeln!(o, "      config: {}", super::sanitize(c));

@@ -7,7 +7,7 @@ use crate::engine::{Analysis, Overview, RsReport};
 use crate::finding::{Evidence, Finding, Severity};
 use crate::flow::ladder::{FlowRow, FlowState, Leg, Step};
 use crate::model::Origin;
-use crate::report::fmt_time;
+use crate::report::fmt_utc;
 use crate::report::text::headline;
 use crate::session::Published;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -527,10 +527,10 @@ fn draw_finding_detail(f: &mut Frame, area: Rect, app: &App, x: &Finding, a: &An
     )));
     for e in &x.evidence {
         lines.push(Line::from(format!(
-            "  {} frame {} at {}",
+            "  {} frame {} at {} UTC",
             point_name(a, e),
             e.frame,
-            fmt_time(e.time)
+            fmt_utc(e.time)
         )));
     }
     if x.evidence.is_empty() {
