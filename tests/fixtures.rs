@@ -315,5 +315,19 @@ fn every_fixture_with_snapshots_yields_exactly_its_expected_findings() {
         }
     }
     assert!(with >= 10, "only {with} fixtures have snapshots");
+    // Most were taken with listening sockets and the nftables ruleset, so
+    // rs-no-listener and rs-firewall-drops meet healthy hosts too.
+    let full = fixtures()
+        .iter()
+        .filter_map(|d| snapshots(d))
+        .filter(|s| {
+            s.iter()
+                .all(|h| h.listeners.is_some() && h.nftables.is_some())
+        })
+        .count();
+    assert!(
+        full >= 11,
+        "only {full} fixtures have listeners and nftables in every snapshot"
+    );
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
