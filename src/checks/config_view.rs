@@ -237,10 +237,7 @@ pub fn ipvs_services(
 /// `-> 192.0.2.13:80 route weight 1, 3 active, 5 inactive, 8 scheduled`: a
 /// destination as the director's snapshot shows it.
 pub fn describe_dest(d: &crate::system::IpvsDest) -> String {
-    let addr = match d.address {
-        IpAddr::V4(a) => format!("{a}:{}", d.port),
-        IpAddr::V6(a) => format!("[{a}]:{}", d.port),
-    };
+    let addr = std::net::SocketAddr::new(d.address, d.port);
     let mut s = format!(
         "-> {addr} {} weight {}, {} active, {} inactive",
         d.forward, d.weight, d.active_conns, d.inactive_conns
@@ -258,13 +255,5 @@ pub fn arrives_at(svc: &Service, rs: &RealServerCfg) -> (IpAddr, Option<u16>) {
     match rs.mode {
         Mode::Nat => (rs.addr, rs.port.or(svc.port)),
         _ => (svc.vip, svc.port),
-    }
-}
-
-/// `192.0.2.100:80` or `[2001:db8::100]:80`.
-pub fn sockaddr(ip: IpAddr, port: u16) -> String {
-    match ip {
-        IpAddr::V4(a) => format!("{a}:{port}"),
-        IpAddr::V6(a) => format!("[{a}]:{port}"),
     }
 }

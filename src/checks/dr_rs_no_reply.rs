@@ -1,12 +1,13 @@
 //! `dr-rs-no-reply`: DR; SYNs forwarded to a real server's MAC get no SYN-ACK
 //! from the VIP, and the client never completes the handshake.
 
-use super::config_view::{addr_cmd, sockaddr};
+use super::config_view::addr_cmd;
 use super::{Check, Context, Unanswered};
 use crate::finding::{Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::FlowView;
 use crate::model::Mode;
+use std::net::SocketAddr;
 
 #[derive(Default, Clone)]
 pub struct DrRsNoReply(Unanswered);
@@ -31,11 +32,15 @@ impl Check for DrRsNoReply {
                 .real_server(rs.clone())
                 .cause(format!("{rs} receives the forwarded SYNs (destination MAC rewritten, IP still {vip}) but does not answer: most often the VIP is not configured on its lo, so the kernel drops packets to an address it does not own; else strict rp_filter drops them (the route back to the client is via another interface), a firewall drops them, or nothing listens on port {port}."))
                 .evidence(t.evidence.iter())
-                .fix(if vip.is_ipv4() {
-                    format!("On {rs}: {}; sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2; if the client route leaves by another interface: sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.eth0.rp_filter=2; check a listener: ss -ltn 'sport = :{port}'; check the firewall: nft list ruleset. Until fixed, take it out of rotation on the director: ipvsadm -e -t {} -r {} -w 0", addr_cmd("add", vip, "lo"), sockaddr(vip, port), sockaddr_str(&rs, port))
-                } else {
-                    format!("On {rs}: {} (IPv6 has no ARP sysctls; a VIP on lo is not answered for in NDP); check a listener: ss -ltn 'sport = :{port}'; check the firewall: nft list ruleset. Until fixed, take it out of rotation on the director: ipvsadm -e -t {} -r {} -w 0", addr_cmd("add", vip, "lo"), sockaddr(vip, port), sockaddr_str(&rs, port))
-                }),
+                .fix(format!("On {rs}: {}{}; check a listener: ss -ltn 'sport = :{port}'; check the firewall: nft list ruleset. Until fixed, take it out of rotation on the director: ipvsadm -e -t {} -r {} -w 0",
+                    addr_cmd("add", vip, "lo"),
+                    if vip.is_ipv4() {
+                        "; sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2; if the client route leaves by another interface: sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.eth0.rp_filter=2"
+                    } else {
+                        " (IPv6 has no ARP sysctls; a VIP on lo is not answered for in NDP)"
+                    },
+                    SocketAddr::new(vip, port),
+                    rs_port(&rs, port))),
             );
         }
     }
@@ -43,9 +48,9 @@ impl Check for DrRsNoReply {
 
 /// `rs:port`, bracketed when `rs` is an IPv6 address (it may also be a MAC
 /// when the captures do not show the RIP).
-fn sockaddr_str(rs: &str, port: u16) -> String {
-    match rs.parse::<std::net::IpAddr>() {
-        Ok(ip) => sockaddr(ip, port),
+fn rs_port(rs: &str, port: u16) -> String {
+    match rs.parse() {
+        Ok(ip) => SocketAddr::new(ip, port).to_string(),
         Err(_) => format!("{rs}:{port}"),
     }
 }

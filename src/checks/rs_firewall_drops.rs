@@ -10,13 +10,13 @@
 //! limits, iptables-nft compat expressions) stops the evaluation: no finding
 //! rather than a guess.
 
-use super::config_view::{arrives_at, dests, line, rip_iface, sockaddr};
+use super::config_view::{arrives_at, dests, line, rip_iface};
 use super::{Check, Context};
 use crate::finding::{Finding, Severity};
 use crate::model::Mode;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 #[derive(Clone)]
 pub struct RsFirewallDrops;
@@ -82,16 +82,13 @@ pub enum Fate {
     Undecided(String),
 }
 
+/// How a chain ends for the packet: accepted (the next base chain still
+/// sees it), fallen through (policy or caller decides), or decided for good
+/// (dropped, or undecidable).
 enum Outcome {
     Accept,
-    Drop {
-        what: String,
-        rule: Option<String>,
-        reject: bool,
-        reset: bool,
-    },
     Continue,
-    Unknown(String),
+    Final(Fate),
 }
 
 const MAX_DEPTH: usize = 16;
@@ -118,7 +115,7 @@ pub fn fate(ruleset: &Value, p: &Packet) -> Fate {
             (s("family"), s("name"))
         })
         .collect();
-    if may_redirect(items) {
+    if may_redirect(ruleset) {
         return Fate::Undecided(
             "the ruleset rewrites destinations (dnat, redirect, tproxy or an iptables target): the packet's fate depends on where it goes".into(),
         );
@@ -185,40 +182,35 @@ pub fn fate(ruleset: &Value, p: &Packet) -> Fate {
                         c.table,
                         c.name,
                         c.hook.unwrap_or("?"),
-                        sockaddr(p.dst, p.port)
+                        SocketAddr::new(p.dst, p.port)
                     ),
                     rule: None,
                     reject: false,
                     reset: false,
                 }
             }
-            Outcome::Drop {
-                what,
-                rule,
-                reject,
-                reset,
-            } => {
-                return Fate::Dropped {
-                    what,
-                    rule,
-                    reject,
-                    reset,
-                }
-            }
-            Outcome::Unknown(why) => return Fate::Undecided(why),
+            Outcome::Final(f) => return f,
         }
     }
     Fate::Accepted
 }
 
+fn undecided(why: String) -> Outcome {
+    Outcome::Final(Fate::Undecided(why))
+}
+
 /// Chains by (family, table, name).
 type Index<'a> = HashMap<(&'a str, &'a str, &'a str), usize>;
 
-/// Whether a rule anywhere rewrites where packets go (then neither the
-/// firewall's verdict nor the listening socket can be read off the snapshot).
-pub fn may_redirect(items: &[Value]) -> bool {
-    items
-        .iter()
+/// Whether a rule anywhere in an `nft -j` ruleset rewrites where packets go
+/// (then neither the firewall's verdict nor the listening socket can be read
+/// off the snapshot).
+pub fn may_redirect(ruleset: &Value) -> bool {
+    ruleset
+        .get("nftables")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
         .filter_map(|it| it.get("rule"))
         .filter_map(|r| r.get("expr").and_then(Value::as_array))
         .flatten()
@@ -237,12 +229,12 @@ fn eval_chain(
     steps: &mut usize,
 ) -> Outcome {
     if depth > MAX_DEPTH {
-        return Outcome::Unknown("jumps nest too deep".into());
+        return undecided("jumps nest too deep".into());
     }
     for (handle, exprs) in &c.rules {
         *steps += 1;
         if *steps > MAX_STEPS {
-            return Outcome::Unknown("too many rules to evaluate".into());
+            return undecided("too many rules to evaluate".into());
         }
         let mut m = Tri::Yes;
         let mut verdict = None;
@@ -268,7 +260,7 @@ fn eval_chain(
             }
         }
         if odd && m != Tri::No {
-            return Outcome::Unknown(format!(
+            return undecided(format!(
                 "nft {} {} {}: `{}` is not evaluated",
                 c.family,
                 c.table,
@@ -291,7 +283,7 @@ fn eval_chain(
         match m {
             Tri::No => continue,
             Tri::Unknown => {
-                return Outcome::Unknown(format!(
+                return undecided(format!(
                     "nft {} {} {}: cannot decide whether `{}` matches",
                     c.family,
                     c.table,
@@ -304,7 +296,7 @@ fn eval_chain(
         match verdict {
             "accept" => return Outcome::Accept,
             "drop" | "reject" => {
-                return Outcome::Drop {
+                return Outcome::Final(Fate::Dropped {
                     what: format!(
                         "nft {} {} {} (hook {}): {}{}",
                         c.family,
@@ -318,7 +310,7 @@ fn eval_chain(
                     reject: verdict == "reject",
                     reset: verdict == "reject"
                         && arg.get("type").and_then(Value::as_str) == Some("tcp reset"),
-                }
+                })
             }
             "return" => return Outcome::Continue,
             "continue" => continue,
@@ -328,7 +320,7 @@ fn eval_chain(
                     .get(&(c.family, c.table, target))
                     .and_then(|&i| all.get(i))
                 else {
-                    return Outcome::Unknown(format!("jump to unknown chain {target}"));
+                    return undecided(format!("jump to unknown chain {target}"));
                 };
                 match eval_chain(all, index, t, p, ct, depth + 1, steps) {
                     Outcome::Continue if verdict == "jump" => continue,
@@ -583,7 +575,7 @@ impl Check for RsFirewallDrops {
                     continue;
                 };
                 let verb = if reject { "rejects" } else { "drops" };
-                let target = sockaddr(dst, port);
+                let target = SocketAddr::new(dst, port);
                 let allow = match dst {
                     IpAddr::V4(_) => format!("ip daddr {dst} tcp dport {port} accept"),
                     IpAddr::V6(_) => format!("ip6 daddr {dst} tcp dport {port} accept"),

@@ -2,13 +2,13 @@
 //! on the address and port its forwarded connections arrive at (the VIP in
 //! DR/TUN, the RIP in NAT): the kernel answers each SYN with a RST.
 
-use super::config_view::{arrives_at, dests, line, sockaddr};
+use super::config_view::{arrives_at, dests, line};
 use super::rs_firewall_drops::may_redirect;
 use super::{Check, Context};
 use crate::finding::{Finding, Severity};
 use crate::model::Mode;
 use crate::system::Listener;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 #[derive(Clone)]
 pub struct RsNoListener;
@@ -29,7 +29,7 @@ pub fn accepts(l: &Listener, dst: IpAddr, port: u16) -> bool {
 }
 
 fn show(l: &Listener) -> String {
-    sockaddr(l.address, l.port)
+    SocketAddr::new(l.address, l.port).to_string()
 }
 
 impl Check for RsNoListener {
@@ -46,13 +46,7 @@ impl Check for RsNoListener {
                 // Without the VIP the packets are not local at all
                 // (rs-vip-not-on-loopback says so); a DNAT/redirect may take
                 // them to a socket elsewhere (a container, another port).
-                if h.ifaces_with(dst).is_empty()
-                    || h.nftables.as_ref().is_some_and(|r| {
-                        r.get("nftables")
-                            .and_then(serde_json::Value::as_array)
-                            .is_some_and(|items| may_redirect(items))
-                    })
-                {
+                if h.ifaces_with(dst).is_empty() || h.nftables.as_ref().is_some_and(may_redirect) {
                     continue;
                 }
                 if listeners.iter().any(|l| accepts(l, dst, port)) {
@@ -82,7 +76,7 @@ impl Check for RsNoListener {
                         }
                     )
                 };
-                let target = sockaddr(dst, port);
+                let target = SocketAddr::new(dst, port);
                 out.push(
                     Finding::new(
                         "rs-no-listener",
@@ -101,8 +95,8 @@ impl Check for RsNoListener {
                     .fix(format!(
                         "On {}: start the service listening on {target} (or on any address, port {port}); check with ss -ltn 'sport = :{port}'. Until then, on the director: ipvsadm -e -t {} -r {} -w 0",
                         h.host,
-                        sockaddr(svc.vip, svc.port.unwrap_or(port)),
-                        sockaddr(rs.addr, rs.port.unwrap_or(port))
+                        SocketAddr::new(svc.vip, svc.port.unwrap_or(port)),
+                        SocketAddr::new(rs.addr, rs.port.unwrap_or(port))
                     ))
                     .service(svc.label())
                     .real_server(rs.addr.to_string()),

@@ -162,12 +162,14 @@ impl Pkt {
     }
 }
 
+/// One point's packets, or (empty) a heartbeat from a caught-up interface.
 struct Batch {
+    point: u16,
     arrived: Instant,
     pkts: Vec<Pkt>,
-    /// A heartbeat from a caught-up interface: (point, no packet older than
-    /// this timestamp will follow).
-    mark: Option<(u16, i64)>,
+    /// The newest timestamp in `pkts`; for a heartbeat, the time before
+    /// which the point will send nothing more.
+    upto: i64,
 }
 
 /// Counters a reader thread shares with the consumer.
@@ -312,26 +314,7 @@ impl Streams {
             };
             match self.rx.recv_timeout(wait) {
                 Ok(b) => {
-                    if let Some((point, ts)) = b.mark {
-                        if let Some(m) = self.marks.get_mut(usize::from(point)) {
-                            *m = (m.0.max(ts), Some(b.arrived));
-                        }
-                    }
-                    if let Some(newest) = b.pkts.iter().map(|p| p.ts).max() {
-                        if self.arrivals.len() >= REORDER_MAX {
-                            self.arrivals.pop_front();
-                        }
-                        self.arrivals.push_back((b.arrived, newest));
-                    }
-                    for p in b.pkts {
-                        if let Some(m) = self.marks.get_mut(usize::from(p.point)) {
-                            *m = (m.0.max(p.ts), Some(b.arrived));
-                        }
-                        let seq = self.seq;
-                        self.seq += 1;
-                        self.heap.push(Reverse((p.ts, p.point, seq)));
-                        self.slots.insert(seq, (b.arrived, p));
-                    }
+                    self.take(b);
                     // Take everything already queued before releasing.
                     if Instant::now() < deadline && self.heap.len() < REORDER_MAX {
                         continue;
@@ -381,15 +364,30 @@ impl Streams {
         !(self.disconnected && self.heap.is_empty())
     }
 
+    /// Puts a batch's packets in the reorder buffer and notes how far its
+    /// point has come.
+    fn take(&mut self, b: Batch) {
+        if let Some(m) = self.marks.get_mut(usize::from(b.point)) {
+            *m = (m.0.max(b.upto), Some(b.arrived));
+        }
+        if !b.pkts.is_empty() {
+            if self.arrivals.len() >= REORDER_MAX {
+                self.arrivals.pop_front();
+            }
+            self.arrivals.push_back((b.arrived, b.upto));
+        }
+        for p in b.pkts {
+            let seq = self.seq;
+            self.seq += 1;
+            self.heap.push(Reverse((p.ts, p.point, seq)));
+            self.slots.insert(seq, (b.arrived, p));
+        }
+    }
+
     /// After [`Streams::stop`]: everything still queued, in time order.
     pub fn drain(&mut self, out: &mut Vec<Pkt>) {
         while let Ok(b) = self.rx.try_recv() {
-            for p in b.pkts {
-                let seq = self.seq;
-                self.seq += 1;
-                self.heap.push(Reverse((p.ts, p.point, seq)));
-                self.slots.insert(seq, (b.arrived, p));
-            }
+            self.take(b);
         }
         while let Some(Reverse((_, _, seq))) = self.heap.pop() {
             if let Some((_, p)) = self.slots.remove(&seq) {
@@ -496,9 +494,10 @@ impl Sender<'_> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
         let _ = self.tx.try_send(Batch {
+            point: self.point,
             arrived: Instant::now(),
             pkts: Vec::new(),
-            mark: Some((self.point, now.saturating_sub(1_000_000))),
+            upto: now.saturating_sub(1_000_000),
         });
     }
 
@@ -514,10 +513,12 @@ impl Sender<'_> {
         if self.batch.is_empty() {
             return true;
         }
+        let pkts = std::mem::take(&mut self.batch);
         let b = Batch {
+            point: self.point,
             arrived: Instant::now(),
-            pkts: std::mem::take(&mut self.batch),
-            mark: None,
+            upto: pkts.iter().map(|p| p.ts).max().unwrap_or(i64::MIN),
+            pkts,
         };
         if self.lossy {
             match self.tx.try_send(b) {

@@ -189,14 +189,18 @@ impl App {
         self.status = None;
         // Text views scroll instead of moving a selection.
         if self.detail || self.view == View::Config {
-            let s = &mut self.scroll;
-            match key.code {
-                KeyCode::Down | KeyCode::Char('j') => *s = s.saturating_add(1),
-                KeyCode::Up | KeyCode::Char('k') => *s = s.saturating_sub(1),
-                KeyCode::PageDown => *s = s.saturating_add(10),
-                KeyCode::PageUp => *s = s.saturating_sub(10),
-                KeyCode::Home | KeyCode::Char('g') => *s = 0,
-                _ => {}
+            let s = self.scroll;
+            let scrolled = match key.code {
+                KeyCode::Down | KeyCode::Char('j') => Some(s.saturating_add(1)),
+                KeyCode::Up | KeyCode::Char('k') => Some(s.saturating_sub(1)),
+                KeyCode::PageDown => Some(s.saturating_add(10)),
+                KeyCode::PageUp => Some(s.saturating_sub(10)),
+                KeyCode::Home | KeyCode::Char('g') => Some(0),
+                _ => None,
+            };
+            if let Some(v) = scrolled {
+                self.scroll = v;
+                return Action::None;
             }
         }
         if key.code == KeyCode::Esc || key.code == KeyCode::Enter {
@@ -225,16 +229,6 @@ impl App {
                 }
             }
             KeyCode::Char(c @ '1'..='5') => self.switch(usize::from(c as u8 - b'1')),
-            _ if (self.detail || self.view == View::Config)
-                && matches!(
-                    key.code,
-                    KeyCode::Down
-                        | KeyCode::Up
-                        | KeyCode::Char('j' | 'k' | 'g')
-                        | KeyCode::PageDown
-                        | KeyCode::PageUp
-                        | KeyCode::Home
-                ) => {}
             KeyCode::Down | KeyCode::Char('j') => {
                 let s = self.sel();
                 *s = (*s + 1).min(rows.saturating_sub(1));

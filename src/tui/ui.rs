@@ -660,10 +660,7 @@ fn draw_flows(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
 }
 
 fn sock(ip: std::net::IpAddr, port: u16) -> String {
-    match ip {
-        std::net::IpAddr::V6(v6) => format!("[{v6}]:{port}"),
-        v4 => format!("{v4}:{port}"),
-    }
+    std::net::SocketAddr::new(ip, port).to_string()
 }
 
 fn mac(m: Option<[u8; 6]>) -> String {
