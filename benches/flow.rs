@@ -46,6 +46,7 @@ fn bench(c: &mut Criterion) {
                 undecodable: 0,
                 error: None,
                 live: None,
+                losses: Vec::new(),
             };
             std::hint::black_box(e.finish(vec![point]).findings.len())
         })

@@ -84,6 +84,7 @@ pub fn engine(data: &[u8]) {
             undecodable: 0,
             error: None,
             live: None,
+            losses: Vec::new(),
         })
         .collect();
     let o = e.finish_overview(points);

@@ -6,6 +6,7 @@
 //!   server; real servers answer the gateway directly. One real server in
 //!   twenty is broken (no reply: SYN retransmits), and one real server
 //!   answers ARP for the VIP.
+//! - `dr-healthy`: the same segment with neither fault.
 //! - `syn-flood`: SYNs to the VIP from many distinct client addresses/ports.
 //! - `arp-storm`: ARP announcements from many distinct MACs and addresses.
 
@@ -127,14 +128,27 @@ fn client(i: u64) -> [u8; 4] {
 }
 
 pub fn dr(path: &Path, connections: u64) -> Result<u64, String> {
+    dr_with(path, connections, true)
+}
+
+/// The same DR segment with no fault in it: every real server answers, and
+/// only the director claims the VIP (the stream `bench/live` replays).
+pub fn dr_healthy(path: &Path, connections: u64) -> Result<u64, String> {
+    dr_with(path, connections, false)
+}
+
+fn dr_with(path: &Path, connections: u64, faults: bool) -> Result<u64, String> {
     let mut w = Writer::new(path)?;
     let rss = 4u8;
-    // The director and the real servers resolve each other; rs4 also answers for the VIP.
+    // The director and the real servers resolve each other; with faults,
+    // rs4 also answers for the VIP.
     w.arp(2, DIRECTOR, VIP, [192, 0, 2, 1]);
     for i in 1..=rss {
         w.arp(2, rs_mac(i), [192, 0, 2, 10 + i], [192, 0, 2, 2]);
     }
-    w.arp(2, rs_mac(rss), VIP, [192, 0, 2, 1]);
+    if faults {
+        w.arp(2, rs_mac(rss), VIP, [192, 0, 2, 1]);
+    }
     let req = b"GET / HTTP/1.1\r\nHost: 192.0.2.100\r\n\r\n";
     let resp = [b'x'; 512];
     for n in 0..connections {
@@ -143,7 +157,7 @@ pub fn dr(path: &Path, connections: u64) -> Result<u64, String> {
         let rs = 1 + (n % u64::from(rss)) as u8;
         let isn = (n as u32).wrapping_mul(2_654_435_761);
         let sisn = isn ^ 0x5a5a_5a5a;
-        let broken = n % 20 == 7; // scheduled to a real server that does not answer
+        let broken = faults && n % 20 == 7; // scheduled to a real server that does not answer
         let both = |w: &mut Writer, seq: u32, ack: Option<u32>, flags: &str, payload: &[u8]| {
             w.tcp(
                 ROUTER, DIRECTOR, c, VIP, 63, cport, 80, seq, ack, flags, payload,

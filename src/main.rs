@@ -48,7 +48,7 @@ enum Cmd {
     /// Write synthetic captures for benchmarks and bound tests.
     #[command(hide = true)]
     Generate {
-        /// dr | syn-flood | arp-storm
+        /// dr | dr-healthy | syn-flood | arp-storm
         kind: String,
         /// Connections (dr), SYNs (syn-flood) or MACs (arp-storm).
         count: u64,
@@ -303,9 +303,12 @@ fn main() -> ExitCode {
         Some(Cmd::Generate { kind, count, out }) => {
             let r = match kind.as_str() {
                 "dr" => lvsdiag::generate::dr(&out, count),
+                "dr-healthy" => lvsdiag::generate::dr_healthy(&out, count),
                 "syn-flood" => lvsdiag::generate::syn_flood(&out, count),
                 "arp-storm" => lvsdiag::generate::arp_storm(&out, count),
-                other => Err(format!("unknown kind {other}: dr, syn-flood or arp-storm")),
+                other => Err(format!(
+                    "unknown kind {other}: dr, dr-healthy, syn-flood or arp-storm"
+                )),
             };
             match r {
                 Ok(n) => {
@@ -510,7 +513,14 @@ fn run_analyze(mut a: AnalyzeArgs) -> u8 {
             return fail("--live needs live sources: -i IFACE or --exec NAME='COMMAND'");
         }
         match analyze_live(&a, model, snapshots, &render) {
-            Ok(an) => an,
+            Ok((an, Some(elapsed))) if matches!(a.format, Format::Json) => {
+                // The final NDJSON line.
+                if !emit(&json::render_line(&an, true, elapsed)) {
+                    return 2;
+                }
+                return finish_analyze(&a, &an);
+            }
+            Ok((an, _)) => an,
             Err(code) => return code,
         }
     } else {
@@ -527,18 +537,17 @@ fn run_analyze(mut a: AnalyzeArgs) -> u8 {
     if !emit(&render(&analysis)) {
         return 2;
     }
+    finish_analyze(&a, &analysis)
+}
+
+/// The exit status once the report is written.
+fn finish_analyze(a: &AnalyzeArgs, analysis: &Analysis) -> u8 {
     // A capture that ended early: the report covers what was read, but the
     // numbers are incomplete, so say so and exit as for bad input.
-    if point_errors(Some(&analysis)) != 0 {
+    if point_errors(Some(analysis)) != 0 {
         return 2;
     }
-    let fail_on = match a.fail_on {
-        FailOn::Error => Some(Severity::Error),
-        FailOn::Warning => Some(Severity::Warning),
-        FailOn::Info => Some(Severity::Info),
-        FailOn::Never => None,
-    };
-    analyze::exit_status(&analysis, fail_on) as u8
+    analyze::exit_status(analysis, fail_on(a.fail_on)) as u8
 }
 
 fn emit(out: &str) -> bool {
@@ -556,7 +565,7 @@ fn analyze_live(
     model: lvsdiag::model::Model,
     snapshots: Vec<system::HostSnapshot>,
     render: &dyn Fn(&Analysis) -> String,
-) -> Result<Analysis, u8> {
+) -> Result<(Analysis, Option<f64>), u8> {
     let specs = a.src.specs().map_err(|e| fail(&e.to_string()))?;
     catch_interrupt();
     let opts = SessionOptions {
@@ -592,19 +601,34 @@ fn analyze_live(
             next_report += interval;
             if let Some(p) = latest {
                 let secs = p.elapsed.as_secs();
-                let head =
-                    format!("--- lvsdiag: report after {secs} s (running; Ctrl-C stops) ---\n");
-                if !emit(&head) || !emit(&render(&p.overview.analysis)) {
+                let ok = match a.format {
+                    // NDJSON: one document per line; the human line on stderr.
+                    Format::Json => emit(&json::render_line(
+                        &p.overview.analysis,
+                        false,
+                        p.elapsed.as_secs_f64(),
+                    )),
+                    Format::Text => {
+                        emit(&format!(
+                            "--- lvsdiag: report after {secs} s (running; Ctrl-C stops) ---\n"
+                        )) && emit(&render(&p.overview.analysis))
+                    }
+                };
+                if !ok {
                     return Err(2);
                 }
             }
         }
     }
     match session.stop() {
-        Some(p) => match Arc::try_unwrap(p) {
-            Ok(p) => Ok(p.overview.analysis),
-            Err(p) => Ok(lvsdiag::engine::Analysis::clone(&p.overview.analysis)),
-        },
+        Some(p) => {
+            let elapsed = p.elapsed.as_secs_f64();
+            let an = match Arc::try_unwrap(p) {
+                Ok(p) => p.overview.analysis,
+                Err(p) => lvsdiag::engine::Analysis::clone(&p.overview.analysis),
+            };
+            Ok((an, a.live.then_some(elapsed)))
+        }
         None => Err(fail("the analysis stopped before producing a report")),
     }
 }

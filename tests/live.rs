@@ -278,12 +278,12 @@ fn capturing_without_privileges_says_what_is_needed() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn analyze_live_reports_periodically_then_finally() {
+/// `analyze --live --interval 1` on a stream that stays open for 2.5 s
+/// after its packets; exits 0.
+fn live_periodic(extra: &[&str]) -> Output {
     let f = fixture("dr-rs-no-vip").join("director-eth0.pcap");
-    // A stream that stays open for 2.5 s after its packets.
     let cmd = format!("x=cat {}; sleep 2.5", f.display());
-    let o = lvsdiag(&[
+    let mut args = vec![
         "analyze",
         "--live",
         "--interval",
@@ -292,13 +292,21 @@ fn analyze_live_reports_periodically_then_finally() {
         &cmd,
         "--fail-on",
         "never",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let o = lvsdiag(&args);
     assert_eq!(
         o.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    o
+}
+
+#[test]
+fn analyze_live_reports_periodically_then_finally() {
+    let o = live_periodic(&[]);
     let out = String::from_utf8_lossy(&o.stdout);
     let periodic = out.matches("--- lvsdiag: report after").count();
     assert!(periodic >= 1, "{out}");
@@ -313,4 +321,21 @@ fn analyze_live_reports_periodically_then_finally() {
             .ends_with("drops: kernel 0, interface 0, lvsdiag 0)"),
         "{out}"
     );
+}
+
+#[test]
+fn analyze_live_json_is_one_document_per_line() {
+    let o = live_periodic(&["--format", "json"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let docs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not NDJSON: {e}: {l}")))
+        .collect();
+    assert!(docs.len() >= 2, "periodic and final: {out}");
+    let (last, periodic) = docs.split_last().unwrap();
+    assert_eq!(last["final"], true);
+    assert!(periodic.iter().all(|d| d["final"] == false));
+    assert!(!last["findings"].as_array().unwrap().is_empty());
+    // The human line goes to stderr.
+    assert!(String::from_utf8_lossy(&o.stderr).contains("capturing on"));
 }

@@ -10,6 +10,23 @@ use crate::model::Origin;
 use serde_json::{json, Value};
 
 pub fn render(a: &Analysis) -> String {
+    let mut s = serde_json::to_string_pretty(&value(a)).expect("json");
+    s.push('\n');
+    s
+}
+
+/// One line of NDJSON (`analyze --live --format json`): the report with a
+/// `final` flag (false for the periodic ones) and the seconds it covers.
+pub fn render_line(a: &Analysis, is_final: bool, elapsed_s: f64) -> String {
+    let mut v = value(a);
+    v["final"] = json!(is_final);
+    v["elapsed_s"] = json!((elapsed_s * 10.0).round() / 10.0);
+    let mut s = serde_json::to_string(&v).expect("json");
+    s.push('\n');
+    s
+}
+
+fn value(a: &Analysis) -> Value {
     let point = |i: u16| {
         a.points
             .get(usize::from(i))
@@ -122,7 +139,5 @@ pub fn render(a: &Analysis) -> String {
             "peak_flows": a.flows.peak_flows,
         },
     });
-    let mut s = serde_json::to_string_pretty(&out).expect("json");
-    s.push('\n');
-    s
+    out
 }

@@ -58,6 +58,7 @@ impl FileSource {
                 undecodable: 0,
                 error: None,
                 live: None,
+                losses: Vec::new(),
             },
             buf: Vec::with_capacity(2048),
             ts: 0,

@@ -49,6 +49,85 @@ pub struct PointInfo {
     pub error: Option<String>,
     /// For live interfaces and command streams: state and drops.
     pub live: Option<LiveInfo>,
+    /// When this point lost packets (drops, an early end): what it did not
+    /// see there, it cannot prove absent.
+    pub losses: Vec<Loss>,
+}
+
+/// Packets a capture point did not deliver, and when they were lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loss {
+    /// Nanoseconds since the epoch (packet time): the lost packets lie
+    /// between `from` and `to`.
+    pub from: i64,
+    pub to: i64,
+    /// How many; `None` when unknown (a capture that ended early lost
+    /// everything after it).
+    pub packets: Option<u64>,
+    pub cause: LossCause,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossCause {
+    /// The kernel's capture buffer was full (libpcap's ps_drop).
+    Kernel,
+    /// The interface or driver dropped them (ps_ifdrop).
+    Interface,
+    /// lvsdiag could not keep up and dropped captured packets.
+    Lvsdiag,
+    /// Dropped as the capture file itself records (pcapng interface
+    /// statistics, a stream's capture tool).
+    Recorded,
+    /// The capture ended early with an error.
+    Ended,
+}
+
+impl LossCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LossCause::Kernel => "kernel",
+            LossCause::Interface => "interface",
+            LossCause::Lvsdiag => "lvsdiag",
+            LossCause::Recorded => "recorded",
+            LossCause::Ended => "ended",
+        }
+    }
+}
+
+impl Loss {
+    /// Everything after `from`: the capture ended there.
+    pub fn ended(from: i64) -> Loss {
+        Loss {
+            from,
+            to: i64::MAX,
+            packets: None,
+            cause: LossCause::Ended,
+        }
+    }
+
+    /// Whether any of it falls between `from` and `to`.
+    pub fn overlaps(&self, from: i64, to: i64) -> bool {
+        self.from <= to && from <= self.to
+    }
+}
+
+/// Losses kept per point; past this the newest is merged into the last.
+const MAX_LOSSES: usize = 256;
+
+/// Appends a loss, merging it into the previous one of the same cause when
+/// they touch, and bounding the list.
+pub fn add_loss(v: &mut Vec<Loss>, l: Loss) {
+    let full = v.len() >= MAX_LOSSES;
+    if let Some(last) = v.last_mut() {
+        let touching = last.cause == l.cause && l.from <= last.to.saturating_add(1_000_000);
+        if touching || full {
+            last.from = last.from.min(l.from);
+            last.to = last.to.max(l.to);
+            last.packets = last.packets.zip(l.packets).map(|(a, b)| a + b);
+            return;
+        }
+    }
+    v.push(l);
 }
 
 /// A live capture point's state. Drops are always reported, never hidden.

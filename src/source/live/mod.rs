@@ -7,20 +7,21 @@
 //! wait instead (nothing is lost).
 
 use super::file::FileSource;
-use super::{InputError, LiveInfo, PointInfo};
+use super::{InputError, LiveInfo, Loss, LossCause, PointInfo};
 use crate::decode::LinkType;
 use crate::report::sanitize;
 use pcap::{Capture, Precision};
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::io::Read;
 use std::os::fd::IntoRawFd;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
+mod reorder;
+use reorder::{Batch, Reorder};
 use std::time::{Duration, Instant};
 
 /// One capture point to open.
@@ -162,16 +163,6 @@ impl Pkt {
     }
 }
 
-/// One point's packets, or (empty) a heartbeat from a caught-up interface.
-struct Batch {
-    point: u16,
-    arrived: Instant,
-    pkts: Vec<Pkt>,
-    /// The newest timestamp in `pkts`; for a heartbeat, the time before
-    /// which the point will send nothing more.
-    upto: i64,
-}
-
 /// Counters a reader thread shares with the consumer.
 #[derive(Default)]
 struct Shared {
@@ -181,23 +172,40 @@ struct Shared {
     lvsdiag_drops: AtomicU64,
     running: AtomicBool,
     error: Mutex<Option<String>>,
+    /// When packets were lost, for the checks that rest on absences.
+    losses: Mutex<Vec<Loss>>,
     /// A command's process group, to end it on stop.
     pgid: std::sync::atomic::AtomicU32,
 }
 
-/// Packets wait at least this long for later-arriving ones from other points.
-const REORDER: Duration = Duration::from_millis(150);
-/// ... and, while another point that is still delivering has not yet caught
-/// up to their timestamp (a remote stream or a busy host runs late), up to
-/// this long.
-const HOLD_MAX: Duration = Duration::from_secs(3);
-/// A point that delivered nothing for this long is idle: it holds nothing back.
-const IDLE: Duration = Duration::from_millis(1500);
-/// At most this many packets wait in the reorder buffer.
-const REORDER_MAX: usize = 65_536;
-const CHANNEL_BATCHES: usize = 256;
-const BATCH_MAX: usize = 256;
-const FLUSH_EVERY: Duration = Duration::from_millis(50);
+impl Shared {
+    fn lost(&self, l: Loss) {
+        if let Ok(mut v) = self.losses.lock() {
+            super::add_loss(&mut v, l);
+        }
+    }
+}
+
+/// A batch goes to the merge when it holds this many packets...
+const BATCH_MAX: usize = 1024;
+/// ... or when its first packet has waited this long.
+const FLUSH_EVERY: Duration = Duration::from_millis(20);
+/// Batches in flight between the readers and the merge.
+const CHANNEL_BATCHES: usize = 1024;
+/// Bytes of packets in flight and waiting in the merge, all points
+/// together; past this a live interface's batch is dropped (and counted).
+const QUEUED_BYTES_MAX: usize = 256 << 20;
+/// Per-packet bookkeeping counted against [`QUEUED_BYTES_MAX`].
+const PKT_OVERHEAD: usize = 64;
+/// libpcap's ring timeout for live interfaces (TPACKET_V3 block retire
+/// time): a quiet interface's packets reach the reader within this.
+const BLOCK_TIMEOUT_MS: i32 = 20;
+/// How long after capture an interface's packets may still reach the
+/// reader (a block in the ring is handed over when full or after
+/// [`BLOCK_TIMEOUT_MS`]); a heartbeat vouches for nothing younger.
+const HEARTBEAT_LAG: Duration = Duration::from_millis(2 * BLOCK_TIMEOUT_MS as u64 + 10);
+/// How often interface statistics (drops) are read.
+const STATS_EVERY: Duration = Duration::from_millis(100);
 
 /// The merged, time-ordered stream of every open point.
 pub struct Streams {
@@ -206,18 +214,10 @@ pub struct Streams {
     shared: Vec<Arc<Shared>>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
-    /// (timestamp, point, arrival sequence): equal timestamps in point order,
-    /// as the file merger orders them.
-    heap: BinaryHeap<Reverse<(i64, u16, u64)>>,
-    slots: rustc_hash::FxHashMap<u64, (Instant, Pkt)>,
-    seq: u64,
+    reorder: Reorder,
+    queued_bytes: Arc<AtomicUsize>,
     disconnected: bool,
     undecodable: Vec<u64>,
-    /// Per point: the newest timestamp received and when it last delivered.
-    marks: Vec<(i64, Option<Instant>)>,
-    /// Per batch, in arrival order: when it arrived and its newest timestamp
-    /// (what bounds the hold to [`HOLD_MAX`]).
-    arrivals: std::collections::VecDeque<(Instant, i64)>,
 }
 
 impl Streams {
@@ -230,19 +230,17 @@ impl Streams {
         }
         let (tx, rx) = sync_channel::<Batch>(CHANNEL_BATCHES);
         let stop = Arc::new(AtomicBool::new(false));
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
         let mut s = Streams {
             rx,
             infos: Vec::new(),
             shared: Vec::new(),
             stop: stop.clone(),
             threads: Vec::new(),
-            heap: BinaryHeap::new(),
-            slots: Default::default(),
-            seq: 0,
+            reorder: Reorder::new(specs.len(), Instant::now()),
+            queued_bytes: queued_bytes.clone(),
             disconnected: false,
             undecodable: Vec::new(),
-            marks: Vec::new(),
-            arrivals: Default::default(),
         };
         for (i, spec) in specs.into_iter().enumerate() {
             let shared = Arc::new(Shared::default());
@@ -256,12 +254,29 @@ impl Streams {
             };
             let live = spec.is_live();
             let t = {
-                let (tx, stop, shared, opts) =
-                    (tx.clone(), stop.clone(), shared.clone(), opts.clone());
+                let (tx, stop, shared, opts, queued) = (
+                    tx.clone(),
+                    stop.clone(),
+                    shared.clone(),
+                    opts.clone(),
+                    queued_bytes.clone(),
+                );
                 std::thread::Builder::new()
                     .name(format!("capture-{i}"))
                     .spawn(move || {
-                        read_point(i as u16, spec, &opts, tx, ready_tx, &stop, &shared);
+                        let send = Sender {
+                            point: i as u16,
+                            tx,
+                            shared: &shared,
+                            stop: &stop,
+                            lossy: matches!(spec, Spec::Interface { .. }),
+                            batch: Vec::with_capacity(BATCH_MAX),
+                            batch_bytes: 0,
+                            first_at: None,
+                            frame: 0,
+                            queued: &queued,
+                        };
+                        read_point(spec, &opts, send, ready_tx);
                         shared.running.store(false, Ordering::Relaxed);
                     })
                     .map_err(|e| InputError(format!("cannot start a capture thread: {e}")))?
@@ -292,10 +307,10 @@ impl Streams {
                     running: true,
                     ..Default::default()
                 }),
+                losses: Vec::new(),
             });
             s.shared.push(shared);
             s.undecodable.push(0);
-            s.marks.push((i64::MIN, None));
         }
         Ok(s)
     }
@@ -305,95 +320,55 @@ impl Streams {
     /// packets were delivered.
     pub fn poll(&mut self, timeout: Duration, out: &mut Vec<Pkt>) -> bool {
         let deadline = Instant::now() + timeout;
-        loop {
-            let now = Instant::now();
-            let wait = if self.disconnected {
-                Duration::ZERO
+        let mut got = false;
+        while !self.disconnected {
+            // Block only while nothing has come yet; then take what is queued.
+            let r = if got {
+                self.rx.try_recv().map_err(|e| match e {
+                    std::sync::mpsc::TryRecvError::Empty => RecvTimeoutError::Timeout,
+                    std::sync::mpsc::TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+                })
             } else {
-                deadline.saturating_duration_since(now)
+                self.rx
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             };
-            match self.rx.recv_timeout(wait) {
+            match r {
                 Ok(b) => {
-                    self.take(b);
-                    // Take everything already queued before releasing.
-                    if Instant::now() < deadline && self.heap.len() < REORDER_MAX {
-                        continue;
+                    got = true;
+                    self.reorder.take(b);
+                    if self.reorder.queued() >= reorder::QUEUED_MAX {
+                        break;
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => self.disconnected = true,
             }
-            break;
         }
-        let now = Instant::now();
-        // The oldest timestamp a point that is still delivering may yet send
-        // copies of: nothing newer is released before it catches up.
-        let floor = self
-            .marks
+        let running: Vec<bool> = self
+            .shared
             .iter()
-            .zip(&self.shared)
-            .filter(|((_, last), sh)| {
-                sh.running.load(Ordering::Relaxed)
-                    && last.is_some_and(|l| now.duration_since(l) < IDLE)
-            })
-            .map(|((ts, _), _)| *ts)
-            .min();
-        // Whatever arrived HOLD_MAX ago goes now, and with it everything
-        // older: a point whose clock runs behind cannot hold the rest forever.
-        let mut overdue = i64::MIN;
-        while let Some(&(at, newest)) = self.arrivals.front() {
-            if now.duration_since(at) < HOLD_MAX {
-                break;
-            }
-            overdue = overdue.max(newest);
-            self.arrivals.pop_front();
-        }
-        while let Some(Reverse((ts, _, seq))) = self.heap.peek().copied() {
-            let arrived = self.slots[&seq].0;
-            let held = now.duration_since(arrived);
-            let due = ts <= overdue
-                || held >= HOLD_MAX
-                || (held >= REORDER && floor.is_none_or(|f| ts <= f));
-            if !self.disconnected && self.heap.len() <= REORDER_MAX && !due {
-                break;
-            }
-            self.heap.pop();
-            let (_, p) = self.slots.remove(&seq).expect("slot");
-            out.push(p);
-        }
-        !(self.disconnected && self.heap.is_empty())
+            .map(|s| s.running.load(Ordering::Relaxed))
+            .collect();
+        let before = out.len();
+        self.reorder
+            .release(Instant::now(), &running, self.disconnected, out);
+        self.released(&out[before..]);
+        !(self.disconnected && self.reorder.queued() == 0)
     }
 
-    /// Puts a batch's packets in the reorder buffer and notes how far its
-    /// point has come.
-    fn take(&mut self, b: Batch) {
-        if let Some(m) = self.marks.get_mut(usize::from(b.point)) {
-            *m = (m.0.max(b.upto), Some(b.arrived));
-        }
-        if !b.pkts.is_empty() {
-            if self.arrivals.len() >= REORDER_MAX {
-                self.arrivals.pop_front();
-            }
-            self.arrivals.push_back((b.arrived, b.upto));
-        }
-        for p in b.pkts {
-            let seq = self.seq;
-            self.seq += 1;
-            self.heap.push(Reverse((p.ts, p.point, seq)));
-            self.slots.insert(seq, (b.arrived, p));
-        }
+    fn released(&self, pkts: &[Pkt]) {
+        let bytes: usize = pkts.iter().map(|p| p.data.len() + PKT_OVERHEAD).sum();
+        self.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
     }
 
     /// After [`Streams::stop`]: everything still queued, in time order.
     pub fn drain(&mut self, out: &mut Vec<Pkt>) {
         while let Ok(b) = self.rx.try_recv() {
-            self.take(b);
+            self.reorder.take(b);
         }
-        while let Some(Reverse((_, _, seq))) = self.heap.pop() {
-            if let Some((_, p)) = self.slots.remove(&seq) {
-                out.push(p);
-            }
-        }
+        let before = out.len();
+        self.reorder.release(Instant::now(), &[], true, out);
+        self.released(&out[before..]);
     }
 
     pub fn count_undecodable(&mut self, point: u16) {
@@ -420,6 +395,7 @@ impl Streams {
                 i.undecodable = *u;
                 i.packets = s.packets.load(Ordering::Relaxed);
                 i.error = s.error.lock().map(|e| e.clone()).unwrap_or(None);
+                i.losses = s.losses.lock().map(|l| l.clone()).unwrap_or_default();
                 if let Some(l) = &mut i.live {
                     l.kernel_drops = s.kernel_drops.load(Ordering::Relaxed);
                     l.interface_drops = s.interface_drops.load(Ordering::Relaxed);
@@ -456,8 +432,14 @@ impl Drop for Streams {
     }
 }
 
-/// Sends batches to the consumer: live interfaces drop (and count) when it
-/// cannot keep up; streams and files wait.
+fn wall_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// Sends batches to the consumer, by count and by age: live interfaces
+/// drop (and count) when it cannot keep up; streams and files wait.
 struct Sender<'a> {
     point: u16,
     tx: SyncSender<Batch>,
@@ -465,14 +447,19 @@ struct Sender<'a> {
     stop: &'a AtomicBool,
     lossy: bool,
     batch: Vec<Pkt>,
-    last_flush: Instant,
+    batch_bytes: usize,
+    /// When the batch's first packet was read.
+    first_at: Option<Instant>,
     frame: u64,
+    queued: &'a AtomicUsize,
 }
 
 impl Sender<'_> {
     fn push(&mut self, ts: i64, link: LinkType, wire_len: u32, data: &[u8]) {
         self.frame += 1;
         self.shared.packets.fetch_add(1, Ordering::Relaxed);
+        self.first_at.get_or_insert_with(Instant::now);
+        self.batch_bytes += data.len() + PKT_OVERHEAD;
         self.batch.push(Pkt {
             point: self.point,
             frame: self.frame,
@@ -487,51 +474,71 @@ impl Sender<'_> {
     }
 
     /// Tells the consumer this point is caught up: it will send nothing
-    /// captured before now (less a millisecond of slack). Skipped when the
-    /// channel is full.
-    fn heartbeat(&mut self) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    /// captured before `upto`. Skipped when the channel is full.
+    fn heartbeat(&mut self, upto: i64) {
         let _ = self.tx.try_send(Batch {
             point: self.point,
             arrived: Instant::now(),
             pkts: Vec::new(),
-            upto: now.saturating_sub(1_000_000),
+            upto,
         });
     }
 
+    /// How long until the batch is due by age (None: it is empty).
+    fn due_in(&self) -> Option<Duration> {
+        self.first_at
+            .map(|t| FLUSH_EVERY.saturating_sub(t.elapsed()))
+    }
+
     fn flush_due(&mut self) {
-        if !self.batch.is_empty() && self.last_flush.elapsed() >= FLUSH_EVERY {
+        if self.due_in().is_some_and(|d| d.is_zero()) {
             self.flush();
         }
     }
 
     /// `false` when the consumer is gone.
     fn flush(&mut self) -> bool {
-        self.last_flush = Instant::now();
+        self.first_at = None;
         if self.batch.is_empty() {
             return true;
         }
-        let pkts = std::mem::take(&mut self.batch);
+        let pkts = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_MAX));
+        let bytes = std::mem::take(&mut self.batch_bytes);
+        let upto = pkts.iter().map(|p| p.ts).max().unwrap_or(i64::MIN);
         let b = Batch {
             point: self.point,
             arrived: Instant::now(),
-            upto: pkts.iter().map(|p| p.ts).max().unwrap_or(i64::MIN),
+            upto,
             pkts,
         };
         if self.lossy {
-            match self.tx.try_send(b) {
+            let over = self.queued.load(Ordering::Relaxed) + bytes > QUEUED_BYTES_MAX;
+            let r = if over {
+                Err(TrySendError::Full(b))
+            } else {
+                self.queued.fetch_add(bytes, Ordering::Relaxed);
+                self.tx.try_send(b).inspect_err(|_| {
+                    self.queued.fetch_sub(bytes, Ordering::Relaxed);
+                })
+            };
+            match r {
                 Ok(()) => true,
                 Err(TrySendError::Full(b)) => {
-                    self.shared
-                        .lvsdiag_drops
-                        .fetch_add(b.pkts.len() as u64, Ordering::Relaxed);
+                    let n = b.pkts.len() as u64;
+                    self.shared.lvsdiag_drops.fetch_add(n, Ordering::Relaxed);
+                    let from = b.pkts.iter().map(|p| p.ts).min().unwrap_or(upto);
+                    self.shared.lost(Loss {
+                        from,
+                        to: upto,
+                        packets: Some(n),
+                        cause: LossCause::Lvsdiag,
+                    });
                     true
                 }
                 Err(TrySendError::Disconnected(_)) => false,
             }
         } else {
+            self.queued.fetch_add(bytes, Ordering::Relaxed);
             let mut b = b;
             loop {
                 match self.tx.try_send(b) {
@@ -557,24 +564,12 @@ impl Sender<'_> {
 }
 
 fn read_point(
-    point: u16,
     spec: Spec,
     opts: &CaptureOptions,
-    tx: SyncSender<Batch>,
+    mut send: Sender<'_>,
     ready: SyncSender<Result<LinkType, InputError>>,
-    stop: &AtomicBool,
-    shared: &Shared,
 ) {
-    let mut send = Sender {
-        point,
-        tx,
-        shared,
-        stop,
-        lossy: matches!(spec, Spec::Interface { .. }),
-        batch: Vec::with_capacity(BATCH_MAX),
-        last_flush: Instant::now(),
-        frame: 0,
-    };
+    let stop = send.stop;
     match spec {
         Spec::File { name, path } => {
             let mut src = match FileSource::open(name, &path) {
@@ -586,15 +581,18 @@ fn read_point(
             };
             let _ = ready.send(Ok(src.info.link_type));
             let mut buf = Vec::with_capacity(2048);
+            let mut last = i64::MIN;
             while !stop.load(Ordering::Relaxed) {
                 buf.clear();
                 if !src.advance(&mut buf) {
                     break;
                 }
+                last = last.max(src.ts);
                 send.push(src.ts, src.link, src.wire_len, &buf);
             }
             send.flush();
             if let Some(e) = src.info.error {
+                send.shared.lost(Loss::ended(last));
                 send.fail(e);
             }
         }
@@ -702,19 +700,23 @@ fn read_interface(
             return;
         }
     }
+    // Not immediate mode: libpcap then uses TPACKET_V3, whose ring packs
+    // packets into large blocks handed over when full or after the block
+    // timeout. Immediate mode falls back to TPACKET_V2's fixed slots of
+    // snaplen bytes: with a large snaplen that is a ring of a few dozen
+    // packets, and drops under load.
     let cap = Capture::from_device(iface)
         .map(|c| {
             c.promisc(true)
-                .immediate_mode(true)
+                .immediate_mode(false)
                 .snaplen(opts.snaplen)
                 .buffer_size(opts.buffer_bytes)
-                .timeout(100)
+                .timeout(BLOCK_TIMEOUT_MS)
                 .precision(Precision::Nano)
         })
         .and_then(|c| c.open())
-        // Non-blocking, waited on with poll(2) below: libpcap's own timeout
-        // does not wake an idle immediate-mode capture, and a reader must
-        // notice a stop request on a silent interface.
+        // Non-blocking, waited on with poll(2) below, so that a reader
+        // notices a stop request on a silent interface.
         .and_then(|c| c.setnonblock());
     let mut cap = match cap {
         Ok(c) => c,
@@ -745,7 +747,7 @@ fn read_interface(
         return;
     };
     let _ = ready.send(Ok(link));
-    let mut last_stats = Instant::now();
+    let mut stats = Stats::default();
     let mut last_beat = Instant::now();
     while !send.stop.load(Ordering::Relaxed) {
         match cap.next_packet() {
@@ -755,16 +757,22 @@ fn read_interface(
                 // on the same scale, or the stream's truncation reorders them.
                 let ts = super::pcap_ts(p.header) / 1000 * 1000;
                 send.push(ts, link, p.header.len, p.data);
+                send.flush_due();
             }
             Err(pcap::Error::TimeoutExpired) => {
-                // Nothing more right now: what was batched goes out before
-                // waiting, so a quiet interface delays nothing, and the
-                // merge learns this point holds nothing older.
-                send.flush();
+                // The ring holds no finished block: everything captured more
+                // than HEARTBEAT_LAG ago has been read. The merge learns this
+                // point holds nothing older; the batch goes when it is due.
+                send.flush_due();
                 if last_beat.elapsed() >= FLUSH_EVERY {
                     last_beat = Instant::now();
-                    send.heartbeat();
+                    let lag = i64::try_from(HEARTBEAT_LAG.as_nanos()).unwrap_or(i64::MAX);
+                    send.heartbeat(wall_ns().saturating_sub(lag));
                 }
+                let wait = send
+                    .due_in()
+                    .map_or(FLUSH_EVERY, |d| d.max(Duration::from_millis(1)))
+                    .min(FLUSH_EVERY);
                 use std::os::fd::AsRawFd;
                 let mut pfd = libc::pollfd {
                     fd: cap.as_raw_fd(),
@@ -772,10 +780,11 @@ fn read_interface(
                     revents: 0,
                 };
                 // SAFETY: one valid pollfd for the capture's own descriptor.
-                unsafe { libc::poll(&mut pfd, 1, 100) };
+                unsafe { libc::poll(&mut pfd, 1, wait.as_millis() as i32) };
             }
             Err(e) => {
                 send.flush();
+                send.shared.lost(Loss::ended(wall_ns()));
                 send.fail(format!(
                     "{}: capture on {} stopped: {}",
                     sanitize(name),
@@ -785,27 +794,61 @@ fn read_interface(
                 break;
             }
         }
-        send.flush_due();
-        if last_stats.elapsed() >= Duration::from_millis(500) {
-            last_stats = Instant::now();
-            if let Ok(s) = cap.stats() {
-                send.shared
-                    .kernel_drops
-                    .store(u64::from(s.dropped), Ordering::Relaxed);
-                send.shared
-                    .interface_drops
-                    .store(u64::from(s.if_dropped), Ordering::Relaxed);
-            }
+        if stats.at.elapsed() >= STATS_EVERY {
+            stats.sample(&mut cap, send.shared);
         }
     }
     send.flush();
-    if let Ok(s) = cap.stats() {
-        send.shared
-            .kernel_drops
-            .store(u64::from(s.dropped), Ordering::Relaxed);
-        send.shared
-            .interface_drops
-            .store(u64::from(s.if_dropped), Ordering::Relaxed);
+    stats.sample(&mut cap, send.shared);
+}
+
+/// Reads an interface's drop counters and notes each increase as a loss
+/// in the time since the previous reading.
+struct Stats {
+    at: Instant,
+    wall: i64,
+    kernel: u64,
+    interface: u64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            at: Instant::now(),
+            wall: wall_ns(),
+            kernel: 0,
+            interface: 0,
+        }
+    }
+}
+
+impl Stats {
+    fn sample(&mut self, cap: &mut Capture<pcap::Active>, shared: &Shared) {
+        let now = wall_ns();
+        if let Ok(s) = cap.stats() {
+            let (k, i) = (u64::from(s.dropped), u64::from(s.if_dropped));
+            for (new, old, cause) in [
+                (k, self.kernel, LossCause::Kernel),
+                (i, self.interface, LossCause::Interface),
+            ] {
+                if new > old {
+                    shared.lost(Loss {
+                        from: self.wall,
+                        to: now,
+                        packets: Some(new - old),
+                        cause,
+                    });
+                }
+            }
+            self.kernel = self.kernel.max(k);
+            self.interface = self.interface.max(i);
+            shared.kernel_drops.store(self.kernel, Ordering::Relaxed);
+            shared
+                .interface_drops
+                .store(self.interface, Ordering::Relaxed);
+        }
+        self.at = Instant::now();
+        self.wall = now;
     }
 }
 
