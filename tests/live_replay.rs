@@ -36,7 +36,10 @@ fn enabled() -> bool {
             true
         }
         _ => {
-            eprintln!("live_replay: not run (set LVSDIAG_NETNS_TESTS=1, as root with tcpreplay, to replay every fixture live)");
+            // Straight to stderr, past the test harness's capture: a skipped run
+            // must be visible.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "live_replay: not run (set LVSDIAG_NETNS_TESTS=1, as root with tcpreplay, to replay every fixture live)");
             false
         }
     }

@@ -43,6 +43,12 @@ fn value(a: &Analysis) -> Value {
                 "packets": p.packets,
                 "undecodable": p.undecodable,
                 "error": p.error,
+                "losses": p.losses.iter().map(|l| json!({
+                    "from": (l.from > i64::MIN).then(|| fmt_time(l.from).parse::<f64>().unwrap_or(0.0)),
+                    "to": (l.to < i64::MAX).then(|| fmt_time(l.to).parse::<f64>().unwrap_or(0.0)),
+                    "packets": l.packets,
+                    "cause": l.cause.as_str(),
+                })).collect::<Vec<_>>(),
                 "live": p.live.as_ref().map(|l| json!({
                     "source": l.what,
                     "kernel_drops": l.kernel_drops,

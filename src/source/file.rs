@@ -1,7 +1,7 @@
 //! Capture files (pcap, pcapng) read through libpcap.
 
 use super::pcapng::NgReader;
-use super::{InputError, PointInfo};
+use super::{InputError, Loss, PointInfo};
 use crate::decode::LinkType;
 use crate::report::sanitize;
 use pcap::{Capture, Offline, Precision};
@@ -67,6 +67,15 @@ impl FileSource {
         })
     }
 
+    /// At the end of a pcapng file: the drops its interface statistics
+    /// record (read once).
+    fn recorded_losses(&mut self) {
+        let Some(path) = &self.info.path else { return };
+        if self.info.losses.is_empty() && is_pcapng(path) {
+            self.info.losses = super::pcapng::recorded_losses(path);
+        }
+    }
+
     /// Appends the next packet's bytes to `out`. `false` at the end of the
     /// file or after a read error (recorded in `info.error`).
     pub fn advance(&mut self, out: &mut Vec<u8>) -> bool {
@@ -80,7 +89,10 @@ impl FileSource {
                         self.info.packets += 1;
                         return true;
                     }
-                    Err(pcap::Error::NoMorePackets) => return false,
+                    Err(pcap::Error::NoMorePackets) => {
+                        self.recorded_losses();
+                        return false;
+                    }
                     Err(e) => pcap_reason(e),
                 },
                 Backend::PcapNg(r) => match r.next(&mut self.buf) {
@@ -99,7 +111,10 @@ impl FileSource {
                         }
                         return true;
                     }
-                    Ok(None) => return false,
+                    Ok(None) => {
+                        self.recorded_losses();
+                        return false;
+                    }
                     Err(e) => e,
                 },
             };
@@ -129,6 +144,7 @@ impl FileSource {
                 .as_deref()
                 .map(|p| sanitize(&p.display().to_string()))
                 .unwrap_or_default();
+            self.info.losses.push(Loss::ended(self.ts));
             self.info.error = Some(format!(
                 "{shown}: capture ends early after {} packets ({}); the packets before it were analyzed",
                 self.info.packets,
@@ -226,4 +242,14 @@ fn stem_of(p: &Path) -> String {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "capture".into()),
     )
+}
+
+/// Whether the file starts with a pcapng section header.
+fn is_pcapng(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == [0x0a, 0x0d, 0x0d, 0x0a]
 }

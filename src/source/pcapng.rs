@@ -6,6 +6,7 @@
 //! `if_tsresol`, rejects files whose comments are not UTF-8, and allocates
 //! a large buffer per reader).
 
+use super::{Loss, LossCause};
 use crate::decode::LinkType;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -21,6 +22,22 @@ pub struct NgReader<R: Read = BufReader<File>> {
     body: Vec<u8>,
     /// Per interface: link type (None = unsupported) and ticks per second exponent.
     ifaces: Vec<(Option<LinkType>, Tsres)>,
+    /// Skip packet blocks unread (a scan for statistics).
+    skip_packets: bool,
+    /// Sections begun so far.
+    section: u32,
+    /// Per (section, interface), its latest statistics.
+    stats: Vec<((u32, u32), IfStats)>,
+}
+
+/// What an Interface Statistics Block says (counters are since the start).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IfStats {
+    /// Nanoseconds since the epoch.
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub ifdrop: Option<u64>,
+    pub osdrop: Option<u64>,
 }
 
 #[derive(Clone, Copy)]
@@ -60,6 +77,9 @@ impl<R: Read> NgReader<R> {
             big_endian: false,
             body: Vec::new(),
             ifaces: Vec::new(),
+            skip_packets: false,
+            section: 0,
+            stats: Vec::new(),
         };
         match n.next_block()? {
             Some(SHB) => Ok(n),
@@ -94,6 +114,18 @@ impl<R: Read> NgReader<R> {
         }
         let ty = self.u32(&raw_type);
         let len = self.u32(&head[4..8]) as usize;
+        if self.skip_packets && (ty == EPB || ty == SPB) {
+            if len < 12 || !len.is_multiple_of(4) || len > MAX_BLOCK {
+                return Err(format!("invalid block length {len}"));
+            }
+            let want = (len - 8) as u64;
+            let got = std::io::copy(&mut (&mut self.reader).take(want), &mut std::io::sink())
+                .map_err(|e| e.to_string())?;
+            if got < want {
+                return Err("truncated block".into());
+            }
+            return Ok(Some(ty));
+        }
         self.read_body(len, 0)?;
         Ok(Some(ty))
     }
@@ -169,7 +201,67 @@ impl<R: Read> NgReader<R> {
             };
             let short = || format!("pcapng block type {block_type:#x} is too short");
             match block_type {
-                SHB => {}
+                SHB => self.section += 1,
+                EPB | SPB if self.skip_packets => {}
+                ISB if self.skip_packets => {
+                    let (Some(iface), Some(hi), Some(lo)) = (u32_at(0), u32_at(4), u32_at(8))
+                    else {
+                        return Err(short());
+                    };
+                    let res = self
+                        .ifaces
+                        .get(iface as usize)
+                        .map_or(Tsres::Pow10(6), |i| i.1);
+                    let mut st = IfStats {
+                        end: Some(res.to_ns((u64::from(hi) << 32) | u64::from(lo))),
+                        ..IfStats::default()
+                    };
+                    let mut o = 12;
+                    while let (Some(code), Some(len)) = (u16_at(o), u16_at(o + 2)) {
+                        let len = usize::from(len);
+                        if code == 0 {
+                            break;
+                        }
+                        // Timestamps as two 32-bit halves, high first; counters
+                        // as 64-bit values in the section's byte order.
+                        let ts = || {
+                            let (h, l) = (u32_at(o + 4)?, u32_at(o + 8)?);
+                            Some(res.to_ns((u64::from(h) << 32) | u64::from(l)))
+                        };
+                        let n = || {
+                            let (a, b) = (u32_at(o + 4)?, u32_at(o + 8)?);
+                            Some(if big {
+                                (u64::from(a) << 32) | u64::from(b)
+                            } else {
+                                (u64::from(b) << 32) | u64::from(a)
+                            })
+                        };
+                        if len == 8 {
+                            match code {
+                                2 => st.start = ts(),
+                                3 => st.end = ts(),
+                                5 => st.ifdrop = n(),
+                                7 => st.osdrop = n(),
+                                _ => {}
+                            }
+                        }
+                        o += 4 + len.div_ceil(4) * 4;
+                    }
+                    let key = (self.section, iface);
+                    // Counters are cumulative; one a block leaves out keeps
+                    // its earlier value.
+                    if let Some(i) = self.stats.iter().position(|(k, _)| *k == key) {
+                        let old = self.stats[i].1;
+                        self.stats[i].1 = IfStats {
+                            start: st.start.or(old.start),
+                            end: st.end.or(old.end),
+                            ifdrop: st.ifdrop.or(old.ifdrop),
+                            osdrop: st.osdrop.or(old.osdrop),
+                        };
+                    } else if self.stats.len() < 65_536 {
+                        self.stats.push((key, st));
+                    }
+                }
                 IDB => {
                     let linktype = u16_at(0).ok_or_else(short)?;
                     // Options from offset 8: code, length, value padded to 4.
@@ -250,8 +342,35 @@ fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<usize, String> {
     Ok(got)
 }
 const IDB: u32 = 1;
+const ISB: u32 = 5;
 const EPB: u32 = 6;
 const SPB: u32 = 3;
+
+/// The drops a pcapng file records in its Interface Statistics Blocks
+/// (`isb_ifdrop` + `isb_osdrop` of each interface's last block), as losses
+/// over the time the statistics cover. Packet blocks are skipped unread.
+/// A file that is not pcapng, or that breaks off, records what was read.
+pub fn recorded_losses(path: &Path) -> Vec<Loss> {
+    let Ok(mut r) = NgReader::open(path) else {
+        return Vec::new();
+    };
+    r.skip_packets = true;
+    let mut buf = Vec::new();
+    while let Ok(Some(_)) = r.next(&mut buf) {}
+    r.stats
+        .iter()
+        .filter_map(|(_, s)| {
+            let n = s.ifdrop.unwrap_or(0).saturating_add(s.osdrop.unwrap_or(0));
+            let from = s.start.unwrap_or(i64::MIN);
+            (n > 0).then_some(Loss {
+                from,
+                to: s.end.filter(|e| *e >= from).unwrap_or(i64::MAX),
+                packets: Some(n),
+                cause: LossCause::Recorded,
+            })
+        })
+        .collect()
+}
 
 #[cfg(test)]
 mod tests {

@@ -581,18 +581,18 @@ fn read_point(
             };
             let _ = ready.send(Ok(src.info.link_type));
             let mut buf = Vec::with_capacity(2048);
-            let mut last = i64::MIN;
             while !stop.load(Ordering::Relaxed) {
                 buf.clear();
                 if !src.advance(&mut buf) {
                     break;
                 }
-                last = last.max(src.ts);
                 send.push(src.ts, src.link, src.wire_len, &buf);
             }
             send.flush();
+            for l in src.info.losses {
+                send.shared.lost(l);
+            }
             if let Some(e) = src.info.error {
-                send.shared.lost(Loss::ended(last));
                 send.fail(e);
             }
         }
