@@ -85,6 +85,8 @@ struct SvcCensus {
     first: Option<Evidence>,
     /// Flows whose handshake answer from the VIP was seen somewhere.
     replies: u64,
+    /// Capture points (bit i: point i, the first 64) that saw any reply.
+    reply_points: u64,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -134,6 +136,99 @@ pub struct RsReport {
 pub struct SvcReport {
     pub service: Service,
     pub stats: Stats,
+    /// What was seen of it, in a word, and why.
+    pub verdict: Verdict,
+    pub verdict_why: String,
+}
+
+/// A service's verdict says what the captures showed, never more: a service
+/// none of whose connections was seen to complete is never healthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Errors, or connections that never complete with the evidence why.
+    Failing,
+    /// Warnings.
+    Degraded,
+    /// Connections complete, no finding above info.
+    Healthy,
+    /// Connections were attempted and none was seen to complete, yet no
+    /// capture point shows where they fail (or the points that would lost
+    /// packets): the captures cannot tell.
+    Unknown,
+    /// No connection to it was seen.
+    Idle,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Failing => "failing",
+            Verdict::Degraded => "degraded",
+            Verdict::Healthy => "healthy",
+            Verdict::Unknown => "unknown",
+            Verdict::Idle => "no-connections",
+        }
+    }
+}
+
+/// The verdict of one service from its counts and its findings; `lossy`
+/// names the capture points that lost packets.
+fn verdict(label: &str, st: &Stats, findings: &[Finding], lossy: &[String]) -> (Verdict, String) {
+    use crate::finding::Severity;
+    let mine = || {
+        findings
+            .iter()
+            .filter(|f| f.service.as_deref() == Some(label))
+    };
+    let errors = mine().filter(|f| f.severity == Severity::Error).count();
+    let warnings = mine().filter(|f| f.severity == Severity::Warning).count();
+    let proven = mine()
+        .filter(|f| f.severity >= Severity::Warning && !f.weakened)
+        .count();
+    let drops = if lossy.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} lost packets, so what is missing there is not proof",
+            lossy.join(", ")
+        )
+    };
+    if errors > 0 {
+        return (Verdict::Failing, format!("{errors} error(s)"));
+    }
+    if st.connections == 0 {
+        return (Verdict::Idle, "no connections seen".into());
+    }
+    if st.established == 0 {
+        return if proven > 0 {
+            (
+                Verdict::Failing,
+                format!(
+                    "none of {} connection(s) completed; see the findings",
+                    st.connections
+                ),
+            )
+        } else {
+            (
+                Verdict::Unknown,
+                format!(
+                    "none of {} connection attempt(s) was seen to complete, and no capture point shows where they fail{drops}; capture where the replies pass (the client, the gateway, the real servers)",
+                    st.connections
+                ),
+            )
+        };
+    }
+    if warnings > 0 {
+        return (Verdict::Degraded, format!("{warnings} warning(s){drops}"));
+    }
+    (
+        Verdict::Healthy,
+        if lossy.is_empty() {
+            "healthy".into()
+        } else {
+            format!("healthy as far as seen{drops}")
+        },
+    )
 }
 
 /// Who claimed a VIP by ARP / neighbour discovery.
@@ -274,6 +369,11 @@ impl Engine {
                 s.first = Some(first);
             }
             s.replies += u64::from(v.replies_from_vip().next().is_some());
+            for r in &v.flow.replies {
+                if r.at.point < 64 {
+                    s.reply_points |= 1 << r.at.point;
+                }
+            }
             if let (Some(m), Some(f)) = (v.mode, v.forward) {
                 let e = s.modes.entry(m).or_insert((0, f.at));
                 e.0 += 1;
@@ -372,6 +472,19 @@ impl Engine {
             c.finish(&ctx, &mut findings);
         }
         checks::confirm(&mut findings);
+        let seen = |label: &str| {
+            self.services
+                .iter()
+                .filter(|((vip, port), _)| ctx.service(*vip, *port) == label)
+                .fold(checks::losses::Seen::default(), |m, (_, c)| {
+                    checks::losses::Seen {
+                        reply_points: m.reply_points | c.reply_points,
+                        connections: m.connections + c.stats.connections,
+                        failed: m.failed + c.stats.failed,
+                    }
+                })
+        };
+        checks::losses::weigh(&mut findings, &points, &seen);
         checks::explain(&mut findings);
         findings.sort_by(|a, b| {
             b.severity
@@ -382,16 +495,27 @@ impl Engine {
         });
 
         let real_servers = self.real_servers(&model, &ctx);
+        let lossy: Vec<String> = points
+            .iter()
+            .filter(|p| !p.losses.is_empty())
+            .map(|p| p.name.clone())
+            .collect();
         let services = model
             .services
             .iter()
-            .map(|s| SvcReport {
-                stats: s
+            .map(|s| {
+                let stats = s
                     .port
                     .and_then(|p| self.services.get(&(s.vip, p)))
                     .map(|c| c.stats)
-                    .unwrap_or_default(),
-                service: s.clone(),
+                    .unwrap_or_default();
+                let (verdict, verdict_why) = verdict(&s.label(), &stats, &findings, &lossy);
+                SvcReport {
+                    stats,
+                    service: s.clone(),
+                    verdict,
+                    verdict_why,
+                }
             })
             .collect();
         self.visibility_notes(&model, &points, &mut notes);

@@ -67,6 +67,19 @@ pub struct Finding {
     /// Set on a traffic finding when a configuration finding on the same
     /// real server proves its cause.
     pub confirmed_by: Option<&'static str>,
+    /// When the connections it is about began: first and last (ns).
+    pub span: Option<(i64, i64)>,
+    /// How many connections it is about (0: not counted)...
+    pub affected: u64,
+    /// ... out of how many to the same real server (0: not counted).
+    pub out_of: u64,
+    /// It rests on something not being seen (no reply, no forwarded copy,
+    /// no connection): a capture point that lost packets cannot prove that.
+    pub absence: bool,
+    /// What the capture points that lost packets meanwhile mean for it.
+    pub losses: Option<String>,
+    /// Lowered one step because those losses could explain it.
+    pub weakened: bool,
 }
 
 impl Finding {
@@ -84,7 +97,34 @@ impl Finding {
             symptom: false,
             config: Vec::new(),
             confirmed_by: None,
+            span: None,
+            affected: 0,
+            out_of: 0,
+            absence: false,
+            losses: None,
+            weakened: false,
         }
+    }
+    /// `n` of `total` connections are affected.
+    pub fn affected_of(mut self, n: u64, total: u64) -> Self {
+        self.affected = n;
+        self.out_of = total;
+        self
+    }
+    /// Marks it as resting on an absence (see [`Finding::absence`]).
+    pub fn absence(mut self) -> Self {
+        self.absence = true;
+        self
+    }
+    /// `n` connections are affected.
+    pub fn affected(mut self, n: u64) -> Self {
+        self.affected = n;
+        self
+    }
+    /// The evidence of a tally, with the time span of all it counted.
+    pub fn evidence_set(mut self, set: &EvidenceSet) -> Self {
+        self.span = set.span();
+        self.evidence(set.iter())
     }
     pub fn symptom(mut self) -> Self {
         self.symptom = true;
@@ -124,12 +164,26 @@ impl Finding {
     }
 }
 
-/// Keeps up to `MAX_EVIDENCE` evidence packets, the earliest ones.
+/// Keeps up to `MAX_EVIDENCE` evidence packets, the earliest ones, and the
+/// time span of all of them.
 #[derive(Debug, Clone, Default)]
-pub struct EvidenceSet(Vec<Evidence>);
+pub struct EvidenceSet(Vec<Evidence>, Span);
+
+impl EvidenceSet {
+    /// First and last time of everything pushed (ns).
+    pub fn span(&self) -> Span {
+        self.1
+    }
+}
+
+type Span = Option<(i64, i64)>;
 
 impl EvidenceSet {
     pub fn push(&mut self, e: Evidence) {
+        self.1 = Some(
+            self.1
+                .map_or((e.time, e.time), |(a, b)| (a.min(e.time), b.max(e.time))),
+        );
         if self.0.len() < MAX_EVIDENCE && !self.0.contains(&e) {
             self.0.push(e);
         }

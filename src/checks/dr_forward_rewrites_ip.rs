@@ -36,7 +36,7 @@ impl Check for DrForwardRewritesIp {
                 .service(ctx.service(*vip, *port))
                 .real_server(rs)
                 .cause("Something between receiving and forwarding rewrites packets: an iptables/nftables mangle rule (TOS, TCPMSS clamping) or NAT on the director, or the director is not forwarding in DR mode.")
-                .evidence(t.evidence.iter())
+                .evidence_set(&t.evidence).affected(t.flows)
                 .fix("On the director: nft list ruleset; iptables-save -t mangle; ipvsadm -Ln (the real server should show Route).".to_string()),
             );
         }

@@ -58,7 +58,7 @@ impl Check for DrReplyViaDirector {
                 .service(ctx.service(*vip, *port))
                 .real_server(rs.clone())
                 .cause(format!("{rs}'s default route (or its route to the clients) points at the director. In DR the real server must reply from the VIP straight to the clients through its own gateway; a director receiving packets from its own VIP treats them as martians unless it forwards and accepts them."))
-                .evidence(t.evidence.iter())
+                .evidence_set(&t.evidence).affected(t.flows)
                 .fix(format!("On {rs}: ip route replace default via <the segment's gateway, not the director>; check with ip route get <client address> from {vip}.")),
             );
         }

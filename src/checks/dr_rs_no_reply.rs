@@ -31,7 +31,7 @@ impl Check for DrRsNoReply {
                 .service(ctx.service(vip, port))
                 .real_server(rs.clone())
                 .cause(format!("{rs} receives the forwarded SYNs (destination MAC rewritten, IP still {vip}) but does not answer: most often the VIP is not configured on its lo, so the kernel drops packets to an address it does not own; else strict rp_filter drops them (the route back to the client is via another interface), a firewall drops them, or nothing listens on port {port}."))
-                .evidence(t.evidence.iter())
+                .evidence_set(&t.evidence).affected_of(t.flows, total).absence()
                 .fix(format!("On {rs}: {}{}; check a listener: ss -ltn 'sport = :{port}'; check the firewall: nft list ruleset. Until fixed, take it out of rotation on the director: ipvsadm -e -t {} -r {} -w 0",
                     addr_cmd("add", vip, "lo"),
                     if vip.is_ipv4() {

@@ -44,7 +44,7 @@ impl Check for HandshakeReset {
                     .service(ctx.service(*vip, *port))
                     .maybe_real_server(real_server)
                     .cause(format!("Nothing listens on port {port} on {rs} (service down or bound to another address), or a firewall rejects with RST. IPVS keeps scheduling to it because it has no health check that removes it."))
-                    .evidence(t.evidence.iter())
+                    .evidence_set(&t.evidence).affected(t.flows)
                     .fix(format!("On {rs}: ss -ltn 'sport = :{port}' and start the service (bound to 0.0.0.0 or the VIP). On the director, until fixed: ipvsadm -e -t {vip}:{port} -r {rs} -w 0; and add a health checker (keepalived real_server TCP_CHECK / ldirectord).")),
             );
         }
@@ -55,7 +55,7 @@ impl Check for HandshakeReset {
                     .service(ctx.service(*vip, *port))
                     .maybe_real_server(real_server)
                     .cause("The client answered the SYN-ACK with RST: the SYN-ACK did not match the connection it opened (wrong source address or port: a reply that bypassed the director's rewrite), or the client gave up.")
-                    .evidence(t.evidence.iter())
+                    .evidence_set(&t.evidence).affected(t.flows)
                     .fix(format!("Compare the SYN-ACK's source with {vip}:{port}; in NAT make {rs} route replies via the director."))
                     .symptom(),
             );

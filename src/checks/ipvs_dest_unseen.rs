@@ -33,6 +33,7 @@ impl Check for IpvsDestUnseen {
             if active.len() < 2 || total < need {
                 continue; // too few connections to expect every real server to get one
             }
+            let n_active = active.len() as u64;
             for d in active {
                 let got = if live {
                     d.stats.map_or(
@@ -63,6 +64,8 @@ impl Check for IpvsDestUnseen {
                     )
                     .service(service_label(vip, Some(port), Proto::Tcp))
                     .real_server(d.address.to_string())
+                    .affected(total / n_active)
+                    .absence()
                     .cause(why)
                     .config([line(dir, format!("{} {}", s.label(), describe_dest(d)))])
                     .fix(format!("On {}: ipvsadm -Ln --stats -t {} and ipvsadm -Lnc | grep {}; check the real server's health checks", dir.host, s.label().trim_end_matches("/tcp"), d.address)),

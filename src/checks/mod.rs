@@ -10,6 +10,7 @@ mod dr_rs_gateway_director;
 mod dr_rs_no_reply;
 mod handshake_reset;
 mod ipvs_dest_unseen;
+pub mod losses;
 mod nat_reply_bypasses_director;
 mod nat_rs_gateway_not_director;
 mod nat_rs_no_reply;

@@ -48,7 +48,7 @@ impl Check for NatReplyBypassesDirector {
                 .service(ctx.service(*vip, *port))
                 .real_server(rs.clone())
                 .cause(format!("In NAT the director must rewrite the reply's source from {rs} back to {vip}, so every reply has to cross it. {rs}'s default route (or its route to the clients) points at another gateway, so the client receives a SYN-ACK from {rs}, which matches none of its connections, and answers with RST."))
-                .evidence(t.evidence.iter())
+                .evidence_set(&t.evidence).affected(t.flows)
                 .fix(format!("On {rs}: ip route replace default via <the director's address on this segment>; verify with ip route get <client address>.")),
             );
         }

@@ -28,7 +28,7 @@ impl Check for NatRsNoReply {
                 .service(ctx.service(vip, port))
                 .real_server(rs.clone())
                 .cause(format!("The director rewrote the SYNs to {rs} but nothing came back through it: {rs} is down or not listening on the mapped port, a firewall drops them, or {rs} answers by another route that bypasses the director (capture on {rs} or the client to tell; check ip route on {rs})."))
-                .evidence(t.evidence.iter())
+                .evidence_set(&t.evidence).affected_of(t.flows, total).absence()
                 .fix(format!("On {rs}: ss -ltn; ip route get <client address> (must go via the director); nft list ruleset. On the director: ipvsadm -Ln --stats -t {vip}:{port}.")),
             );
         }

@@ -56,7 +56,7 @@ impl Check for SynRetransmit {
             )
             .service(ctx.service(*vip, *port))
             .cause("The client's SYN (or the SYN-ACK) was lost or dropped: the real server does not accept packets for the VIP, drops them (rp_filter, firewall, full backlog), or the reply takes a path that loses it.")
-            .evidence(t.evidence.iter())
+            .evidence_set(&t.evidence).affected(t.flows)
             .fix("Look for a root-cause finding on the same real server; otherwise capture on the real server to see whether the SYNs arrive, and check nstat -az TcpExtListenDrops there.")
             .maybe_real_server(real_server)
             .symptom(),

@@ -46,7 +46,7 @@ impl Check for TrafficToUnknownRs {
                 .service(s.label())
                 .real_server(ip.to_string())
                 .cause("Another director (a backup that took over, or a second active one) forwards with a different configuration, or the configuration changed after the capture.".to_string())
-                .evidence(t.evidence.iter())
+                .evidence_set(&t.evidence).affected(t.flows)
                 .config([line(dir, format!("{} real servers: {}", s.label(), if listed.is_empty() { "none".into() } else { listed.join(", ") }))])
                 .fix(format!("Compare ipvsadm -S -n on every director (keepalived configs); remove {ip} where it should not be, or add it on {}", dir.host)),
             );

@@ -28,7 +28,7 @@ impl Check for TunRsNoReply {
                 .service(ctx.service(vip, port))
                 .real_server(rs.clone())
                 .cause(format!("{rs} receives IP-in-IP packets for {vip} but does not answer: no tunl0 (ipip module) with the VIP, strict rp_filter on tunl0 (the route back to the client is via eth0) dropping them, or the inner packet exceeds the MTU."))
-                .evidence(t.evidence.iter())
+                .evidence_set(&t.evidence).affected_of(t.flows, total).absence()
                 .fix(format!("On {rs}: modprobe ipip; ip link set tunl0 up; ip addr add {vip}/32 dev tunl0; sysctl -w net.ipv4.conf.tunl0.rp_filter=0 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.tunl0.arp_ignore=1 net.ipv4.conf.all.arp_announce=2.")),
             );
         }

@@ -84,6 +84,8 @@ fn value(a: &Analysis) -> Value {
                 "syn_retransmits": s.stats.syn_retransmits,
                 "resets": s.stats.resets,
                 "handshake_rtt_ms": s.stats.rtt_ms(),
+                "verdict": s.verdict.as_str(),
+                "verdict_reason": s.verdict_why,
             })
         })
         .collect();
@@ -127,6 +129,11 @@ fn value(a: &Analysis) -> Value {
                 "explained_by": f.explained_by,
                 "config": f.config.iter().map(|c| sanitize(c)).collect::<Vec<_>>(),
                 "confirmed_by": f.confirmed_by,
+                "first": f.span.map(|(a, _)| fmt_time(a).parse::<f64>().unwrap_or(0.0)),
+                "last": f.span.map(|(_, b)| fmt_time(b).parse::<f64>().unwrap_or(0.0)),
+                "connections": (f.affected > 0).then_some(f.affected),
+                "losses": f.losses,
+                "weakened_by_losses": f.weakened,
             })
         })
         .collect();

@@ -3,7 +3,7 @@
 
 use super::fmt_utc;
 use crate::decode::fmt_mac;
-use crate::engine::Analysis;
+use crate::engine::{Analysis, Verdict};
 use crate::finding::Severity;
 use crate::model::{Mode, Origin};
 use std::fmt::Write;
@@ -86,16 +86,6 @@ pub fn render(a: &Analysis, style: &Style) -> String {
                 }
             }
         }
-        let errors = a
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error && f.service.as_deref() == Some(&label))
-            .count();
-        let warnings = a
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Warning && f.service.as_deref() == Some(&label))
-            .count();
         let verdict = if !broken.is_empty() {
             let what: Vec<String> = broken.iter().map(|(r, h)| format!("{r} {h}")).collect();
             style.paint(
@@ -106,14 +96,15 @@ pub fn render(a: &Analysis, style: &Style) -> String {
                     what.join("; ")
                 ),
             )
-        } else if errors > 0 {
-            style.paint("31;1", &format!("{errors} error(s)"))
-        } else if warnings > 0 {
-            style.paint("33;1", &format!("{warnings} warning(s)"))
-        } else if s.stats.connections == 0 {
-            "no connections seen".to_string()
         } else {
-            style.paint("32;1", "healthy")
+            let why = super::sanitize(&s.verdict_why);
+            match s.verdict {
+                Verdict::Failing => style.paint("31;1", &why),
+                Verdict::Degraded => style.paint("33;1", &why),
+                Verdict::Unknown => style.paint("33;1", &format!("unknown: {why}")),
+                Verdict::Idle => why,
+                Verdict::Healthy => style.paint("32;1", &why),
+            }
         };
         let _ = writeln!(o, "{mode} {label} — {verdict}");
         let origin = match &s.service.origin {
@@ -211,6 +202,9 @@ pub fn render(a: &Analysis, style: &Style) -> String {
         }
         if let Some(by) = f.confirmed_by {
             let _ = writeln!(o, "      confirmed by {by} (configuration)");
+        }
+        if let Some(l) = &f.losses {
+            let _ = writeln!(o, "      drops: {}", super::sanitize(l));
         }
         if !f.fix.is_empty() {
             let _ = writeln!(o, "      fix: {}", super::sanitize(&f.fix));

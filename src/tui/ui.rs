@@ -201,6 +201,15 @@ fn draw_verdict(f: &mut Frame, area: Rect, a: &Analysis) {
             sev_style(Severity::Warning),
             format!("! {warnings} warning(s) — see Findings"),
         )
+    } else if let Some(s) = a
+        .services
+        .iter()
+        .find(|s| s.verdict == crate::engine::Verdict::Unknown)
+    {
+        (
+            sev_style(Severity::Warning),
+            format!("? {} unknown: {}", s.service.label(), s.verdict_why),
+        )
     } else if a.flows.flows == 0 {
         (
             Style::new(),
@@ -209,7 +218,24 @@ fn draw_verdict(f: &mut Frame, area: Rect, a: &Analysis) {
     } else {
         (
             Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
-            "✓ healthy: every real server answers through the expected path".to_string(),
+            match a
+                .points
+                .iter()
+                .find(|p| p.error.is_some() || !p.losses.is_empty())
+            {
+                Some(p) => format!(
+                    "✓ healthy as far as seen: {} {} (absences there are not proof)",
+                    p.name,
+                    if p.error.is_some() {
+                        "ended early"
+                    } else {
+                        "lost packets"
+                    }
+                ),
+                None => {
+                    "✓ healthy: every real server answers through the expected path".to_string()
+                }
+            },
         )
     };
     f.render_widget(Paragraph::new(Span::styled(text, style)), area);
@@ -454,7 +480,12 @@ fn draw_findings(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
                 Cell::from(sev_word(x.severity)).style(sev_style(x.severity)),
                 Cell::from(x.code),
                 Cell::from(x.real_server.clone().unwrap_or_default()),
-                Cell::from(x.summary.clone()),
+                Cell::from(match &x.losses {
+                    // The drops sit next to every finding they weaken.
+                    Some(_) if x.weakened => format!("[drops: not proven] {}", x.summary),
+                    Some(_) => format!("[drops seen] {}", x.summary),
+                    None => x.summary.clone(),
+                }),
             ])
         })
         .collect();
@@ -535,6 +566,18 @@ fn draw_finding_detail(f: &mut Frame, area: Rect, app: &App, x: &Finding, a: &An
     }
     if x.evidence.is_empty() {
         lines.push(Line::from("  (none)"));
+    }
+    if let Some(l) = &x.losses {
+        lines.push(Line::from(""));
+        lines.push(Line::from(Span::styled(
+            if x.weakened {
+                "Drops (lowered: not proven)"
+            } else {
+                "Drops"
+            },
+            Style::new().add_modifier(Modifier::BOLD).fg(Color::Yellow),
+        )));
+        lines.push(Line::from(l.clone()));
     }
     if !x.config.is_empty() {
         lines.push(Line::from(""));
