@@ -747,6 +747,18 @@ impl Engine {
                 self.hosts.neigh.dropped
             ));
         }
+        for p in points.iter().filter(|p| !p.losses.is_empty()) {
+            let n = p.losses.iter().try_fold(0u64, |a, l| l.packets.map(|n| a + n));
+            let mut causes: Vec<&str> = p.losses.iter().map(|l| l.cause.as_str()).collect();
+            causes.sort();
+            causes.dedup();
+            notes.push(format!(
+                "{} lost {} ({}): what is not seen there is no proof that it did not happen; each finding that rests on an absence says whether these drops could explain it.",
+                p.name,
+                n.map_or("packets (its capture ended early)".to_string(), |n| format!("{n} packet(s)")),
+                causes.join(", ")
+            ));
+        }
         for p in points {
             if let Some(e) = &p.error {
                 notes.push(e.clone());

@@ -77,9 +77,13 @@ struct SourceArgs {
     /// BPF capture filter for live interfaces (tcpdump syntax), e.g. 'arp or tcp port 80'.
     #[arg(short = 'f', long, value_name = "BPF")]
     filter: Option<String>,
-    /// Bytes captured per packet on live interfaces.
-    #[arg(short = 's', long, default_value_t = 262_144)]
+    /// Bytes kept of each packet on live interfaces: the default keeps every header
+    /// the checks read; 0 keeps whole packets (as tcpdump -s 0).
+    #[arg(short = 's', long, default_value_t = lvsdiag::source::live::DEFAULT_SNAPLEN)]
     snaplen: i32,
+    /// Kernel capture buffer per live interface, in KiB (as tcpdump -B).
+    #[arg(short = 'B', long = "buffer-size", value_name = "KiB", default_value_t = lvsdiag::source::live::DEFAULT_BUFFER_KIB)]
+    buffer_kib: i32,
 }
 
 impl SourceArgs {
@@ -118,11 +122,25 @@ impl SourceArgs {
         !self.interfaces.is_empty() || !self.exec.is_empty()
     }
 
-    fn capture(&self) -> CaptureOptions {
+    /// Capture settings; without -f, live interfaces capture only the
+    /// traffic of the model's VIPs and real servers when those are known.
+    fn capture(&self, model: Option<&lvsdiag::model::Model>) -> CaptureOptions {
+        use lvsdiag::source::live::{filter_for, MAX_SNAPLEN};
+        let auto = || {
+            let f = filter_for(&model?.addresses()?)?;
+            if !self.interfaces.is_empty() {
+                eprintln!("lvsdiag: capture filter from the known VIPs and real servers: {f} (-f sets another)");
+            }
+            Some(f)
+        };
         CaptureOptions {
-            filter: self.filter.clone(),
-            snaplen: self.snaplen.clamp(64, 262_144),
-            ..CaptureOptions::default()
+            filter: self.filter.clone().or_else(auto),
+            snaplen: if self.snaplen == 0 {
+                MAX_SNAPLEN
+            } else {
+                self.snaplen.clamp(64, MAX_SNAPLEN)
+            },
+            buffer_bytes: self.buffer_kib.clamp(256, 1 << 21).saturating_mul(1024),
         }
     }
 }
@@ -385,7 +403,7 @@ fn run_tui(mut t: TuiArgs) -> u8 {
             keep_flows: 2000,
             ..t.model.options()
         },
-        capture: t.src.capture(),
+        capture: t.src.capture(Some(&model)),
         speed: t.speed,
         snapshots,
         ..SessionOptions::default()
@@ -460,7 +478,7 @@ fn run_capture(c: CaptureArgs) -> u8 {
     let deadline = c
         .duration
         .map(|d| Instant::now() + Duration::from_secs_f64(d.max(0.0)));
-    match lvsdiag::capture::run(specs, &c.src.capture(), &c.dir, &|| {
+    match lvsdiag::capture::run(specs, &c.src.capture(None), &c.dir, &|| {
         INTERRUPTED.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d)
     }) {
         Ok(points) => {
@@ -570,7 +588,7 @@ fn analyze_live(
     catch_interrupt();
     let opts = SessionOptions {
         engine: a.model.options(),
-        capture: a.src.capture(),
+        capture: a.src.capture(Some(&model)),
         interval: Duration::from_millis(500),
         snapshots,
         ..SessionOptions::default()

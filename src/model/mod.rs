@@ -165,6 +165,23 @@ impl Model {
             .position(|s| s.matches(ip, port, proto))
     }
 
+    /// Every VIP and real server address, when they are all the traffic
+    /// there is to see (`None` without services, or with a firewall-mark
+    /// service, whose addresses are not known).
+    pub fn addresses(&self) -> Option<Vec<IpAddr>> {
+        if self.services.is_empty() || self.services.iter().any(|s| s.fwmark.is_some()) {
+            return None;
+        }
+        let mut v: Vec<IpAddr> = self
+            .services
+            .iter()
+            .flat_map(|s| std::iter::once(s.vip).chain(s.real_servers.iter().map(|r| r.addr)))
+            .collect();
+        v.sort();
+        v.dedup();
+        Some(v)
+    }
+
     pub fn is_vip(&self, ip: IpAddr) -> bool {
         self.services.iter().any(|s| s.vip == ip)
     }

@@ -129,14 +129,39 @@ pub struct CaptureOptions {
     pub buffer_bytes: i32,
 }
 
+/// Bytes kept of each packet by default: every header the checks read
+/// (Ethernet, two VLAN tags, an outer and an inner IPv6 header for TUN, TCP
+/// with options, an ICMP error quoting all of that, VRRP with dozens of
+/// addresses) fits; payloads are not needed to diagnose LVS and are not
+/// copied, kept for export or written by `capture` (`-s 0`: whole packets).
+pub const DEFAULT_SNAPLEN: i32 = 512;
+/// The largest snap length libpcap takes; `-s 0` means this.
+pub const MAX_SNAPLEN: i32 = 262_144;
+/// The kernel ring per live interface by default (tcpdump's is 2 MiB):
+/// about 100 ms of 1 M packets/s of small packets, so that a busy moment
+/// of the analysis (a TUI refresh) does not drop packets.
+pub const DEFAULT_BUFFER_KIB: i32 = 16 * 1024;
+
 impl Default for CaptureOptions {
     fn default() -> Self {
         CaptureOptions {
             filter: None,
-            snaplen: 262_144,
-            buffer_bytes: 8 << 20,
+            snaplen: DEFAULT_SNAPLEN,
+            buffer_bytes: DEFAULT_BUFFER_KIB * 1024,
         }
     }
+}
+
+/// A BPF filter for the traffic of these VIPs and real servers, and what
+/// the checks read beside it (ARP and neighbour discovery, ICMP errors,
+/// VRRP), tagged or not. Too many addresses: none (everything is kept).
+pub fn filter_for(addrs: &[std::net::IpAddr]) -> Option<String> {
+    if addrs.is_empty() || addrs.len() > 64 {
+        return None;
+    }
+    let hosts: Vec<String> = addrs.iter().map(|a| format!("host {a}")).collect();
+    let inner = format!("arp or icmp or icmp6 or vrrp or {}", hosts.join(" or "));
+    Some(format!("{inner} or (vlan and ({inner}))"))
 }
 
 /// One packet, owned.
@@ -272,6 +297,7 @@ impl Streams {
                             lossy: matches!(spec, Spec::Interface { .. }),
                             batch: Vec::with_capacity(BATCH_MAX),
                             batch_bytes: 0,
+                            span: None,
                             first_at: None,
                             frame: 0,
                             queued: &queued,
@@ -448,6 +474,8 @@ struct Sender<'a> {
     lossy: bool,
     batch: Vec<Pkt>,
     batch_bytes: usize,
+    /// The first and newest packet time so far.
+    span: Option<(i64, i64)>,
     /// When the batch's first packet was read.
     first_at: Option<Instant>,
     frame: u64,
@@ -459,6 +487,7 @@ impl Sender<'_> {
         self.frame += 1;
         self.shared.packets.fetch_add(1, Ordering::Relaxed);
         self.first_at.get_or_insert_with(Instant::now);
+        self.span = Some(self.span.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
         self.batch_bytes += data.len() + PKT_OVERHEAD;
         self.batch.push(Pkt {
             point: self.point,
@@ -852,6 +881,25 @@ impl Stats {
     }
 }
 
+/// Packets a capture tool says it dropped, from its closing lines
+/// (tcpdump: "N packets dropped by kernel", "N packets dropped by interface").
+fn tool_drops(stderr: &str) -> Option<u64> {
+    let mut total = None;
+    for l in stderr.lines() {
+        let l = l.trim();
+        if l.ends_with("packets dropped by kernel") || l.ends_with("packets dropped by interface") {
+            if let Some(n) = l
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                total = Some(total.unwrap_or(0) + n);
+            }
+        }
+    }
+    total.filter(|n| *n > 0)
+}
+
 /// Kills the command when the reader ends.
 struct Reaper(Child);
 
@@ -994,12 +1042,26 @@ fn read_command(
         done.store(true, Ordering::Relaxed);
     });
     send.flush();
-    if send.stop.load(Ordering::Relaxed) {
+    let stopped = send.stop.load(Ordering::Relaxed);
+    drop(cap);
+    // The capture tool's own count of what it dropped (tcpdump prints it on
+    // stderr when it ends, also when stopped), as a loss over the stream.
+    let why = last_line(&stderr_tail);
+    if let Some((first, last)) = send.span {
+        let text = stderr_tail.lock().map(|t| t.clone()).unwrap_or_default();
+        if let Some(n) = tool_drops(&text) {
+            send.shared.lost(Loss {
+                from: first,
+                to: last,
+                packets: Some(n),
+                cause: LossCause::Recorded,
+            });
+        }
+    }
+    if stopped {
         return;
     }
-    drop(cap);
     let status = child.0.wait().ok();
-    let why = last_line(&stderr_tail);
     let ok = status.is_some_and(|s| s.success());
     if error.is_some() || !ok {
         send.fail(format!(
@@ -1010,5 +1072,43 @@ fn read_command(
             if why.is_empty() { String::new() } else { format!(": {why}") },
             sanitize(command)
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tcpdump_closing_counts_are_drops() {
+        let err = "tcpdump: listening on eth0\n120 packets captured\n130 packets received by filter\n10 packets dropped by kernel\n";
+        assert_eq!(super::tool_drops(err), Some(10));
+        assert_eq!(super::tool_drops("0 packets dropped by kernel\n"), None);
+        assert_eq!(
+            super::tool_drops("5 packets dropped by interface\n2 packets dropped by kernel"),
+            Some(7)
+        );
+        assert_eq!(super::tool_drops("x packets dropped by kernel"), None);
+    }
+
+    #[test]
+    fn the_default_filter_keeps_what_the_checks_read() {
+        let a: Vec<std::net::IpAddr> = vec![
+            "192.0.2.100".parse().unwrap(),
+            "2001:db8::1".parse().unwrap(),
+        ];
+        let f = super::filter_for(&a).unwrap();
+        for part in [
+            "arp",
+            "icmp6",
+            "vrrp",
+            "host 192.0.2.100",
+            "host 2001:db8::1",
+            "vlan and (",
+        ] {
+            assert!(f.contains(part), "{f}");
+        }
+        // libpcap compiles it.
+        let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET).unwrap();
+        assert!(dead.compile(&f, true).is_ok(), "{f}");
+        assert_eq!(super::filter_for(&[]), None);
     }
 }
