@@ -1,5 +1,8 @@
-//! `lvsdiag capture -w DIR`: live points to one pcap file per point
-//! (`DIR/NAME.pcap`, nanosecond timestamps), for a later `analyze DIR`.
+//! `lvsdiag capture -w FILE.pcapng`: live points to one pcapng file, one
+//! named interface per point (dumpcap style), each point's drops written in
+//! its Interface Statistics Block; or `-w DIR`: one pcap file per point
+//! (`DIR/NAME.pcap`, nanosecond timestamps). Either is read back by
+//! `analyze` as the same capture points.
 
 use crate::report::sanitize;
 use crate::source::live::{CaptureOptions, Pkt, Spec, Streams};
@@ -23,6 +26,14 @@ pub fn run(
         )));
     }
     let shown = sanitize(&dir.display().to_string());
+    if dir.extension().is_some_and(|e| e == "pcapng") {
+        return run_pcapng(specs, opts, dir, stop);
+    }
+    if dir.extension().is_some_and(|e| e == "pcap" || e == "cap") {
+        return Err(InputError(format!(
+            "{shown}: -w takes a .pcapng file (one file, one interface per point) or a directory (one .pcap per point)"
+        )));
+    }
     std::fs::create_dir_all(dir)
         .map_err(|e| InputError(format!("{shown}: cannot create the directory: {e}")))?;
     let mut streams = Streams::open(specs, opts)?;
@@ -91,4 +102,62 @@ fn write(files: &mut [Savefile], batch: &mut Vec<Pkt>) {
         };
         f.write(&pcap::Packet::new(&header, &p.data));
     }
+}
+
+/// `-w FILE.pcapng`: one file, one interface per point.
+fn run_pcapng(
+    specs: Vec<Spec>,
+    opts: &CaptureOptions,
+    out: &Path,
+    stop: &dyn Fn() -> bool,
+) -> Result<Vec<PointInfo>, InputError> {
+    use crate::export::PcapNgWriter;
+    let shown = sanitize(&out.display().to_string());
+    let mut streams = Streams::open(specs, opts)?;
+    let points = streams.points();
+    let file = std::fs::File::create(out)
+        .map_err(|e| InputError(format!("{shown}: cannot write: {e}")))?;
+    let ifaces: Vec<(String, crate::decode::LinkType)> = points
+        .iter()
+        .map(|p| (p.name.clone(), p.link_type))
+        .collect();
+    let io = |e: std::io::Error| InputError(format!("{shown}: write failed: {e}"));
+    let mut w = PcapNgWriter::new(std::io::BufWriter::new(file), &ifaces).map_err(io)?;
+    let mut span: Vec<Option<(i64, i64)>> = vec![None; points.len()];
+    let mut batch: Vec<Pkt> = Vec::new();
+    let mut write = |w: &mut PcapNgWriter<_>, batch: &mut Vec<Pkt>| -> std::io::Result<()> {
+        for p in batch.drain(..) {
+            if let Some(s) = span.get_mut(usize::from(p.point)) {
+                *s = Some(s.map_or((p.ts, p.ts), |(a, b)| (a.min(p.ts), b.max(p.ts))));
+            }
+            w.packet(u32::from(p.point), p.ts, p.wire_len, &p.data)?;
+        }
+        Ok(())
+    };
+    loop {
+        let more = streams.poll(Duration::from_millis(100), &mut batch);
+        write(&mut w, &mut batch).map_err(io)?;
+        if !more || stop() {
+            break;
+        }
+    }
+    streams.stop();
+    streams.drain(&mut batch);
+    write(&mut w, &mut batch).map_err(io)?;
+    let mut done = streams.points();
+    for (i, p) in done.iter_mut().enumerate() {
+        if let (Some(l), Some((a, b))) = (&p.live, span[i]) {
+            w.interface_stats(
+                i as u32,
+                a,
+                b,
+                l.kernel_drops + l.interface_drops,
+                l.lvsdiag_drops,
+            )
+            .map_err(io)?;
+        }
+        p.path = Some(out.to_path_buf());
+    }
+    w.finish().map_err(io)?;
+    Ok(done)
 }

@@ -748,7 +748,10 @@ impl Engine {
             ));
         }
         for p in points.iter().filter(|p| !p.losses.is_empty()) {
-            let n = p.losses.iter().try_fold(0u64, |a, l| l.packets.map(|n| a + n));
+            let n = p
+                .losses
+                .iter()
+                .try_fold(0u64, |a, l| l.packets.map(|n| a + n));
             let mut causes: Vec<&str> = p.losses.iter().map(|l| l.cause.as_str()).collect();
             causes.sort();
             causes.dedup();

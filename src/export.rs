@@ -128,6 +128,34 @@ impl<W: Write> PcapNgWriter<W> {
         write_block(&mut self.w, 6, &epb)
     }
 
+    /// An Interface Statistics Block: what interface `iface` dropped
+    /// (`isb_ifdrop`: kernel and interface; `isb_osdrop`: lvsdiag's own)
+    /// between `start` and `end`, so that a later analysis knows.
+    pub fn interface_stats(
+        &mut self,
+        iface: u32,
+        start: i64,
+        end: i64,
+        ifdrop: u64,
+        osdrop: u64,
+    ) -> std::io::Result<()> {
+        let halves = |t: i64| {
+            let t = t.max(0) as u64;
+            let mut v = ((t >> 32) as u32).to_le_bytes().to_vec();
+            v.extend_from_slice(&(t as u32).to_le_bytes());
+            v
+        };
+        let mut isb = Vec::new();
+        isb.extend_from_slice(&iface.to_le_bytes());
+        isb.extend_from_slice(&halves(end));
+        push_option(&mut isb, 2, &halves(start)); // isb_starttime
+        push_option(&mut isb, 3, &halves(end)); // isb_endtime
+        push_option(&mut isb, 5, &ifdrop.to_le_bytes()); // isb_ifdrop
+        push_option(&mut isb, 7, &osdrop.to_le_bytes()); // isb_osdrop
+        push_option(&mut isb, 0, &[]);
+        write_block(&mut self.w, 5, &isb)
+    }
+
     pub fn finish(mut self) -> std::io::Result<W> {
         self.w.flush()?;
         Ok(self.w)
@@ -163,6 +191,14 @@ pub fn export(
         let (Some(path), None) = (&p.path, &p.live) else {
             continue;
         };
+        // A pcapng file with several interfaces is several points in a row:
+        // read it once, from its first.
+        if points[..i]
+            .iter()
+            .any(|q| q.path.as_ref() == Some(path) && q.live.is_none())
+        {
+            continue;
+        }
         let mut src = FileSource::open(p.name.clone(), path).map_err(|e| e.0)?;
         let mut buf = Vec::with_capacity(2048);
         loop {
@@ -171,7 +207,7 @@ pub fn export(
                 break;
             }
             let raw = RawPacket {
-                point: i as u16,
+                point: (i + usize::from(src.iface)) as u16,
                 frame: src.info.packets,
                 ts: src.ts,
                 link: src.link,

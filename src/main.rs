@@ -226,8 +226,9 @@ struct TuiArgs {
 struct CaptureArgs {
     #[command(flatten)]
     src: SourceArgs,
-    /// Directory to write one NAME.pcap per capture point into (created if needed).
-    #[arg(short = 'w', long = "write", value_name = "DIR")]
+    /// Where to write: FILE.pcapng (one file, one named interface per capture point, with
+    /// each point's drops in its interface statistics), or a directory of NAME.pcap files.
+    #[arg(short = 'w', long = "write", value_name = "FILE.pcapng|DIR")]
     dir: std::path::PathBuf,
     /// Stop after this many seconds (default: Ctrl-C, or when every source ends).
     #[arg(long, value_name = "SECONDS")]

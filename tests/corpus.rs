@@ -160,17 +160,37 @@ fn every_corpus_file_is_analyzed_or_rejected_cleanly() {
 
 /// The drops pcapng files record in their Interface Statistics Blocks are
 /// read (isb_ifdrop + isb_osdrop, the last value of each counter per
-/// interface and section), as python/tshark-independent reading of the
-/// blocks shows: le_test202 and be_test101 (the pcapng test suite) record
-/// 10 and 1 + 42 drops; many_interfaces-1 and pcapng-example record none.
+/// interface and section) and put on the point of their interface, as a
+/// reading of the blocks by hand shows: le_test202 and be_test101 (the
+/// pcapng test suite) record 10 and 1 + 42 drops; many_interfaces-1 and
+/// pcapng-example record none. Each interface is a point named by its
+/// if_name (a name two interfaces share, or none, gets #ID).
 #[test]
-fn pcapng_interface_statistics_are_losses() {
+fn pcapng_interfaces_are_points_with_their_recorded_losses() {
     let Some(corpus) = corpus() else { return };
-    for (file, want) in [
-        ("le_test202.pcapng", vec![10, 43]),
-        ("be_test101.pcapng", vec![10, 43]),
-        ("many_interfaces-1.pcapng", vec![]),
-        ("pcapng-example.pcapng", vec![]),
+    for (file, points, want) in [
+        (
+            "le_test202.pcapng",
+            vec![
+                "eth0#0",
+                "null1#1",
+                "silly ethernet interface 2",
+                "eth0#3",
+                "null1#4",
+            ],
+            vec![("eth0#3", 43), ("silly ethernet interface 2", 10)],
+        ),
+        (
+            "be_test101.pcapng",
+            vec!["eth0", "null1", "silly ethernet interface 2"],
+            vec![("eth0", 43), ("silly ethernet interface 2", 10)],
+        ),
+        ("many_interfaces-1.pcapng", vec![], vec![]),
+        (
+            "pcapng-example.pcapng",
+            vec!["lo", "pcapng-example#1"],
+            vec![],
+        ),
     ] {
         let o = Command::new(env!("CARGO_BIN_EXE_lvsdiag"))
             .args(["analyze", "--format", "json", "--fail-on", "never"])
@@ -178,13 +198,21 @@ fn pcapng_interface_statistics_are_losses() {
             .output()
             .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect(file);
-        let mut got: Vec<u64> = v["inputs"][0]["losses"]
-            .as_array()
-            .unwrap()
+        let inputs = v["inputs"].as_array().unwrap();
+        let names: Vec<&str> = inputs
             .iter()
-            .map(|l| {
-                assert_eq!(l["cause"], "recorded");
-                l["packets"].as_u64().unwrap()
+            .map(|i| i["point"].as_str().unwrap())
+            .collect();
+        if !points.is_empty() {
+            assert_eq!(names, points, "{file}");
+        }
+        let mut got: Vec<(&str, u64)> = inputs
+            .iter()
+            .flat_map(|i| {
+                i["losses"].as_array().unwrap().iter().map(move |l| {
+                    assert_eq!(l["cause"], "recorded");
+                    (i["point"].as_str().unwrap(), l["packets"].as_u64().unwrap())
+                })
             })
             .collect();
         got.sort();

@@ -1,4 +1,7 @@
-//! Capture files (pcap, pcapng) read through libpcap.
+//! Capture files (pcap, pcapng) read through libpcap. A pcapng file with
+//! several interfaces (dumpcap -i a -i b, mergecap, lvsdiag's own export) is
+//! read by lvsdiag's pcapng reader instead, and each interface is a capture
+//! point of its own.
 
 use super::pcapng::NgReader;
 use super::{InputError, Loss, PointInfo};
@@ -15,7 +18,13 @@ enum Backend {
 
 pub struct FileSource {
     backend: Backend,
+    /// The file: its path, packets read (its frame number), error, losses.
     pub info: PointInfo,
+    /// For a pcapng file with several interfaces: one point per interface
+    /// (packets per interface); empty when the file is one point.
+    pub interfaces: Vec<PointInfo>,
+    /// The interface of the current packet (an index into `interfaces`).
+    pub iface: u16,
     /// Scratch for the pcapng fallback reader (reused).
     buf: Vec<u8>,
     pub ts: i64,
@@ -34,6 +43,9 @@ impl FileSource {
                 "{shown}: is a directory with no capture files (*.pcap, *.pcapng)"
             )));
         }
+        if let Some(src) = FileSource::open_interfaces(&name, path, &shown)? {
+            return Ok(src);
+        }
         let cap = Capture::from_file_with_precision(path, Precision::Nano).map_err(|e| {
             InputError(format!(
                 "{shown}: not a readable pcap/pcapng capture ({}); give a file written by tcpdump -w, tshark -w or dumpcap",
@@ -50,16 +62,9 @@ impl FileSource {
         })?;
         Ok(FileSource {
             backend: Backend::Libpcap(cap),
-            info: PointInfo {
-                name,
-                path: Some(path.to_path_buf()),
-                link_type,
-                packets: 0,
-                undecodable: 0,
-                error: None,
-                live: None,
-                losses: Vec::new(),
-            },
+            info: point(name, path, link_type),
+            interfaces: Vec::new(),
+            iface: 0,
             buf: Vec::with_capacity(2048),
             ts: 0,
             wire_len: 0,
@@ -67,12 +72,119 @@ impl FileSource {
         })
     }
 
+    /// A pcapng file that describes several interfaces: one point each,
+    /// named by `if_name` (`NAME/if_name` when the file was named on the
+    /// command line), else `NAME#ID` with Wireshark's interface id; a name
+    /// two interfaces share gets `#ID` on both. `None`: not such a file.
+    fn open_interfaces(
+        name: &str,
+        path: &Path,
+        shown: &str,
+    ) -> Result<Option<FileSource>, InputError> {
+        if !is_pcapng(path) {
+            return Ok(None);
+        }
+        let Ok(ifs) = super::pcapng::interfaces(path) else {
+            return Ok(None);
+        };
+        if ifs.len() < 2 {
+            return Ok(None);
+        }
+        let Some(first) = ifs.iter().find_map(|i| i.link) else {
+            return Err(InputError(format!(
+                "{shown}: no interface of this pcapng has a link type lvsdiag reads (link types {}); lvsdiag reads Ethernet, Linux SLL/SLL2, raw IP and loopback captures",
+                ifs.iter().map(|i| i.linktype.to_string()).collect::<Vec<_>>().join(", ")
+            )));
+        };
+        let reader = NgReader::open(path).map_err(|e| {
+            InputError(format!(
+                "{shown}: not a readable pcapng capture ({})",
+                sanitize(&e)
+            ))
+        })?;
+        let base: Vec<Option<String>> = ifs
+            .iter()
+            .map(|i| i.name.as_deref().map(sanitize))
+            .collect();
+        let interfaces = ifs
+            .iter()
+            .enumerate()
+            .map(|(id, i)| {
+                let n = match &base[id] {
+                    Some(n) if base.iter().filter(|b| b.as_ref() == Some(n)).count() > 1 => {
+                        format!("{n}#{id}")
+                    }
+                    Some(n) => n.clone(),
+                    None => format!("{name}#{id}"),
+                };
+                // A name of the user's prefixes the interface's, as for a directory.
+                let n = if base[id].is_some() && name != stem_of(path) {
+                    format!("{name}/{n}")
+                } else {
+                    n
+                };
+                point(n, path, i.link.unwrap_or(LinkType::RawIp))
+            })
+            .collect();
+        Ok(Some(FileSource {
+            backend: Backend::PcapNg(reader),
+            info: point(name.to_string(), path, first),
+            interfaces,
+            iface: 0,
+            buf: Vec::with_capacity(2048),
+            ts: 0,
+            wire_len: 0,
+            link: first,
+        }))
+    }
+
+    /// How many capture points the file is.
+    pub fn point_count(&self) -> usize {
+        self.interfaces.len().max(1)
+    }
+
+    /// The file's capture points as of now: the file itself, or one per
+    /// interface (an early end, or its losses, on each).
+    pub fn points(&self) -> Vec<PointInfo> {
+        if self.interfaces.is_empty() {
+            return vec![self.info.clone()];
+        }
+        self.interfaces
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let mut p = p.clone();
+                p.undecodable += if i == 0 { self.info.undecodable } else { 0 };
+                // The error names the file: said once, on its first point.
+                if i == 0 {
+                    p.error.clone_from(&self.info.error);
+                }
+                p.losses.extend(
+                    self.info
+                        .losses
+                        .iter()
+                        .filter(|l| l.cause == super::LossCause::Ended)
+                        .copied(),
+                );
+                p
+            })
+            .collect()
+    }
+
     /// At the end of a pcapng file: the drops its interface statistics
-    /// record (read once).
+    /// record (read once), on the point of each interface.
     fn recorded_losses(&mut self) {
         let Some(path) = &self.info.path else { return };
-        if self.info.losses.is_empty() && is_pcapng(path) {
-            self.info.losses = super::pcapng::recorded_losses(path);
+        if !is_pcapng(path) {
+            return;
+        }
+        let single = self.interfaces.is_empty();
+        for (iface, l) in super::pcapng::recorded_losses(path) {
+            match self.interfaces.get_mut(iface as usize) {
+                Some(p) => p.losses.push(l),
+                None if single => self.info.losses.push(l),
+                None => {}
+            }
         }
     }
 
@@ -100,6 +212,12 @@ impl FileSource {
                         self.ts = p.ts;
                         self.wire_len = p.wire_len;
                         self.info.packets += 1;
+                        if !self.interfaces.is_empty() {
+                            let last = self.interfaces.len() - 1;
+                            let i = (p.iface as usize).min(last);
+                            self.iface = i as u16;
+                            self.interfaces[i].packets += 1;
+                        }
                         match p.link {
                             Some(l) => {
                                 self.link = l;
@@ -252,4 +370,17 @@ fn is_pcapng(path: &Path) -> bool {
         .and_then(|mut f| f.read_exact(&mut magic))
         .is_ok()
         && magic == [0x0a, 0x0d, 0x0d, 0x0a]
+}
+
+fn point(name: String, path: &Path, link_type: LinkType) -> PointInfo {
+    PointInfo {
+        name,
+        path: Some(path.to_path_buf()),
+        link_type,
+        packets: 0,
+        undecodable: 0,
+        error: None,
+        live: None,
+        losses: Vec::new(),
+    }
 }

@@ -19,6 +19,8 @@ const BATCHES_IN_FLIGHT: usize = 4;
 struct Meta {
     ts: i64,
     frame: u64,
+    /// The packet's point within its file (its pcapng interface).
+    sub: u16,
     wire_len: u32,
     link: LinkType,
     start: usize,
@@ -36,7 +38,9 @@ struct Feed {
     recycle: SyncSender<Batch>,
     cur: Batch,
     pos: usize,
-    thread: Option<JoinHandle<PointInfo>>,
+    thread: Option<JoinHandle<Vec<PointInfo>>>,
+    /// The file's first point.
+    base: usize,
 }
 
 impl Feed {
@@ -68,7 +72,7 @@ impl Feed {
     }
 }
 
-fn spawn(mut src: FileSource) -> Feed {
+fn spawn(mut src: FileSource, base: usize) -> Feed {
     let (tx, rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
     let (recycle, spare) = sync_channel::<Batch>(BATCHES_IN_FLIGHT + 2);
     let thread = std::thread::spawn(move || {
@@ -86,6 +90,7 @@ fn spawn(mut src: FileSource) -> Feed {
                 b.meta.push(Meta {
                     ts: src.ts,
                     frame: src.info.packets,
+                    sub: src.iface,
                     wire_len: src.wire_len,
                     link: src.link,
                     start,
@@ -96,7 +101,7 @@ fn spawn(mut src: FileSource) -> Feed {
                 break;
             }
         }
-        src.info
+        src.points()
     });
     Feed {
         rx,
@@ -104,6 +109,7 @@ fn spawn(mut src: FileSource) -> Feed {
         cur: Batch::default(),
         pos: 0,
         thread: Some(thread),
+        base,
     }
 }
 
@@ -118,16 +124,27 @@ pub struct Merger {
 }
 
 impl Merger {
+    /// Merges the files' points (a pcapng file with several interfaces is
+    /// several); point names are made unique with `#N`.
     pub fn new(sources: Vec<FileSource>) -> Merger {
-        let infos = sources.iter().map(|s| s.info.clone()).collect();
-        let mut feeds: Vec<Feed> = sources.into_iter().map(spawn).collect();
+        let mut infos: Vec<PointInfo> = sources.iter().flat_map(|s| s.points()).collect();
+        unique_names(&mut infos);
+        let mut base = 0;
+        let mut feeds: Vec<Feed> = sources
+            .into_iter()
+            .map(|s| {
+                let n = s.point_count();
+                base += n;
+                spawn(s, base - n)
+            })
+            .collect();
         let mut heap = BinaryHeap::with_capacity(feeds.len());
         for (i, f) in feeds.iter_mut().enumerate() {
             if f.advance_first() {
                 heap.push(Reverse((f.meta().ts, i)));
             }
         }
-        let n = feeds.len();
+        let n = infos.len();
         Merger {
             feeds,
             heap,
@@ -148,11 +165,14 @@ impl Merger {
         }
         let Reverse((_, i)) = self.heap.pop()?;
         self.current = Some(i);
-        self.infos[i].packets += 1;
         let f = &self.feeds[i];
         let m = f.meta();
+        let point = f.base + usize::from(m.sub);
+        if let Some(p) = self.infos.get_mut(point) {
+            p.packets += 1;
+        }
         Some(RawPacket {
-            point: i as u16,
+            point: point as u16,
             frame: m.frame,
             ts: m.ts,
             link: m.link,
@@ -176,19 +196,34 @@ impl Merger {
 
     /// Ends reading (all sources must be exhausted) and returns each point's info.
     pub fn finish(mut self) -> Vec<PointInfo> {
-        let mut out = Vec::with_capacity(self.feeds.len());
-        for (i, f) in self.feeds.iter_mut().enumerate() {
+        let mut out = Vec::with_capacity(self.infos.len());
+        for f in self.feeds.iter_mut() {
             // Unblock the reader if it is still sending, then collect its info.
             while f.rx.try_recv().is_ok() {}
-            let mut info = f
+            let infos = f
                 .thread
                 .take()
                 .expect("joined once")
                 .join()
                 .expect("reader thread");
-            info.undecodable += self.undecodable[i];
-            out.push(info);
+            out.extend(infos);
+        }
+        for ((o, named), u) in out.iter_mut().zip(&self.infos).zip(&self.undecodable) {
+            o.name.clone_from(&named.name);
+            o.undecodable += u;
         }
         out
+    }
+}
+
+/// Makes point names unique: a repeated name gets `#2`, `#3`, ...
+pub fn unique_names(points: &mut [PointInfo]) {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for p in points.iter_mut() {
+        let c = seen.entry(p.name.clone()).or_insert(0);
+        *c += 1;
+        if *c > 1 {
+            p.name = format!("{}#{c}", p.name);
+        }
     }
 }

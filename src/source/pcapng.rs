@@ -14,14 +14,22 @@ use std::path::Path;
 
 /// Largest block accepted (libpcap's limit is 16 MiB as well).
 const MAX_BLOCK: usize = 16 << 20;
+/// Interfaces described per file at most (each becomes a capture point).
+pub const MAX_INTERFACES: usize = 1024;
 
 pub struct NgReader<R: Read = BufReader<File>> {
     reader: R,
     big_endian: bool,
     /// The current block's body (reused).
     body: Vec<u8>,
-    /// Per interface: link type (None = unsupported) and ticks per second exponent.
+    /// Per interface of the current section: link type (None = unsupported)
+    /// and ticks per second exponent.
     ifaces: Vec<(Option<LinkType>, Tsres)>,
+    /// Interfaces of the sections before this one: a packet's interface
+    /// number in the file is this plus its number in its section.
+    iface_base: u32,
+    /// Every interface of the file so far, in order.
+    pub described: Vec<IfDesc>,
     /// Skip packet blocks unread (a scan for statistics).
     skip_packets: bool,
     /// Sections begun so far.
@@ -57,8 +65,20 @@ impl Tsres {
     }
 }
 
+/// An interface as its Interface Description Block describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfDesc {
+    pub link: Option<LinkType>,
+    /// The raw link type number.
+    pub linktype: u16,
+    /// `if_name`, when the block has one (not sanitized).
+    pub name: Option<String>,
+}
+
 pub struct NgPacket {
     pub link: Option<LinkType>,
+    /// The interface's number in the file (sections numbered on).
+    pub iface: u32,
     pub ts: i64,
     pub wire_len: u32,
 }
@@ -77,6 +97,8 @@ impl<R: Read> NgReader<R> {
             big_endian: false,
             body: Vec::new(),
             ifaces: Vec::new(),
+            iface_base: 0,
+            described: Vec::new(),
             skip_packets: false,
             section: 0,
             stats: Vec::new(),
@@ -107,6 +129,7 @@ impl<R: Read> NgReader<R> {
                 0x4D3C_2B1A => true,
                 _ => return Err("bad byte-order magic in section header".into()),
             };
+            self.iface_base = self.iface_base.saturating_add(self.ifaces.len() as u32);
             self.ifaces.clear();
             let len = self.u32(&head[4..8]) as usize;
             self.read_body(len, 4)?;
@@ -247,7 +270,7 @@ impl<R: Read> NgReader<R> {
                         }
                         o += 4 + len.div_ceil(4) * 4;
                     }
-                    let key = (self.section, iface);
+                    let key = (self.section, self.iface_base.saturating_add(iface));
                     // Counters are cumulative; one a block leaves out keeps
                     // its earlier value.
                     if let Some(i) = self.stats.iter().position(|(k, _)| *k == key) {
@@ -267,10 +290,18 @@ impl<R: Read> NgReader<R> {
                     // Options from offset 8: code, length, value padded to 4.
                     let mut res = Tsres::Pow10(6);
                     let mut o = 8;
+                    let mut name = None;
                     while let (Some(code), Some(len)) = (u16_at(o), u16_at(o + 2)) {
                         let len = usize::from(len);
                         if code == 0 {
                             break;
+                        }
+                        if code == 2 {
+                            // if_name: UTF-8, not NUL-terminated (some writers add one).
+                            let raw = b.get(o + 4..o + 4 + len).unwrap_or(&[]);
+                            let raw = raw.split(|c| *c == 0).next().unwrap_or(&[]);
+                            let n = String::from_utf8_lossy(raw).into_owned();
+                            name = (!n.trim().is_empty()).then_some(n);
                         }
                         if code == 9 && len == 1 {
                             let r = b.get(o + 4).copied().unwrap_or(6);
@@ -282,8 +313,15 @@ impl<R: Read> NgReader<R> {
                         }
                         o += 4 + len.div_ceil(4) * 4;
                     }
-                    self.ifaces
-                        .push((LinkType::from_pcap(i32::from(linktype)), res));
+                    let link = LinkType::from_pcap(i32::from(linktype));
+                    self.ifaces.push((link, res));
+                    if self.described.len() < MAX_INTERFACES {
+                        self.described.push(IfDesc {
+                            link,
+                            linktype,
+                            name,
+                        });
+                    }
                 }
                 EPB => {
                     let (Some(iface), Some(hi), Some(lo), Some(caplen), Some(len)) =
@@ -300,6 +338,7 @@ impl<R: Read> NgReader<R> {
                     let ticks = (u64::from(hi) << 32) | u64::from(lo);
                     return Ok(Some(NgPacket {
                         link,
+                        iface: self.iface_base.saturating_add(iface),
                         ts: res.to_ns(ticks),
                         wire_len: len,
                     }));
@@ -316,6 +355,7 @@ impl<R: Read> NgReader<R> {
                     buf.extend_from_slice(&data[..(len as usize).min(data.len())]);
                     return Ok(Some(NgPacket {
                         link,
+                        iface: self.iface_base,
                         ts: 0,
                         wire_len: len,
                     }));
@@ -346,11 +386,23 @@ const ISB: u32 = 5;
 const EPB: u32 = 6;
 const SPB: u32 = 3;
 
+/// Every interface a pcapng file describes, in file order (sections
+/// numbered on), read without reading its packets. `Err` when the file is
+/// not pcapng; a file that breaks off gives what came before.
+pub fn interfaces(path: &Path) -> Result<Vec<IfDesc>, String> {
+    let mut r = NgReader::open(path)?;
+    r.skip_packets = true;
+    let mut buf = Vec::new();
+    while let Ok(Some(_)) = r.next(&mut buf) {}
+    Ok(r.described)
+}
+
 /// The drops a pcapng file records in its Interface Statistics Blocks
 /// (`isb_ifdrop` + `isb_osdrop` of each interface's last block), as losses
-/// over the time the statistics cover. Packet blocks are skipped unread.
-/// A file that is not pcapng, or that breaks off, records what was read.
-pub fn recorded_losses(path: &Path) -> Vec<Loss> {
+/// over the time the statistics cover, with the interface's number in the
+/// file. Packet blocks are skipped unread. A file that is not pcapng, or
+/// that breaks off, records what was read.
+pub fn recorded_losses(path: &Path) -> Vec<(u32, Loss)> {
     let Ok(mut r) = NgReader::open(path) else {
         return Vec::new();
     };
@@ -359,15 +411,18 @@ pub fn recorded_losses(path: &Path) -> Vec<Loss> {
     while let Ok(Some(_)) = r.next(&mut buf) {}
     r.stats
         .iter()
-        .filter_map(|(_, s)| {
+        .filter_map(|((_, iface), s)| {
             let n = s.ifdrop.unwrap_or(0).saturating_add(s.osdrop.unwrap_or(0));
             let from = s.start.unwrap_or(i64::MIN);
-            (n > 0).then_some(Loss {
-                from,
-                to: s.end.filter(|e| *e >= from).unwrap_or(i64::MAX),
-                packets: Some(n),
-                cause: LossCause::Recorded,
-            })
+            (n > 0).then_some((
+                *iface,
+                Loss {
+                    from,
+                    to: s.end.filter(|e| *e >= from).unwrap_or(i64::MAX),
+                    packets: Some(n),
+                    cause: LossCause::Recorded,
+                },
+            ))
         })
         .collect()
 }

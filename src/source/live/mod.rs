@@ -199,6 +199,8 @@ struct Shared {
     error: Mutex<Option<String>>,
     /// When packets were lost, for the checks that rest on absences.
     losses: Mutex<Vec<Loss>>,
+    /// A file's points as its reader left them (losses per interface).
+    file_points: Mutex<Vec<PointInfo>>,
     /// A command's process group, to end it on stop.
     pgid: std::sync::atomic::AtomicU32,
 }
@@ -242,7 +244,12 @@ pub struct Streams {
     reorder: Reorder,
     queued_bytes: Arc<AtomicUsize>,
     disconnected: bool,
+    /// Per point.
     undecodable: Vec<u64>,
+    /// Per point: the reader (index into `shared`) that delivers it.
+    owner: Vec<usize>,
+    /// Per point: packets released to the analysis.
+    released: Vec<u64>,
 }
 
 impl Streams {
@@ -262,10 +269,12 @@ impl Streams {
             shared: Vec::new(),
             stop: stop.clone(),
             threads: Vec::new(),
-            reorder: Reorder::new(specs.len(), Instant::now()),
+            reorder: Reorder::new(0, Instant::now()),
             queued_bytes: queued_bytes.clone(),
             disconnected: false,
             undecodable: Vec::new(),
+            owner: Vec::new(),
+            released: Vec::new(),
         };
         for (i, spec) in specs.into_iter().enumerate() {
             let shared = Arc::new(Shared::default());
@@ -273,11 +282,28 @@ impl Streams {
             let (ready_tx, ready_rx) = sync_channel::<Result<LinkType, InputError>>(1);
             let name = spec.name().to_string();
             let what = spec.what();
-            let path = match &spec {
-                Spec::File { path, .. } => Some(path.clone()),
-                _ => None,
-            };
             let live = spec.is_live();
+            let base = s.infos.len();
+            // A file is opened here: a pcapng with several interfaces is
+            // several points, known before its reader starts.
+            let (file, file_points) = match &spec {
+                Spec::File { name, path } => match FileSource::open(name.clone(), path) {
+                    Ok(f) => {
+                        let pts = f.points();
+                        (Some(f), pts)
+                    }
+                    Err(e) => {
+                        s.stop();
+                        return Err(e);
+                    }
+                },
+                _ => (None, Vec::new()),
+            };
+            let n_points = file_points.len().max(1);
+            if base + n_points > usize::from(u16::MAX) {
+                s.stop();
+                return Err(InputError("too many capture points (at most 65535)".into()));
+            }
             let t = {
                 let (tx, stop, shared, opts, queued) = (
                     tx.clone(),
@@ -290,7 +316,8 @@ impl Streams {
                     .name(format!("capture-{i}"))
                     .spawn(move || {
                         let send = Sender {
-                            point: i as u16,
+                            point: base as u16,
+                            points: base as u16..(base + n_points) as u16,
                             tx,
                             shared: &shared,
                             stop: &stop,
@@ -302,12 +329,25 @@ impl Streams {
                             frame: 0,
                             queued: &queued,
                         };
-                        read_point(spec, &opts, send, ready_tx);
+                        match file {
+                            Some(f) => read_file(f, send),
+                            None => read_point(spec, &opts, send, ready_tx),
+                        }
                         shared.running.store(false, Ordering::Relaxed);
                     })
                     .map_err(|e| InputError(format!("cannot start a capture thread: {e}")))?
             };
             s.threads.push(t);
+            if !file_points.is_empty() {
+                for p in file_points {
+                    s.infos.push(p);
+                    s.owner.push(s.shared.len());
+                    s.undecodable.push(0);
+                    s.released.push(0);
+                }
+                s.shared.push(shared);
+                continue;
+            }
             let link = match ready_rx.recv() {
                 Ok(Ok(l)) => l,
                 Ok(Err(e)) => {
@@ -323,7 +363,7 @@ impl Streams {
             };
             s.infos.push(PointInfo {
                 name,
-                path,
+                path: None,
                 link_type: link,
                 packets: 0,
                 undecodable: 0,
@@ -335,9 +375,13 @@ impl Streams {
                 }),
                 losses: Vec::new(),
             });
+            s.owner.push(s.shared.len());
             s.shared.push(shared);
             s.undecodable.push(0);
+            s.released.push(0);
         }
+        super::merge::unique_names(&mut s.infos);
+        s.reorder = Reorder::new(s.infos.len(), Instant::now());
         Ok(s)
     }
 
@@ -371,19 +415,27 @@ impl Streams {
             }
         }
         let running: Vec<bool> = self
-            .shared
+            .owner
             .iter()
-            .map(|s| s.running.load(Ordering::Relaxed))
+            .map(|&o| self.shared[o].running.load(Ordering::Relaxed))
             .collect();
         let before = out.len();
         self.reorder
             .release(Instant::now(), &running, self.disconnected, out);
-        self.released(&out[before..]);
+        let pkts = std::mem::take(out);
+        self.released(&pkts[before..]);
+        *out = pkts;
         !(self.disconnected && self.reorder.queued() == 0)
     }
 
-    fn released(&self, pkts: &[Pkt]) {
-        let bytes: usize = pkts.iter().map(|p| p.data.len() + PKT_OVERHEAD).sum();
+    fn released(&mut self, pkts: &[Pkt]) {
+        let mut bytes = 0;
+        for p in pkts {
+            bytes += p.data.len() + PKT_OVERHEAD;
+            if let Some(r) = self.released.get_mut(usize::from(p.point)) {
+                *r += 1;
+            }
+        }
         self.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
     }
 
@@ -394,7 +446,9 @@ impl Streams {
         }
         let before = out.len();
         self.reorder.release(Instant::now(), &[], true, out);
-        self.released(&out[before..]);
+        let pkts = std::mem::take(out);
+        self.released(&pkts[before..]);
+        *out = pkts;
     }
 
     pub fn count_undecodable(&mut self, point: u16) {
@@ -414,21 +468,35 @@ impl Streams {
     pub fn points(&self) -> Vec<PointInfo> {
         self.infos
             .iter()
-            .zip(&self.shared)
-            .zip(&self.undecodable)
-            .map(|((i, s), u)| {
-                let mut i = i.clone();
-                i.undecodable = *u;
-                i.packets = s.packets.load(Ordering::Relaxed);
-                i.error = s.error.lock().map(|e| e.clone()).unwrap_or(None);
-                i.losses = s.losses.lock().map(|l| l.clone()).unwrap_or_default();
-                if let Some(l) = &mut i.live {
+            .enumerate()
+            .map(|(i, info)| {
+                let o = self.owner[i];
+                let s = &self.shared[o];
+                let first = self.owner.iter().position(|&x| x == o) == Some(i);
+                let mut i_ = info.clone();
+                i_.undecodable = self.undecodable[i];
+                if let Some(l) = &mut i_.live {
+                    i_.packets = s.packets.load(Ordering::Relaxed);
                     l.kernel_drops = s.kernel_drops.load(Ordering::Relaxed);
                     l.interface_drops = s.interface_drops.load(Ordering::Relaxed);
                     l.lvsdiag_drops = s.lvsdiag_drops.load(Ordering::Relaxed);
                     l.running = s.running.load(Ordering::Relaxed);
+                } else {
+                    i_.packets = self.released[i];
                 }
-                i
+                // A file's own view once it is read (per-interface losses).
+                if let Some(fp) = s.file_points.lock().ok().and_then(|f| {
+                    f.get(i - self.owner.iter().position(|&x| x == o).unwrap_or(i))
+                        .cloned()
+                }) {
+                    i_.losses = fp.losses;
+                } else if first {
+                    i_.losses = s.losses.lock().map(|l| l.clone()).unwrap_or_default();
+                }
+                if first {
+                    i_.error = s.error.lock().map(|e| e.clone()).unwrap_or(None);
+                }
+                i_
             })
             .collect()
     }
@@ -467,7 +535,10 @@ fn wall_ns() -> i64 {
 /// Sends batches to the consumer, by count and by age: live interfaces
 /// drop (and count) when it cannot keep up; streams and files wait.
 struct Sender<'a> {
+    /// The point of the next packet.
     point: u16,
+    /// Every point this reader delivers.
+    points: std::ops::Range<u16>,
     tx: SyncSender<Batch>,
     shared: &'a Shared,
     stop: &'a AtomicBool,
@@ -506,7 +577,7 @@ impl Sender<'_> {
     /// captured before `upto`. Skipped when the channel is full.
     fn heartbeat(&mut self, upto: i64) {
         let _ = self.tx.try_send(Batch {
-            point: self.point,
+            points: self.points.clone(),
             arrived: Instant::now(),
             pkts: Vec::new(),
             upto,
@@ -535,7 +606,7 @@ impl Sender<'_> {
         let bytes = std::mem::take(&mut self.batch_bytes);
         let upto = pkts.iter().map(|p| p.ts).max().unwrap_or(i64::MIN);
         let b = Batch {
-            point: self.point,
+            points: self.points.clone(),
             arrived: Instant::now(),
             upto,
             pkts,
@@ -598,37 +669,36 @@ fn read_point(
     mut send: Sender<'_>,
     ready: SyncSender<Result<LinkType, InputError>>,
 ) {
-    let stop = send.stop;
     match spec {
-        Spec::File { name, path } => {
-            let mut src = match FileSource::open(name, &path) {
-                Ok(s) => s,
-                Err(e) => {
-                    let _ = ready.send(Err(e));
-                    return;
-                }
-            };
-            let _ = ready.send(Ok(src.info.link_type));
-            let mut buf = Vec::with_capacity(2048);
-            while !stop.load(Ordering::Relaxed) {
-                buf.clear();
-                if !src.advance(&mut buf) {
-                    break;
-                }
-                send.push(src.ts, src.link, src.wire_len, &buf);
-            }
-            send.flush();
-            for l in src.info.losses {
-                send.shared.lost(l);
-            }
-            if let Some(e) = src.info.error {
-                send.fail(e);
-            }
-        }
+        // Files are opened by Streams::open and read by read_file.
+        Spec::File { .. } => {}
         Spec::Interface { name, iface, netns } => {
             read_interface(&name, &iface, netns.as_deref(), opts, &mut send, ready)
         }
         Spec::Command { name, command } => read_command(&name, &command, &mut send, ready),
+    }
+}
+
+/// Replays a file beside live points, as fast as the merge takes it; a
+/// pcapng file's packets go to the point of their interface.
+fn read_file(mut src: FileSource, mut send: Sender<'_>) {
+    let base = send.point;
+    let mut buf = Vec::with_capacity(2048);
+    while !send.stop.load(Ordering::Relaxed) {
+        buf.clear();
+        if !src.advance(&mut buf) {
+            break;
+        }
+        send.point = base + src.iface;
+        send.frame = src.info.packets - 1;
+        send.push(src.ts, src.link, src.wire_len, &buf);
+    }
+    send.flush();
+    if let Some(e) = src.info.error.clone() {
+        send.fail(e);
+    }
+    if let Ok(mut f) = send.shared.file_points.lock() {
+        *f = src.points();
     }
 }
 

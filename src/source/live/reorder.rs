@@ -25,14 +25,16 @@ pub const IDLE: Duration = Duration::from_millis(1500);
 /// At most this many packets wait; past it the oldest go.
 pub const QUEUED_MAX: usize = 131_072;
 
-/// What a reader thread hands over: packets of one point in its order, or
-/// (empty) a heartbeat.
+/// What a reader thread hands over: packets in its order (each names its
+/// point), or (empty) a heartbeat.
 pub struct Batch {
-    pub point: u16,
+    /// The points the reader delivers (one, or a pcapng file's interfaces):
+    /// `upto` vouches for each.
+    pub points: std::ops::Range<u16>,
     pub arrived: Instant,
     pub pkts: Vec<Pkt>,
     /// The newest timestamp in `pkts`; for a heartbeat, the time before
-    /// which the point will send nothing more.
+    /// which the reader will send nothing more.
     pub upto: i64,
 }
 
@@ -73,13 +75,18 @@ impl Reorder {
 
     /// Takes a batch (a heartbeat too).
     pub fn take(&mut self, b: Batch) {
-        let Some(p) = self.points.get_mut(usize::from(b.point)) else {
-            return;
-        };
-        p.mark = Some(p.mark.map_or(b.upto, |m| m.max(b.upto)));
-        p.last = Some(b.arrived);
-        self.queued += b.pkts.len();
-        p.queue.extend(b.pkts.into_iter().map(|k| (b.arrived, k)));
+        for i in b.points.clone() {
+            if let Some(p) = self.points.get_mut(usize::from(i)) {
+                p.mark = Some(p.mark.map_or(b.upto, |m| m.max(b.upto)));
+                p.last = Some(b.arrived);
+            }
+        }
+        for k in b.pkts {
+            if let Some(p) = self.points.get_mut(usize::from(k.point)) {
+                self.queued += 1;
+                p.queue.push_back((b.arrived, k));
+            }
+        }
     }
 
     /// Appends to `out`, in time order, every packet that is due at `now`.
@@ -140,7 +147,7 @@ mod tests {
 
     fn batch(point: u16, at: Instant, ts: &[i64]) -> Batch {
         Batch {
-            point,
+            points: point..point + 1,
             arrived: at,
             upto: ts.iter().copied().max().unwrap_or(i64::MIN),
             pkts: ts.iter().map(|&t| pkt(point, t)).collect(),
@@ -149,7 +156,7 @@ mod tests {
 
     fn beat(point: u16, at: Instant, upto: i64) -> Batch {
         Batch {
-            point,
+            points: point..point + 1,
             arrived: at,
             upto,
             pkts: Vec::new(),
@@ -193,6 +200,23 @@ mod tests {
         r.take(beat(1, t0 + Duration::from_millis(60), 25));
         r.release(t0 + Duration::from_millis(60), &running, false, &mut out);
         assert_eq!(times(&out)[3..], [(0, 20)]);
+    }
+
+    #[test]
+    fn a_file_of_several_points_vouches_for_all_of_them() {
+        let t0 = Instant::now();
+        let mut r = Reorder::new(3, t0);
+        let mut out = Vec::new();
+        // Points 0 and 1 are one pcapng file's interfaces; 2 is live.
+        r.take(Batch {
+            points: 0..2,
+            arrived: t0,
+            upto: 30,
+            pkts: vec![pkt(1, 10), pkt(0, 20), pkt(1, 30)],
+        });
+        r.take(beat(2, t0, 25));
+        r.release(t0, &[true; 3], false, &mut out);
+        assert_eq!(times(&out), [(1, 10), (0, 20)]);
     }
 
     #[test]
