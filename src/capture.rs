@@ -97,10 +97,10 @@ fn write(files: &mut [Savefile], batch: &mut Vec<Pkt>) {
                 tv_sec: p.ts.div_euclid(1_000_000_000) as libc::time_t,
                 tv_usec: p.ts.rem_euclid(1_000_000_000) as libc::suseconds_t,
             },
-            caplen: p.data.len() as u32,
-            len: p.wire_len.max(p.data.len() as u32),
+            caplen: p.data().len() as u32,
+            len: p.wire_len.max(p.data().len() as u32),
         };
-        f.write(&pcap::Packet::new(&header, &p.data));
+        f.write(&pcap::Packet::new(&header, p.data()));
     }
 }
 
@@ -130,7 +130,7 @@ fn run_pcapng(
             if let Some(s) = span.get_mut(usize::from(p.point)) {
                 *s = Some(s.map_or((p.ts, p.ts), |(a, b)| (a.min(p.ts), b.max(p.ts))));
             }
-            w.packet(u32::from(p.point), p.ts, p.wire_len, &p.data)?;
+            w.packet(u32::from(p.point), p.ts, p.wire_len, p.data())?;
         }
         Ok(())
     };

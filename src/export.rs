@@ -63,11 +63,11 @@ impl Ring {
     }
 
     pub fn push(&mut self, p: Pkt) {
-        self.bytes += p.data.len() + 48;
+        self.bytes += p.data().len() + 48;
         self.pkts.push_back(p);
         while self.bytes > self.cap {
             match self.pkts.pop_front() {
-                Some(old) => self.bytes -= old.data.len() + 48,
+                Some(old) => self.bytes -= old.data().len() + 48,
                 None => break,
             }
         }
@@ -215,14 +215,14 @@ pub fn export(
                 wire_len: src.wire_len,
             };
             if sel.matches(&raw) {
-                picked.push(Pkt {
-                    point: raw.point,
-                    frame: raw.frame,
-                    ts: raw.ts,
-                    link: raw.link,
-                    wire_len: raw.wire_len,
-                    data: buf.as_slice().into(),
-                });
+                picked.push(Pkt::new(
+                    raw.point,
+                    raw.frame,
+                    raw.ts,
+                    raw.link,
+                    raw.wire_len,
+                    &buf,
+                ));
             }
         }
     }
@@ -257,7 +257,7 @@ pub fn export(
             .iter()
             .position(|x| *x == (p.point, p.link))
             .expect("interface listed") as u32;
-        w.packet(idx, p.ts, p.wire_len, &p.data).map_err(io)?;
+        w.packet(idx, p.ts, p.wire_len, p.data()).map_err(io)?;
     }
     w.finish().map_err(io)?;
     Ok(picked.len())

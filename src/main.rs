@@ -590,7 +590,13 @@ fn analyze_live(
     let opts = SessionOptions {
         engine: a.model.options(),
         capture: a.src.capture(Some(&model)),
-        interval: Duration::from_millis(500),
+        // Without --live nothing reads the running analysis: do not conclude
+        // a copy of it every half second.
+        interval: if a.live {
+            Duration::from_millis(500)
+        } else {
+            Duration::from_secs(86_400)
+        },
         snapshots,
         ..SessionOptions::default()
     };

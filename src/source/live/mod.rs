@@ -164,7 +164,8 @@ pub fn filter_for(addrs: &[std::net::IpAddr]) -> Option<String> {
     Some(format!("{inner} or (vlan and ({inner}))"))
 }
 
-/// One packet, owned.
+/// One packet, owned: its bytes live in the buffer of the batch it was
+/// read in (shared, so a batch costs one allocation, not one per packet).
 #[derive(Debug, Clone)]
 pub struct Pkt {
     pub point: u16,
@@ -172,20 +173,52 @@ pub struct Pkt {
     pub ts: i64,
     pub link: LinkType,
     pub wire_len: u32,
-    pub data: Box<[u8]>,
+    buf: Arc<Vec<u8>>,
+    start: u32,
+    end: u32,
 }
 
 impl Pkt {
+    /// A packet with a buffer of its own.
+    pub fn new(point: u16, frame: u64, ts: i64, link: LinkType, wire_len: u32, data: &[u8]) -> Pkt {
+        Pkt {
+            point,
+            frame,
+            ts,
+            link,
+            wire_len,
+            start: 0,
+            end: data.len() as u32,
+            buf: Arc::new(data.to_vec()),
+        }
+    }
+
+    pub fn data(&self) -> &[u8] {
+        &self.buf[self.start as usize..self.end as usize]
+    }
+
     pub fn raw(&self) -> super::RawPacket<'_> {
         super::RawPacket {
             point: self.point,
             frame: self.frame,
             ts: self.ts,
             link: self.link,
-            data: &self.data,
+            data: self.data(),
             wire_len: self.wire_len,
         }
     }
+}
+
+/// A packet waiting in a reader's batch: where its bytes are in the buffer.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    point: u16,
+    frame: u64,
+    ts: i64,
+    link: LinkType,
+    wire_len: u32,
+    start: u32,
+    end: u32,
 }
 
 /// Counters a reader thread shares with the consumer.
@@ -213,8 +246,9 @@ impl Shared {
     }
 }
 
-/// A batch goes to the merge when it holds this many packets...
+/// A batch goes to the merge when it holds this many packets or bytes...
 const BATCH_MAX: usize = 1024;
+const BATCH_BYTES: usize = 256 << 10;
 /// ... or when its first packet has waited this long.
 const FLUSH_EVERY: Duration = Duration::from_millis(20);
 /// Batches in flight between the readers and the merge.
@@ -323,6 +357,7 @@ impl Streams {
                             stop: &stop,
                             lossy: matches!(spec, Spec::Interface { .. }),
                             batch: Vec::with_capacity(BATCH_MAX),
+                            bytes: Vec::new(),
                             batch_bytes: 0,
                             span: None,
                             first_at: None,
@@ -431,7 +466,7 @@ impl Streams {
     fn released(&mut self, pkts: &[Pkt]) {
         let mut bytes = 0;
         for p in pkts {
-            bytes += p.data.len() + PKT_OVERHEAD;
+            bytes += p.data().len() + PKT_OVERHEAD;
             if let Some(r) = self.released.get_mut(usize::from(p.point)) {
                 *r += 1;
             }
@@ -543,7 +578,9 @@ struct Sender<'a> {
     shared: &'a Shared,
     stop: &'a AtomicBool,
     lossy: bool,
-    batch: Vec<Pkt>,
+    batch: Vec<Pending>,
+    /// The bytes of the batch's packets, one after the other.
+    bytes: Vec<u8>,
     batch_bytes: usize,
     /// The first and newest packet time so far.
     span: Option<(i64, i64)>,
@@ -560,15 +597,21 @@ impl Sender<'_> {
         self.first_at.get_or_insert_with(Instant::now);
         self.span = Some(self.span.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
         self.batch_bytes += data.len() + PKT_OVERHEAD;
-        self.batch.push(Pkt {
+        if self.bytes.capacity() == 0 {
+            self.bytes.reserve(BATCH_BYTES);
+        }
+        let start = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(data);
+        self.batch.push(Pending {
             point: self.point,
             frame: self.frame,
             ts,
             link,
             wire_len,
-            data: data.into(),
+            start,
+            end: self.bytes.len() as u32,
         });
-        if self.batch.len() >= BATCH_MAX {
+        if self.batch.len() >= BATCH_MAX || self.bytes.len() >= BATCH_BYTES {
             self.flush();
         }
     }
@@ -602,7 +645,21 @@ impl Sender<'_> {
         if self.batch.is_empty() {
             return true;
         }
-        let pkts = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_MAX));
+        let buf = Arc::new(std::mem::take(&mut self.bytes));
+        let pkts: Vec<Pkt> = self
+            .batch
+            .drain(..)
+            .map(|p| Pkt {
+                point: p.point,
+                frame: p.frame,
+                ts: p.ts,
+                link: p.link,
+                wire_len: p.wire_len,
+                buf: buf.clone(),
+                start: p.start,
+                end: p.end,
+            })
+            .collect();
         let bytes = std::mem::take(&mut self.batch_bytes);
         let upto = pkts.iter().map(|p| p.ts).max().unwrap_or(i64::MIN);
         let b = Batch {

@@ -135,14 +135,7 @@ mod tests {
     use crate::decode::LinkType;
 
     fn pkt(point: u16, ts: i64) -> Pkt {
-        Pkt {
-            point,
-            frame: 0,
-            ts,
-            link: LinkType::Ethernet,
-            wire_len: 0,
-            data: Box::new([]),
-        }
+        Pkt::new(point, 0, ts, LinkType::Ethernet, 0, &[])
     }
 
     fn batch(point: u16, at: Instant, ts: &[i64]) -> Batch {
