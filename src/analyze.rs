@@ -3,10 +3,10 @@
 use crate::engine::{Analysis, Engine, Options};
 use crate::finding::Severity;
 use crate::model::{self, ipvsadm, Model, Origin, Proto, Service};
-use crate::report::sanitize;
 use crate::source::file::{expand_inputs, FileSource};
 use crate::source::merge::Merger;
 use crate::source::InputError;
+use crate::text::sanitize;
 use std::path::Path;
 
 /// Builds the model from `--vip` and `--ipvs`. Warnings (skipped lines) are returned.

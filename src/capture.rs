@@ -4,9 +4,9 @@
 //! (`DIR/NAME.pcap`, nanosecond timestamps). Either is read back by
 //! `analyze` as the same capture points.
 
-use crate::report::sanitize;
 use crate::source::live::{CaptureOptions, Pkt, Spec, Streams};
 use crate::source::{InputError, PointInfo};
+use crate::text::sanitize;
 use pcap::{Capture, Linktype, PacketHeader, Precision, Savefile};
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -5,10 +5,10 @@
 
 use crate::checks::{self, Check, Context};
 use crate::decode::{self, Mac, Net, L4};
-use crate::finding::{Evidence, Finding};
+use crate::finding::Evidence;
 use crate::flow::hosts::HostMap;
 use crate::flow::ladder::{self, FlowRow};
-use crate::flow::table::{FlowTable, TableStats, DEFAULT_MAX_FLOWS};
+use crate::flow::table::{FlowTable, DEFAULT_MAX_FLOWS};
 use crate::flow::view::{FlowView, RsKey};
 use crate::flow::Flow;
 use crate::model::{Mode, Model, Origin, Proto, Service};
@@ -36,19 +36,6 @@ impl Default for Options {
     }
 }
 
-/// Counts per service or per real server.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Stats {
-    pub connections: u64,
-    pub established: u64,
-    pub failed: u64,
-    pub syn_retransmits: u64,
-    pub resets: u64,
-    /// Sum and count of handshake round trips (first SYN to SYN-ACK at one point).
-    pub rtt_total_ns: i64,
-    pub rtt_count: u64,
-}
-
 impl Stats {
     fn add(&mut self, v: &FlowView<'_>) {
         self.connections += 1;
@@ -60,21 +47,6 @@ impl Stats {
             self.rtt_total_ns = self.rtt_total_ns.saturating_add(r);
             self.rtt_count += 1;
         }
-    }
-
-    pub fn merge(&mut self, o: &Stats) {
-        self.connections += o.connections;
-        self.established += o.established;
-        self.failed += o.failed;
-        self.syn_retransmits += o.syn_retransmits;
-        self.resets += o.resets;
-        self.rtt_total_ns = self.rtt_total_ns.saturating_add(o.rtt_total_ns);
-        self.rtt_count += o.rtt_count;
-    }
-
-    /// Mean handshake round trip in milliseconds.
-    pub fn rtt_ms(&self) -> Option<f64> {
-        (self.rtt_count > 0).then(|| self.rtt_total_ns as f64 / self.rtt_count as f64 / 1e6)
     }
 }
 
@@ -99,6 +71,9 @@ struct RsCensus {
 
 const MAX_CENSUS: usize = 4096;
 
+use crate::analysis::verdict;
+pub use crate::analysis::{Analysis, ArpRow, Overview, RsReport, Stats, SvcReport, Verdict};
+
 #[derive(Clone)]
 pub struct Engine {
     model: Model,
@@ -117,158 +92,6 @@ pub struct Engine {
     first_ts: Option<i64>,
     last_ts: i64,
     snapshots: Vec<HostSnapshot>,
-}
-
-/// A real server as reported.
-#[derive(Debug, Clone)]
-pub struct RsReport {
-    pub service: String,
-    pub ip: Option<IpAddr>,
-    pub mac: Option<Mac>,
-    pub port: Option<u16>,
-    pub mode: Option<Mode>,
-    pub weight: Option<i64>,
-    pub stats: Stats,
-}
-
-/// A service as reported, with where its definition came from.
-#[derive(Debug, Clone)]
-pub struct SvcReport {
-    pub service: Service,
-    pub stats: Stats,
-    /// What was seen of it, in a word, and why.
-    pub verdict: Verdict,
-    pub verdict_why: String,
-}
-
-/// A service's verdict says what the captures showed, never more: a service
-/// none of whose connections was seen to complete is never healthy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Errors, or connections that never complete with the evidence why.
-    Failing,
-    /// Warnings.
-    Degraded,
-    /// Connections complete, no finding above info.
-    Healthy,
-    /// Connections were attempted and none was seen to complete, yet no
-    /// capture point shows where they fail (or the points that would lost
-    /// packets): the captures cannot tell.
-    Unknown,
-    /// No connection to it was seen.
-    Idle,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Failing => "failing",
-            Verdict::Degraded => "degraded",
-            Verdict::Healthy => "healthy",
-            Verdict::Unknown => "unknown",
-            Verdict::Idle => "no-connections",
-        }
-    }
-}
-
-/// The verdict of one service from its counts and its findings; `lossy`
-/// names the capture points that lost packets.
-fn verdict(label: &str, st: &Stats, findings: &[Finding], lossy: &[String]) -> (Verdict, String) {
-    use crate::finding::Severity;
-    let mine = || {
-        findings
-            .iter()
-            .filter(|f| f.service.as_deref() == Some(label))
-    };
-    let errors = mine().filter(|f| f.severity == Severity::Error).count();
-    let warnings = mine().filter(|f| f.severity == Severity::Warning).count();
-    let proven = mine()
-        .filter(|f| f.severity >= Severity::Warning && !f.weakened)
-        .count();
-    let drops = if lossy.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "; {} lost packets, so what is missing there is not proof",
-            lossy.join(", ")
-        )
-    };
-    if errors > 0 {
-        return (Verdict::Failing, format!("{errors} error(s)"));
-    }
-    if st.connections == 0 {
-        return (Verdict::Idle, "no connections seen".into());
-    }
-    if st.established == 0 {
-        return if proven > 0 {
-            (
-                Verdict::Failing,
-                format!(
-                    "none of {} connection(s) completed; see the findings",
-                    st.connections
-                ),
-            )
-        } else {
-            (
-                Verdict::Unknown,
-                format!(
-                    "none of {} connection attempt(s) was seen to complete, and no capture point shows where they fail{drops}; capture where the replies pass (the client, the gateway, the real servers)",
-                    st.connections
-                ),
-            )
-        };
-    }
-    if warnings > 0 {
-        return (Verdict::Degraded, format!("{warnings} warning(s){drops}"));
-    }
-    (
-        Verdict::Healthy,
-        if lossy.is_empty() {
-            "healthy".into()
-        } else {
-            format!("healthy as far as seen{drops}")
-        },
-    )
-}
-
-/// Who claimed a VIP by ARP / neighbour discovery.
-#[derive(Debug, Clone)]
-pub struct ArpRow {
-    pub ip: IpAddr,
-    pub mac: Mac,
-    pub first: Evidence,
-    pub last: Evidence,
-    pub count: u32,
-    pub gratuitous: u32,
-    pub replies: u32,
-    /// The latest claim is this MAC's.
-    pub current: bool,
-    pub director: bool,
-    pub real_server: bool,
-}
-
-/// The analysis so far plus what the live views show.
-#[derive(Debug, Clone)]
-pub struct Overview {
-    pub analysis: Analysis,
-    /// Kept connections, oldest first.
-    pub flows: Vec<FlowRow>,
-    pub arp: Vec<ArpRow>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Analysis {
-    pub points: Vec<PointInfo>,
-    pub services: Vec<SvcReport>,
-    pub real_servers: Vec<RsReport>,
-    pub findings: Vec<Finding>,
-    /// What the captures can and cannot show.
-    pub notes: Vec<String>,
-    pub packets: u64,
-    pub flows: TableStats,
-    /// The configuration snapshots used: host name and the capture points
-    /// of that host (named `<host>` or `<host>-<iface>`).
-    pub snapshots: Vec<(String, Vec<String>)>,
 }
 
 impl Engine {

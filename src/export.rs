@@ -248,7 +248,7 @@ pub fn export(
             )
         })
         .collect();
-    let shown = crate::report::sanitize(&out.display().to_string());
+    let shown = crate::text::sanitize(&out.display().to_string());
     let f = std::fs::File::create(out).map_err(|e| format!("{shown}: cannot write: {e}"))?;
     let io = |e: std::io::Error| format!("{shown}: write failed: {e}");
     let mut w = PcapNgWriter::new(BufWriter::new(f), &names).map_err(io)?;

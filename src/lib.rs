@@ -13,6 +13,7 @@
 //!                read live over netlink, or from `lvsdiag snapshot` JSON)
 //! ```
 
+pub mod analysis;
 pub mod analyze;
 pub mod capture;
 pub mod checks;
@@ -28,4 +29,5 @@ pub mod report;
 pub mod session;
 pub mod source;
 pub mod system;
+pub mod text;
 pub mod tui;

@@ -57,21 +57,21 @@ fn sh(args: &[&str]) {
     );
 }
 
-/// The namespace with `n` veth pairs `aI` (replay side) / `bI` (capture
+/// A namespace with `n` veth pairs `aI` (replay side) / `bI` (capture
 /// side); removed on drop.
-struct Netns;
+struct Netns(&'static str);
 
 impl Netns {
-    fn new(n: usize) -> Netns {
-        let _ = Command::new("ip").args(["netns", "del", NS]).output();
-        sh(&["ip", "netns", "add", NS]);
-        let ns = Netns;
+    fn new(name: &'static str, n: usize) -> Netns {
+        let _ = Command::new("ip").args(["netns", "del", name]).output();
+        sh(&["ip", "netns", "add", name]);
+        let ns = Netns(name);
         // No IPv6 on the pairs: the namespace must send nothing of its own.
         sh(&[
             "ip",
             "netns",
             "exec",
-            NS,
+            name,
             "sysctl",
             "-qw",
             "net.ipv6.conf.all.disable_ipv6=1",
@@ -80,11 +80,11 @@ impl Netns {
         for i in 0..n {
             let (a, b) = (format!("a{i}"), format!("b{i}"));
             sh(&[
-                "ip", "-n", NS, "link", "add", &a, "mtu", "9000", "type", "veth", "peer", "name",
+                "ip", "-n", name, "link", "add", &a, "mtu", "9000", "type", "veth", "peer", "name",
                 &b, "mtu", "9000",
             ]);
-            sh(&["ip", "-n", NS, "link", "set", &a, "up"]);
-            sh(&["ip", "-n", NS, "link", "set", &b, "up"]);
+            sh(&["ip", "-n", name, "link", "set", &a, "up"]);
+            sh(&["ip", "-n", name, "link", "set", &b, "up"]);
         }
         ns
     }
@@ -92,7 +92,7 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", NS]).output();
+        let _ = Command::new("ip").args(["netns", "del", self.0]).output();
     }
 }
 
@@ -142,7 +142,7 @@ fn stem(p: &Path) -> String {
 /// Replays one fixture live and returns (offline, live) reports.
 fn replay(dir: &Path) -> (serde_json::Value, serde_json::Value) {
     let files = pcaps(dir);
-    let _ns = Netns::new(files.len());
+    let _ns = Netns::new(NS, files.len());
     let mut off = vec![
         "analyze".to_string(),
         "--format".into(),
@@ -299,4 +299,90 @@ fn every_fixture_replayed_live_gives_its_offline_findings() {
         "live replay differs:\n{}",
         failed.join("\n")
     );
+}
+
+/// Sends one Ethernet frame on `iface` (in this thread's namespace).
+fn send_frame(iface: &str) {
+    let frame: Vec<u8> = [
+        &[0x02, 0, 0, 0, 0, 0x01][..], // dst
+        &[0x02, 0, 0, 0, 0, 0x02],     // src
+        &[0x88, 0xb5],                 // local experimental ethertype
+        &[0u8; 46],
+    ]
+    .concat();
+    // SAFETY: a raw packet socket, bound to one interface, sends one frame.
+    unsafe {
+        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0);
+        assert!(fd >= 0, "packet socket");
+        let name = std::ffi::CString::new(iface).unwrap();
+        let mut addr: libc::sockaddr_ll = std::mem::zeroed();
+        addr.sll_family = libc::AF_PACKET as u16;
+        addr.sll_ifindex = libc::if_nametoindex(name.as_ptr()) as i32;
+        addr.sll_halen = 6;
+        let n = libc::sendto(
+            fd,
+            frame.as_ptr().cast(),
+            frame.len(),
+            0,
+            (&addr as *const libc::sockaddr_ll).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as u32,
+        );
+        libc::close(fd);
+        assert_eq!(n as usize, frame.len(), "sent");
+    }
+}
+
+/// A quiet interface's packet reaches the analysis within about 100 ms,
+/// with a second, idle interface open beside it (whose heartbeats the merge
+/// waits for).
+#[test]
+fn a_quiet_interface_delivers_within_100_ms() {
+    if !enabled() {
+        return;
+    }
+    use lvsdiag::source::live::{CaptureOptions, Spec, Streams};
+    const QUIET: &str = "lvsdiag-quiet";
+    let _ns = Netns::new(QUIET, 2);
+    let specs = vec![
+        Spec::interface(&format!("b0@{QUIET}"), None).unwrap(),
+        Spec::interface(&format!("b1@{QUIET}"), None).unwrap(),
+    ];
+    let mut s = Streams::open(specs, &CaptureOptions::default()).expect("capture opens");
+    let mut out = Vec::new();
+    // Let both settle (heartbeats flowing).
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_millis(500) {
+        s.poll(Duration::from_millis(20), &mut out);
+    }
+    let mut worst = Duration::ZERO;
+    for _ in 0..5 {
+        out.clear();
+        let sent = std::thread::scope(|sc| {
+            sc.spawn(|| {
+                lvsdiag::source::live::enter_netns(QUIET).unwrap();
+                let t = Instant::now();
+                send_frame("a0");
+                t
+            })
+            .join()
+            .unwrap()
+        });
+        while out.is_empty() && sent.elapsed() < Duration::from_secs(2) {
+            s.poll(Duration::from_millis(5), &mut out);
+        }
+        assert_eq!(out.len(), 1, "the frame arrives, alone");
+        worst = worst.max(sent.elapsed());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    s.stop();
+    let _ = writeln_stderr(&format!("quiet interface: worst delivery {worst:?}"));
+    assert!(
+        worst <= Duration::from_millis(150),
+        "worst delivery {worst:?}"
+    );
+}
+
+fn writeln_stderr(s: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    writeln!(std::io::stderr(), "{s}")
 }

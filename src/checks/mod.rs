@@ -201,68 +201,245 @@ impl Unanswered {
     }
 }
 
-/// Every check, in report order.
-pub fn all() -> Vec<Box<dyn Check>> {
-    vec![
-        Box::new(vip_arp_multiple_owners::VipArpMultipleOwners),
-        Box::new(vip_arp_failover::VipArpFailover),
-        Box::new(vip_traffic_bypasses_director::VipTrafficBypassesDirector::default()),
-        Box::new(dr_rs_no_reply::DrRsNoReply::default()),
-        Box::new(dr_reply_via_director::DrReplyViaDirector::default()),
-        Box::new(dr_forward_rewrites_ip::DrForwardRewritesIp::default()),
-        Box::new(nat_reply_bypasses_director::NatReplyBypassesDirector::default()),
-        Box::new(nat_rs_no_reply::NatRsNoReply::default()),
-        Box::new(tun_rs_no_reply::TunRsNoReply::default()),
-        Box::new(handshake_reset::HandshakeReset::default()),
-        Box::new(syn_retransmit::SynRetransmit::default()),
-        // Configuration (snapshots), alone and joined with the traffic.
-        Box::new(rs_vip_not_on_loopback::RsVipNotOnLoopback),
-        Box::new(rs_arp_ignore::RsArpIgnore),
-        Box::new(rs_arp_announce::RsArpAnnounce),
-        Box::new(rp_filter_drops_asymmetric::RpFilterDropsAsymmetric::default()),
-        Box::new(nat_rs_gateway_not_director::NatRsGatewayNotDirector::default()),
-        Box::new(dr_rs_gateway_director::DrRsGatewayDirector::default()),
-        Box::new(ipvs_dest_unseen::IpvsDestUnseen::default()),
-        Box::new(traffic_to_unknown_rs::TrafficToUnknownRs::default()),
-        Box::new(weight_zero_receiving::WeightZeroReceiving::default()),
-        Box::new(rs_no_listener::RsNoListener),
-        Box::new(rs_firewall_drops::RsFirewallDrops),
-    ]
+/// What a finding is, for ranking and joining.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A root cause seen in the traffic.
+    Cause,
+    /// A consequence (retransmits, resets) that a cause on the same real
+    /// server explains.
+    Symptom,
+    /// A cause read from a host's configuration (snapshots).
+    Config,
 }
 
-/// Which configuration findings prove the cause of which traffic findings.
-const PROOFS: &[(&str, &[&str])] = &[
-    (
-        "dr-rs-no-reply",
-        &[
-            "rs-vip-not-on-loopback",
-            "rp-filter-drops-asymmetric",
-            "rs-firewall-drops",
-        ],
-    ),
-    (
-        "tun-rs-no-reply",
-        &["rp-filter-drops-asymmetric", "rs-firewall-drops"],
-    ),
-    (
-        "nat-reply-bypasses-director",
-        &["nat-rs-gateway-not-director"],
-    ),
-    (
-        "nat-rs-no-reply",
-        &["nat-rs-gateway-not-director", "rs-firewall-drops"],
-    ),
-    ("handshake-reset", &["rs-no-listener"]),
-    ("dr-reply-via-director", &["dr-rs-gateway-director"]),
-    (
+/// One check, as the registry declares it.
+pub struct Registered {
+    /// The stable finding code (README's finding table).
+    pub code: &'static str,
+    /// What it says about a real server, after its address.
+    pub headline: &'static str,
+    pub kind: Kind,
+    /// For configuration findings: the traffic findings whose cause they
+    /// establish on the same real server.
+    pub proves: &'static [&'static str],
+    /// For causes: which explains a symptom first (lower first).
+    pub rank: u8,
+    pub make: fn() -> Box<dyn Check>,
+}
+
+macro_rules! check {
+    ($code:literal, $headline:literal, $kind:ident, $rank:literal, [$($p:literal),*], $make:expr) => {
+        Registered {
+            code: $code,
+            headline: $headline,
+            kind: Kind::$kind,
+            proves: &[$($p),*],
+            rank: $rank,
+            make: || Box::new($make),
+        }
+    };
+}
+
+/// Every check, in report order. Adding a check: its file, and one line here.
+pub const REGISTRY: &[Registered] = &[
+    check!(
         "vip-arp-multiple-owners",
-        &["rs-vip-not-on-loopback", "rs-arp-ignore"],
+        "answers ARP for the VIP",
+        Cause,
+        2,
+        [],
+        vip_arp_multiple_owners::VipArpMultipleOwners
     ),
-    (
+    check!(
+        "vip-arp-failover",
+        "took over the VIP",
+        Cause,
+        2,
+        [],
+        vip_arp_failover::VipArpFailover
+    ),
+    check!(
         "vip-traffic-bypasses-director",
-        &["rs-vip-not-on-loopback", "rs-arp-ignore"],
+        "receives VIP traffic that bypasses the director",
+        Cause,
+        2,
+        [],
+        vip_traffic_bypasses_director::VipTrafficBypassesDirector::default()
+    ),
+    check!(
+        "dr-rs-no-reply",
+        "does not answer forwarded connections (VIP not on lo? rp_filter?)",
+        Cause,
+        0,
+        [],
+        dr_rs_no_reply::DrRsNoReply::default()
+    ),
+    check!(
+        "dr-reply-via-director",
+        "replies through the director",
+        Cause,
+        1,
+        [],
+        dr_reply_via_director::DrReplyViaDirector::default()
+    ),
+    check!(
+        "dr-forward-rewrites-ip",
+        "receives rewritten packets",
+        Cause,
+        2,
+        [],
+        dr_forward_rewrites_ip::DrForwardRewritesIp::default()
+    ),
+    check!(
+        "nat-reply-bypasses-director",
+        "replies around the director",
+        Cause,
+        1,
+        [],
+        nat_reply_bypasses_director::NatReplyBypassesDirector::default()
+    ),
+    check!(
+        "nat-rs-no-reply",
+        "does not answer rewritten connections",
+        Cause,
+        0,
+        [],
+        nat_rs_no_reply::NatRsNoReply::default()
+    ),
+    check!(
+        "tun-rs-no-reply",
+        "does not answer tunnelled connections",
+        Cause,
+        0,
+        [],
+        tun_rs_no_reply::TunRsNoReply::default()
+    ),
+    check!(
+        "handshake-reset",
+        "resets connections",
+        Symptom,
+        2,
+        [],
+        handshake_reset::HandshakeReset::default()
+    ),
+    check!(
+        "syn-retransmit",
+        "needs SYN retransmissions",
+        Symptom,
+        2,
+        [],
+        syn_retransmit::SynRetransmit::default()
+    ),
+    // Configuration (snapshots), alone and joined with the traffic.
+    check!(
+        "rs-vip-not-on-loopback",
+        "does not have the VIP on lo",
+        Config,
+        2,
+        [
+            "dr-rs-no-reply",
+            "vip-arp-multiple-owners",
+            "vip-traffic-bypasses-director"
+        ],
+        rs_vip_not_on_loopback::RsVipNotOnLoopback
+    ),
+    check!(
+        "rs-arp-ignore",
+        "answers ARP for the VIP (arp_ignore)",
+        Config,
+        2,
+        ["vip-arp-multiple-owners", "vip-traffic-bypasses-director"],
+        rs_arp_ignore::RsArpIgnore
+    ),
+    check!(
+        "rs-arp-announce",
+        "announces the VIP in ARP (arp_announce)",
+        Config,
+        2,
+        [],
+        rs_arp_announce::RsArpAnnounce
+    ),
+    check!(
+        "rp-filter-drops-asymmetric",
+        "drops client packets (strict rp_filter)",
+        Config,
+        2,
+        ["dr-rs-no-reply", "tun-rs-no-reply"],
+        rp_filter_drops_asymmetric::RpFilterDropsAsymmetric::default()
+    ),
+    check!(
+        "nat-rs-gateway-not-director",
+        "does not route replies via the director",
+        Config,
+        2,
+        ["nat-reply-bypasses-director", "nat-rs-no-reply"],
+        nat_rs_gateway_not_director::NatRsGatewayNotDirector::default()
+    ),
+    check!(
+        "dr-rs-gateway-director",
+        "routes replies via the director",
+        Config,
+        2,
+        ["dr-reply-via-director"],
+        dr_rs_gateway_director::DrRsGatewayDirector::default()
+    ),
+    check!(
+        "ipvs-dest-unseen",
+        "gets no traffic",
+        Config,
+        2,
+        [],
+        ipvs_dest_unseen::IpvsDestUnseen::default()
+    ),
+    check!(
+        "traffic-to-unknown-rs",
+        "receives traffic but is not in IPVS",
+        Config,
+        2,
+        [],
+        traffic_to_unknown_rs::TrafficToUnknownRs::default()
+    ),
+    check!(
+        "weight-zero-receiving",
+        "receives new connections at weight 0",
+        Config,
+        2,
+        [],
+        weight_zero_receiving::WeightZeroReceiving::default()
+    ),
+    check!(
+        "rs-no-listener",
+        "has nothing listening on the service port",
+        Config,
+        2,
+        ["handshake-reset"],
+        rs_no_listener::RsNoListener
+    ),
+    check!(
+        "rs-firewall-drops",
+        "firewalls the service port",
+        Config,
+        2,
+        ["dr-rs-no-reply", "tun-rs-no-reply", "nat-rs-no-reply"],
+        rs_firewall_drops::RsFirewallDrops
     ),
 ];
+
+/// Every check, in report order.
+pub fn all() -> Vec<Box<dyn Check>> {
+    REGISTRY.iter().map(|r| (r.make)()).collect()
+}
+
+/// The registry's entry for a code.
+pub fn registered(code: &str) -> Option<&'static Registered> {
+    REGISTRY.iter().find(|r| r.code == code)
+}
+
+/// What a finding says about its real server, after the address.
+pub fn headline(code: &str) -> &'static str {
+    registered(code).map_or("has a problem", |r| r.headline)
+}
 
 /// Joins traffic and configuration: a traffic finding whose real server has
 /// a configuration finding that explains it gets that configuration as
@@ -275,11 +452,8 @@ pub fn confirm(findings: &mut [Finding]) {
         .cloned()
         .collect();
     for f in findings.iter_mut() {
-        let Some((_, codes)) = PROOFS.iter().find(|(c, _)| *c == f.code) else {
-            continue;
-        };
         let found = proofs.iter().find(|p| {
-            codes.contains(&p.code)
+            registered(p.code).is_some_and(|r| r.proves.contains(&f.code))
                 && p.real_server == f.real_server
                 && (p.service.is_none() || p.service == f.service)
         });
@@ -292,9 +466,6 @@ pub fn confirm(findings: &mut [Finding]) {
     }
 }
 
-/// Codes of symptoms that a root cause on the same real server explains.
-const SYMPTOMS: &[&str] = &["syn-retransmit", "handshake-reset"];
-
 /// Downgrades symptom findings to info where a root-cause finding (warning or
 /// above) names the same service and real server, and says which explains it.
 pub fn explain(findings: &mut [Finding]) {
@@ -303,16 +474,12 @@ pub fn explain(findings: &mut [Finding]) {
         .filter(|f| f.severity >= Severity::Warning && !f.symptom)
         .map(|f| (f.service.clone(), f.real_server.clone(), f.code))
         .collect();
-    // The most direct cause first: a real server that does not answer, then
-    // a broken return path, then the rest.
-    let rank = |c: &str| match c {
-        "dr-rs-no-reply" | "nat-rs-no-reply" | "tun-rs-no-reply" => 0,
-        "nat-reply-bypasses-director" | "dr-reply-via-director" => 1,
-        _ => 2,
-    };
-    causes.sort_by_key(|(_, _, c)| rank(c));
+    // The most direct cause first (the registry's rank): a real server that
+    // does not answer, then a broken return path, then the rest.
+    causes.sort_by_key(|(_, _, c)| registered(c).map_or(u8::MAX, |r| r.rank));
+    let symptom = |c: &str| registered(c).is_some_and(|r| r.kind == Kind::Symptom);
     for f in findings.iter_mut() {
-        if !f.symptom || !SYMPTOMS.contains(&f.code) || f.real_server.is_none() {
+        if !f.symptom || !symptom(f.code) || f.real_server.is_none() {
             continue;
         }
         if let Some((_, _, code)) = causes.iter().find(|(s, r, c)| {

@@ -547,7 +547,7 @@ fn rule_text(exprs: &[Value]) -> String {
         text.truncate(cut);
         text.push('…');
     }
-    crate::report::sanitize(&text)
+    crate::text::sanitize(&text)
 }
 
 impl Check for RsFirewallDrops {

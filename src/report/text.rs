@@ -31,32 +31,7 @@ impl Style {
 }
 
 /// A few words on what is wrong with a real server, per finding code.
-pub fn headline(code: &str) -> &'static str {
-    match code {
-        "vip-arp-multiple-owners" => "answers ARP for the VIP",
-        "vip-traffic-bypasses-director" => "receives VIP traffic that bypasses the director",
-        "dr-rs-no-reply" => "does not answer forwarded connections (VIP not on lo? rp_filter?)",
-        "dr-reply-via-director" => "replies through the director",
-        "dr-forward-rewrites-ip" => "receives rewritten packets",
-        "nat-reply-bypasses-director" => "replies around the director",
-        "nat-rs-no-reply" => "does not answer rewritten connections",
-        "tun-rs-no-reply" => "does not answer tunnelled connections",
-        "handshake-reset" => "resets connections",
-        "syn-retransmit" => "needs SYN retransmissions",
-        "rs-vip-not-on-loopback" => "does not have the VIP on lo",
-        "rs-arp-ignore" => "answers ARP for the VIP (arp_ignore)",
-        "rs-arp-announce" => "announces the VIP in ARP (arp_announce)",
-        "rp-filter-drops-asymmetric" => "drops client packets (strict rp_filter)",
-        "nat-rs-gateway-not-director" => "does not route replies via the director",
-        "dr-rs-gateway-director" => "routes replies via the director",
-        "ipvs-dest-unseen" => "gets no traffic",
-        "traffic-to-unknown-rs" => "receives traffic but is not in IPVS",
-        "weight-zero-receiving" => "receives new connections at weight 0",
-        "rs-no-listener" => "has nothing listening on the service port",
-        "rs-firewall-drops" => "firewalls the service port",
-        _ => "has a problem",
-    }
-}
+pub use crate::checks::headline;
 
 pub fn render(a: &Analysis, style: &Style) -> String {
     let mut o = String::new();

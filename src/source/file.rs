@@ -6,7 +6,7 @@
 use super::pcapng::NgReader;
 use super::{InputError, Loss, PointInfo};
 use crate::decode::LinkType;
-use crate::report::sanitize;
+use crate::text::sanitize;
 use pcap::{Capture, Offline, Precision};
 use std::path::{Path, PathBuf};
 

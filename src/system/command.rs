@@ -4,7 +4,7 @@
 use super::collect::{take_many, Recording};
 use super::HostSnapshot;
 use crate::engine::{Analysis, Engine, Options};
-use crate::report::sanitize;
+use crate::text::sanitize;
 use std::path::Path;
 
 /// The namespaces to read: `None` is the caller's own.

@@ -412,7 +412,7 @@ pub fn prefix_contains(net: IpAddr, len: u8, ip: IpAddr) -> bool {
 /// Reads snapshot JSON files: each holds one host object or an array of them.
 /// A directory means every `*.json` in it.
 pub fn load(paths: &[String]) -> Result<Vec<HostSnapshot>, String> {
-    use crate::report::sanitize;
+    use crate::text::sanitize;
     let mut files = Vec::new();
     for p in paths {
         let path = std::path::Path::new(p);

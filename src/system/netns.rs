@@ -16,7 +16,7 @@ pub fn list() -> Vec<String> {
 }
 
 fn path_of(name: &str) -> Result<PathBuf, String> {
-    let shown = crate::report::sanitize(name);
+    let shown = crate::text::sanitize(name);
     if name.is_empty() || name.contains('/') || name == "." || name == ".." {
         return Err(format!(
             "--netns {shown}: not a namespace name; list them with ip netns list"
@@ -37,7 +37,7 @@ pub fn run_in<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, String> {
     let path = path_of(name)?;
-    let shown = crate::report::sanitize(name);
+    let shown = crate::text::sanitize(name);
     let file = std::fs::File::open(&path)
         .map_err(|e| format!("--netns {shown}: cannot open {}: {e}", path.display()))?;
     let handle = std::thread::spawn(move || {

@@ -56,7 +56,7 @@ pub fn read() -> Result<Option<serde_json::Value>, String> {
         let first = err.lines().next().unwrap_or("").trim();
         return Err(format!(
             "nft list ruleset failed ({status}): {}",
-            crate::report::sanitize(first)
+            crate::text::sanitize(first)
         ));
     }
     // An empty ruleset may print nothing at all on old nft versions.

@@ -9,7 +9,7 @@
 use super::file::FileSource;
 use super::{InputError, LiveInfo, Loss, LossCause, PointInfo};
 use crate::decode::LinkType;
-use crate::report::sanitize;
+use crate::text::sanitize;
 use pcap::{Capture, Precision};
 use std::io::Read;
 use std::os::fd::IntoRawFd;
@@ -249,6 +249,8 @@ impl Shared {
 /// A batch goes to the merge when it holds this many packets or bytes...
 const BATCH_MAX: usize = 1024;
 const BATCH_BYTES: usize = 256 << 10;
+/// Buffers a reader keeps to reuse.
+const POOL_BUFFERS: usize = 16;
 /// ... or when its first packet has waited this long.
 const FLUSH_EVERY: Duration = Duration::from_millis(20);
 /// Batches in flight between the readers and the merge.
@@ -358,6 +360,7 @@ impl Streams {
                             lossy: matches!(spec, Spec::Interface { .. }),
                             batch: Vec::with_capacity(BATCH_MAX),
                             bytes: Vec::new(),
+                            pool: Vec::new(),
                             batch_bytes: 0,
                             span: None,
                             first_at: None,
@@ -581,6 +584,9 @@ struct Sender<'a> {
     batch: Vec<Pending>,
     /// The bytes of the batch's packets, one after the other.
     bytes: Vec<u8>,
+    /// Buffers handed over, taken back once the analysis has let go of
+    /// them: no allocation (and no fresh pages) per batch.
+    pool: Vec<Arc<Vec<u8>>>,
     batch_bytes: usize,
     /// The first and newest packet time so far.
     span: Option<(i64, i64)>,
@@ -598,7 +604,7 @@ impl Sender<'_> {
         self.span = Some(self.span.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
         self.batch_bytes += data.len() + PKT_OVERHEAD;
         if self.bytes.capacity() == 0 {
-            self.bytes.reserve(BATCH_BYTES);
+            self.bytes = self.spare_buffer();
         }
         let start = self.bytes.len() as u32;
         self.bytes.extend_from_slice(data);
@@ -614,6 +620,19 @@ impl Sender<'_> {
         if self.batch.len() >= BATCH_MAX || self.bytes.len() >= BATCH_BYTES {
             self.flush();
         }
+    }
+
+    /// A buffer no packet refers to any more, or a new one.
+    fn spare_buffer(&mut self) -> Vec<u8> {
+        // Only this thread holds the pool's references; a count of one means
+        // no packet is left that could be cloned.
+        if let Some(i) = self.pool.iter().position(|b| Arc::strong_count(b) == 1) {
+            if let Ok(mut v) = Arc::try_unwrap(self.pool.swap_remove(i)) {
+                v.clear();
+                return v;
+            }
+        }
+        Vec::with_capacity(BATCH_BYTES)
     }
 
     /// Tells the consumer this point is caught up: it will send nothing
@@ -646,6 +665,9 @@ impl Sender<'_> {
             return true;
         }
         let buf = Arc::new(std::mem::take(&mut self.bytes));
+        if self.pool.len() < POOL_BUFFERS {
+            self.pool.push(buf.clone());
+        }
         let pkts: Vec<Pkt> = self
             .batch
             .drain(..)

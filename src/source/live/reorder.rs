@@ -105,6 +105,8 @@ impl Reorder {
             })
             .map(|(i, p)| (i, p.mark.unwrap_or(i64::MIN)))
             .collect();
+        // Arrived at or before this: held for HOLD_MAX.
+        let cutoff = now.checked_sub(HOLD_MAX);
         loop {
             // The oldest head; equal times in point order, as files merge.
             let mut best: Option<(i64, usize)> = None;
@@ -114,7 +116,7 @@ impl Reorder {
                     if best.is_none_or(|(t, _)| k.ts < t) {
                         best = Some((k.ts, i));
                     }
-                    overdue |= now.saturating_duration_since(*at) >= HOLD_MAX;
+                    overdue |= cutoff.is_some_and(|c| *at <= c);
                 }
             }
             let Some((ts, i)) = best else { break };
