@@ -7,24 +7,13 @@ pub(crate) fn run_analyze(mut a: AnalyzeArgs) -> u8 {
         Ok(m) => m,
         Err(code) => return code,
     };
-    let color = match a.color {
-        Color::Always => true,
-        Color::Never => false,
-        Color::Auto => {
-            std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
-    };
-    let render = |an: &Analysis| match a.format {
-        Format::Json => json::render(an),
-        Format::Text => text::render(an, &text::Style { color }),
-    };
+    let render = |an: &Analysis| render(an, &a.report);
     let analysis = if a.src.is_live() || a.live {
         if !a.src.is_live() {
             return fail("--live needs live sources: -i IFACE or --exec NAME='COMMAND'");
         }
         match analyze_live(&a, model, snapshots, &render) {
-            Ok((an, Some(elapsed))) if matches!(a.format, Format::Json) => {
+            Ok((an, Some(elapsed))) if matches!(a.report.format, Format::Json) => {
                 // The final NDJSON line.
                 if !emit(&json::render_line(&an, true, elapsed)) {
                     return 2;
@@ -58,7 +47,7 @@ pub(crate) fn finish_analyze(a: &AnalyzeArgs, analysis: &Analysis) -> u8 {
     if point_errors(Some(analysis)) != 0 {
         return 2;
     }
-    lvsdiag::analyze::exit_status(analysis, fail_on(a.fail_on)) as u8
+    lvsdiag::analyze::exit_status(analysis, fail_on(a.report.fail_on)) as u8
 }
 
 /// Live sources: report every --interval (with --live) until Ctrl-C,
@@ -110,7 +99,7 @@ pub(crate) fn analyze_live(
             next_report += interval;
             if let Some(p) = latest {
                 let secs = p.elapsed.as_secs();
-                let ok = match a.format {
+                let ok = match a.report.format {
                     // NDJSON: one document per line; the human line on stderr.
                     Format::Json => emit(&json::render_line(
                         &p.overview.analysis,

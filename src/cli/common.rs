@@ -107,16 +107,12 @@ pub(crate) fn fail_on(f: FailOn) -> Option<Severity> {
     }
 }
 
-/// Writes the report to stdout; false when stdout is gone.
-pub(crate) fn print_report(
-    analysis: &lvsdiag::engine::Analysis,
-    format: Format,
-    color: Color,
-) -> bool {
-    let out = match format {
+/// The report as the options ask for it.
+pub(crate) fn render(analysis: &Analysis, r: &ReportArgs) -> String {
+    match r.format {
         Format::Json => json::render(analysis),
         Format::Text => {
-            let color = match color {
+            let color = match r.color {
                 Color::Always => true,
                 Color::Never => false,
                 Color::Auto => {
@@ -126,12 +122,12 @@ pub(crate) fn print_report(
             };
             text::render(analysis, &text::Style { color })
         }
-    };
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(out.as_bytes())
-        .and_then(|_| stdout.flush())
-        .is_ok()
+    }
+}
+
+/// Writes the report to stdout; false when stdout is gone.
+pub(crate) fn print_report(analysis: &Analysis, r: &ReportArgs) -> bool {
+    emit(&render(analysis, r))
 }
 
 pub(crate) fn fail(msg: &str) -> u8 {

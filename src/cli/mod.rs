@@ -210,6 +210,15 @@ pub(crate) struct AnalyzeArgs {
     /// Stop live capture after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub(crate) duration: Option<f64>,
+    #[command(flatten)]
+    pub(crate) report: ReportArgs,
+}
+
+/// How the report is written and what fails it.
+#[derive(clap::Args)]
+pub(crate) struct ReportArgs {
+    /// Report format: text for a person, json for scripts and CI (with --live, one
+    /// document per line).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
     /// Exit 1 when a finding is at or above this severity.
@@ -276,13 +285,8 @@ pub(crate) struct CheckArgs {
     /// Check these snapshot files (or directories of them) instead of the live kernel.
     #[arg(long, value_name = "FILE|DIR", conflicts_with_all = ["netns", "all_netns"])]
     pub(crate) snapshot: Vec<String>,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub(crate) format: Format,
-    /// Exit 1 when a finding is at or above this severity.
-    #[arg(long, value_enum, default_value_t = FailOn::Error)]
-    pub(crate) fail_on: FailOn,
-    #[arg(long, value_enum, default_value_t = Color::Auto)]
-    pub(crate) color: Color,
+    #[command(flatten)]
+    pub(crate) report: ReportArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum, Default)]

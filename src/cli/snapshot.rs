@@ -70,8 +70,8 @@ pub(crate) fn run_check(a: CheckArgs) -> u8 {
         ));
     }
     let analysis = command::check(snaps);
-    if !print_report(&analysis, a.format, a.color) {
+    if !print_report(&analysis, &a.report) {
         return 2;
     }
-    lvsdiag::analyze::exit_status(&analysis, fail_on(a.fail_on)) as u8
+    lvsdiag::analyze::exit_status(&analysis, fail_on(a.report.fail_on)) as u8
 }
