@@ -8,6 +8,9 @@ use cli::*;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    if let Some(code) = unknown_command() {
+        return ExitCode::from(code);
+    }
     let cli = Cli::parse();
     let code = match cli.cmd {
         Some(Cmd::Analyze(a)) => run_analyze(a),
@@ -43,4 +46,47 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code)
+}
+
+/// `lvsdiag analyse x.pcap`: a first word that is no command, no option and
+/// no existing path, but close to a command, is a typo, not a capture file.
+fn unknown_command() -> Option<u8> {
+    let first = std::env::args_os().nth(1)?.into_string().ok()?;
+    if first.starts_with('-') || first.contains('=') || std::path::Path::new(&first).exists() {
+        return None;
+    }
+    let names: Vec<String> = <Cli as clap::CommandFactory>::command()
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .map(|c| c.get_name().to_string())
+        .collect();
+    if names.contains(&first) {
+        return None;
+    }
+    let near = names
+        .iter()
+        .map(|n| (distance(&first, n), n))
+        .filter(|(d, _)| *d <= 2)
+        .min()?;
+    Some(fail(&format!(
+        "'{}' is not a command (did you mean '{}'?) nor a capture file; see lvsdiag --help",
+        lvsdiag::text::sanitize(&first),
+        near.1
+    )))
+}
+
+/// Edit distance (Levenshtein) between two short words.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }

@@ -394,3 +394,28 @@ fn check_needs_a_director_and_sanitizes_snapshot_strings() {
         "{out}"
     );
 }
+
+#[test]
+fn a_mistyped_command_is_named_with_what_was_meant() {
+    let o = lvsdiag(&["analyse", "x.pcap"]);
+    assert_one_line_error(&o, "did you mean 'analyze'?");
+    let o = lvsdiag(&["captur", "-i", "eth0"]);
+    assert_one_line_error(&o, "did you mean 'capture'?");
+    // A word far from every command is still taken as a capture file.
+    let o = lvsdiag(&["analyze", "no-such-file.pcap"]);
+    assert_one_line_error(&o, "no such file");
+}
+
+#[test]
+fn nonsense_values_are_refused() {
+    for args in [
+        &["analyze", "--max-flows", "0", "x.pcap"][..],
+        &["analyze", "-s", "300000", "-i", "eth0"],
+        &["analyze", "-B", "1", "-i", "eth0"],
+    ] {
+        let o = lvsdiag(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("invalid value"), "{args:?}: {err}");
+    }
+}

@@ -91,10 +91,12 @@ pub(crate) struct SourceArgs {
     pub(crate) filter: Option<String>,
     /// Bytes kept of each packet on live interfaces: the default keeps every header
     /// the checks read; 0 keeps whole packets (as tcpdump -s 0).
-    #[arg(short = 's', long, default_value_t = lvsdiag::source::live::DEFAULT_SNAPLEN)]
+    #[arg(short = 's', long, default_value_t = lvsdiag::source::live::DEFAULT_SNAPLEN,
+          value_parser = clap::value_parser!(i32).range(0..=262_144))]
     pub(crate) snaplen: i32,
     /// Kernel capture buffer per live interface, in KiB (as tcpdump -B).
-    #[arg(short = 'B', long = "buffer-size", value_name = "KiB", default_value_t = lvsdiag::source::live::DEFAULT_BUFFER_KIB)]
+    #[arg(short = 'B', long = "buffer-size", value_name = "KiB", default_value_t = lvsdiag::source::live::DEFAULT_BUFFER_KIB,
+          value_parser = clap::value_parser!(i32).range(256..=2_097_152))]
     pub(crate) buffer_kib: i32,
 }
 
@@ -171,8 +173,8 @@ pub(crate) struct ModelArgs {
     #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
     pub(crate) mode: ModeArg,
     /// Cap on connections tracked at once; beyond it the idlest are concluded early.
-    #[arg(long, default_value_t = DEFAULT_MAX_FLOWS)]
-    pub(crate) max_flows: usize,
+    #[arg(long, default_value_t = DEFAULT_MAX_FLOWS as u64, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub(crate) max_flows: u64,
     /// Configuration snapshots (`lvsdiag snapshot` JSON, or a directory of them) to
     /// cross-check with the traffic (repeatable).
     #[arg(long, value_name = "FILE|DIR")]
@@ -188,7 +190,7 @@ impl ModelArgs {
                 ModeArg::Dr => Some(Mode::Dr),
                 ModeArg::Tun => Some(Mode::Tun),
             },
-            max_flows: self.max_flows,
+            max_flows: self.max_flows as usize,
             keep_flows: 0,
         }
     }

@@ -138,6 +138,7 @@ fn value(a: &Analysis) -> Value {
         })
         .collect();
     let out = json!({
+        "format": 1,
         "inputs": inputs,
         "services": services,
         "real_servers": real_servers,
