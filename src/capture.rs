@@ -146,15 +146,30 @@ fn run_pcapng(
     write(&mut w, &mut batch).map_err(io)?;
     let mut done = streams.points();
     for (i, p) in done.iter_mut().enumerate() {
-        if let (Some(l), Some((a, b))) = (&p.live, span[i]) {
-            w.interface_stats(
-                i as u32,
-                a,
-                b,
-                l.kernel_drops + l.interface_drops,
-                l.lvsdiag_drops,
-            )
-            .map_err(io)?;
+        // Each point's drops over the time they cover (its packets and its
+        // losses), so that a later analysis of the file weighs them.
+        if let Some(l) = &p.live {
+            let mut window = span[i];
+            for loss in &p.losses {
+                let to = if loss.to == i64::MAX {
+                    loss.from
+                } else {
+                    loss.to
+                };
+                window =
+                    Some(window.map_or((loss.from, to), |(a, b)| (a.min(loss.from), b.max(to))));
+            }
+            let drops = l.kernel_drops + l.interface_drops + l.lvsdiag_drops;
+            if let (Some((a, b)), true) = (window, drops > 0 || span[i].is_some()) {
+                w.interface_stats(
+                    i as u32,
+                    a,
+                    b,
+                    l.kernel_drops + l.interface_drops,
+                    l.lvsdiag_drops,
+                )
+                .map_err(io)?;
+            }
         }
         p.path = Some(out.to_path_buf());
     }

@@ -57,13 +57,15 @@ struct SvcCensus {
     first: Option<Evidence>,
     /// Flows whose handshake answer from the VIP was seen somewhere.
     replies: u64,
-    /// Capture points (bit i: point i, the first 64) that saw any reply.
-    reply_points: u64,
+    /// Capture points that saw any reply.
+    reply_points: crate::source::PointSet,
 }
 
 #[derive(Debug, Default, Clone)]
 struct RsCensus {
     stats: Stats,
+    /// Capture points that saw a reply of this real server's connections.
+    reply_points: crate::source::PointSet,
     mac: Option<Mac>,
     port: Option<u16>,
     mode: Option<Mode>,
@@ -193,9 +195,7 @@ impl Engine {
             }
             s.replies += u64::from(v.replies_from_vip().next().is_some());
             for r in &v.flow.replies {
-                if r.at.point < 64 {
-                    s.reply_points |= 1 << r.at.point;
-                }
+                s.reply_points.insert(r.at.point);
             }
             if let (Some(m), Some(f)) = (v.mode, v.forward) {
                 let e = s.modes.entry(m).or_insert((0, f.at));
@@ -210,6 +210,9 @@ impl Engine {
             if self.servers.len() < MAX_CENSUS || self.servers.contains_key(&k) {
                 let r = self.servers.entry(k).or_default();
                 r.stats.add(v);
+                for rep in &v.flow.replies {
+                    r.reply_points.insert(rep.at.point);
+                }
                 r.mac = r.mac.or(v.rs_mac);
                 r.port = r.port.or(v.rs_port);
                 r.mode = r.mode.or(v.mode);
@@ -295,17 +298,26 @@ impl Engine {
             c.finish(&ctx, &mut findings);
         }
         checks::confirm(&mut findings);
-        let seen = |label: &str| {
-            self.services
-                .iter()
-                .filter(|((vip, port), _)| ctx.service(*vip, *port) == label)
-                .fold(checks::losses::Seen::default(), |m, (_, c)| {
-                    checks::losses::Seen {
-                        reply_points: m.reply_points | c.reply_points,
-                        connections: m.connections + c.stats.connections,
-                        failed: m.failed + c.stats.failed,
-                    }
-                })
+        let seen = |label: &str, rs: Option<&str>| {
+            let mut seen = checks::losses::Seen::default();
+            for ((vip, port), c) in &self.services {
+                if ctx.service(*vip, *port) == label {
+                    seen.reply_points.union(&c.reply_points);
+                    seen.connections += c.stats.connections;
+                    seen.failed += c.stats.failed;
+                }
+            }
+            // The real server's own reply path, when its replies were seen.
+            let mut own = crate::source::PointSet::default();
+            for ((vip, port, key), c) in &self.servers {
+                if ctx.service(*vip, *port) == label && rs == Some(ctx.rs_label(*key).as_str()) {
+                    own.union(&c.reply_points);
+                }
+            }
+            if !own.is_empty() {
+                seen.reply_points = own;
+            }
+            seen
         };
         checks::losses::weigh(&mut findings, &points, &seen);
         checks::explain(&mut findings);

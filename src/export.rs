@@ -63,11 +63,11 @@ impl Ring {
     }
 
     pub fn push(&mut self, p: Pkt) {
-        self.bytes += p.data().len() + 48;
+        self.bytes += p.cost as usize;
         self.pkts.push_back(p);
         while self.bytes > self.cap {
             match self.pkts.pop_front() {
-                Some(old) => self.bytes -= old.data().len() + 48,
+                Some(old) => self.bytes -= old.cost as usize,
                 None => break,
             }
         }

@@ -8,7 +8,7 @@
 //! it is lowered one step and says why. Every such finding names the losses.
 
 use crate::finding::{Finding, Severity};
-use crate::source::PointInfo;
+use crate::source::{PointInfo, PointSet};
 
 /// Lost packets may belong to connections up to this long after the last
 /// affected one began (a SYN-ACK, retransmitted SYNs).
@@ -17,17 +17,21 @@ const AFTER_NS: i64 = 5_000_000_000;
 const BEFORE_NS: i64 = 1_000_000_000;
 
 /// What the captures showed of a service, for weighing.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Seen {
-    /// The points (bit i = point i, for the first 64) that saw replies of
-    /// its connections.
-    pub reply_points: u64,
+    /// The points that saw replies of its connections: to the finding's
+    /// real server when it names one and its replies were seen, else to any.
+    pub reply_points: PointSet,
     pub connections: u64,
     pub failed: u64,
 }
 
-/// `seen(service)`: what the captures showed of that service.
-pub fn weigh(findings: &mut [Finding], points: &[PointInfo], seen_of: &dyn Fn(&str) -> Seen) {
+/// `seen_of(service, real server)`: what the captures showed of that service.
+pub fn weigh(
+    findings: &mut [Finding],
+    points: &[PointInfo],
+    seen_of: &dyn Fn(&str, Option<&str>) -> Seen,
+) {
     if points.iter().all(|p| p.losses.is_empty()) {
         return;
     }
@@ -38,18 +42,20 @@ pub fn weigh(findings: &mut [Finding], points: &[PointInfo], seen_of: &dyn Fn(&s
         let (from, to) = f.span.map_or((i64::MIN, i64::MAX), |(a, b)| {
             (a.saturating_sub(BEFORE_NS), b.saturating_add(AFTER_NS))
         });
-        let seen = f
-            .evidence
-            .iter()
-            .filter(|e| e.point < 64)
-            .fold(0u64, |m, e| m | (1 << e.point));
-        let svc = f.service.as_deref().map(seen_of).unwrap_or_default();
-        let replies = svc.reply_points;
+        let mut seen = PointSet::default();
+        for e in &f.evidence {
+            seen.insert(e.point);
+        }
+        let svc = f
+            .service
+            .as_deref()
+            .map(|s| seen_of(s, f.real_server.as_deref()))
+            .unwrap_or_default();
+        let replies = &svc.reply_points;
         // Where the missing packets would have shown; unknown: every point.
-        let relevant = |i: usize| {
-            let mask = seen | replies;
-            mask == 0 || i >= 64 || mask & (1 << i) != 0
-        };
+        let mut either = seen.clone();
+        either.union(replies);
+        let relevant = |i: usize| either.is_empty() || either.contains(i as u16);
         let mut lossy = Vec::new();
         let mut total: Option<u64> = Some(0);
         for (i, p) in points.iter().enumerate().filter(|(i, _)| relevant(*i)) {
@@ -57,8 +63,10 @@ pub fn weigh(findings: &mut [Finding], points: &[PointInfo], seen_of: &dyn Fn(&s
             if ls.is_empty() {
                 continue;
             }
-            let n = ls.iter().try_fold(0u64, |a, l| l.packets.map(|n| a + n));
-            total = total.zip(n).map(|(a, b)| a + b);
+            let n = ls
+                .iter()
+                .try_fold(0u64, |a, l| l.packets.map(|n| a.saturating_add(n)));
+            total = total.zip(n).map(|(a, b)| a.saturating_add(b));
             let mut causes: Vec<&str> = ls.iter().map(|l| l.cause.as_str()).collect();
             causes.dedup();
             lossy.push((i, n, causes));
@@ -80,7 +88,8 @@ pub fn weigh(findings: &mut [Finding], points: &[PointInfo], seen_of: &dyn Fn(&s
         // A point on both sides (saw the affected connections, sees replies)
         // that lost nothing meanwhile proves the absence.
         let witness = points.iter().enumerate().find(|(i, _)| {
-            *i < 64 && seen & replies & (1 << i) != 0 && !lossy.iter().any(|(j, _, _)| j == i)
+            let p = *i as u16;
+            seen.contains(p) && replies.contains(p) && !lossy.iter().any(|(j, _, _)| j == i)
         });
         let affected = f.affected.max(1);
         // Drops hit every real server's connections alike: one that fails
@@ -181,12 +190,22 @@ mod tests {
         f
     }
 
+    fn set(bits: u64) -> PointSet {
+        let mut s = PointSet::default();
+        for i in 0..64 {
+            if bits & (1 << i) != 0 {
+                s.insert(i);
+            }
+        }
+        s
+    }
+
     fn weighed(mut f: Finding, points: &[PointInfo], replies: u64) -> Finding {
         let seen = Seen {
-            reply_points: replies,
+            reply_points: set(replies),
             ..Seen::default()
         };
-        weigh(std::slice::from_mut(&mut f), points, &|_| seen);
+        weigh(std::slice::from_mut(&mut f), points, &|_, _| seen.clone());
         f
     }
 
@@ -252,11 +271,11 @@ mod tests {
         let run = |f: &Finding, failed_elsewhere: u64| {
             let mut f = f.clone();
             let seen = Seen {
-                reply_points: 1,
+                reply_points: set(1),
                 connections: 24,
                 failed: 8 + failed_elsewhere,
             };
-            weigh(std::slice::from_mut(&mut f), &pts, &|_| seen);
+            weigh(std::slice::from_mut(&mut f), &pts, &|_, _| seen.clone());
             f
         };
         let alone = run(&f, 3);

@@ -46,13 +46,22 @@ pub struct FlowView<'a> {
 impl<'a> FlowView<'a> {
     /// Interprets `flow`; `end_ts` is the end of the capture.
     pub fn new(flow: &'a Flow, model: &Model, hosts: &HostMap, end_ts: i64) -> FlowView<'a> {
-        let first = flow.syns.first();
-        // The VIP: a copy addressed to a configured VIP, else the first copy seen.
+        // The VIP: a copy addressed to a configured VIP, else the copy
+        // nearest the client, the one with the highest TTL (every router and
+        // the director decrement it). Not the first seen: capture points'
+        // clocks differ by milliseconds, and a NAT director's rewritten copy
+        // can carry an earlier time than the client's own.
+        let nearest = flow
+            .syns
+            .iter()
+            .filter(|c| c.outer.is_none())
+            .max_by_key(|c| (c.ttl, std::cmp::Reverse(c.at.time)))
+            .or(flow.syns.first());
         let addressed = flow
             .syns
             .iter()
             .find(|c| c.outer.is_none() && model.is_vip(c.dst))
-            .or(first);
+            .or(nearest);
         let (mut vip, mut vport) = addressed.map_or((flow.client, 0), |c| (c.dst, c.dport));
         // Only the real-server leg seen: map a configured RIP back to its VIP.
         if !model.is_vip(vip) {

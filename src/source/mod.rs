@@ -111,6 +111,36 @@ impl Loss {
     }
 }
 
+/// A set of capture points (a bit each).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PointSet(Vec<u64>);
+
+impl PointSet {
+    pub fn insert(&mut self, p: u16) {
+        let (w, b) = (usize::from(p) / 64, p % 64);
+        if self.0.len() <= w {
+            self.0.resize(w + 1, 0);
+        }
+        self.0[w] |= 1 << b;
+    }
+    pub fn contains(&self, p: u16) -> bool {
+        self.0
+            .get(usize::from(p) / 64)
+            .is_some_and(|w| w & (1 << (p % 64)) != 0)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+    pub fn union(&mut self, o: &PointSet) {
+        if self.0.len() < o.0.len() {
+            self.0.resize(o.0.len(), 0);
+        }
+        for (a, b) in self.0.iter_mut().zip(&o.0) {
+            *a |= b;
+        }
+    }
+}
+
 /// Losses kept per point; past this the newest is merged into the last.
 const MAX_LOSSES: usize = 256;
 
@@ -123,7 +153,10 @@ pub fn add_loss(v: &mut Vec<Loss>, l: Loss) {
         if touching || full {
             last.from = last.from.min(l.from);
             last.to = last.to.max(l.to);
-            last.packets = last.packets.zip(l.packets).map(|(a, b)| a + b);
+            last.packets = last
+                .packets
+                .zip(l.packets)
+                .map(|(a, b)| a.saturating_add(b));
             return;
         }
     }

@@ -30,12 +30,14 @@ pub struct NgReader<R: Read = BufReader<File>> {
     iface_base: u32,
     /// Every interface of the file so far, in order.
     pub described: Vec<IfDesc>,
-    /// Skip packet blocks unread (a scan for statistics).
+    /// Skip packet blocks unread (a scan for interfaces or statistics).
     skip_packets: bool,
-    /// Sections begun so far.
-    section: u32,
-    /// Per (section, interface), its latest statistics.
-    stats: Vec<((u32, u32), IfStats)>,
+    /// Read Interface Statistics Blocks (with `skip_packets`).
+    want_stats: bool,
+    /// How to pass over bytes without reading them (a seekable file).
+    skip: Option<fn(&mut R, u64) -> std::io::Result<()>>,
+    /// Per interface of the file, its latest statistics.
+    stats: std::collections::HashMap<u32, IfStats>,
 }
 
 /// What an Interface Statistics Block says (counters are since the start).
@@ -86,7 +88,9 @@ pub struct NgPacket {
 impl NgReader {
     pub fn open(path: &Path) -> Result<NgReader, String> {
         let f = File::open(path).map_err(|e| e.to_string())?;
-        NgReader::new(BufReader::new(f))
+        let mut r = NgReader::new(BufReader::new(f))?;
+        r.skip = Some(|r, n| r.seek_relative(i64::try_from(n).unwrap_or(i64::MAX)));
+        Ok(r)
     }
 }
 
@@ -100,8 +104,9 @@ impl<R: Read> NgReader<R> {
             iface_base: 0,
             described: Vec::new(),
             skip_packets: false,
-            section: 0,
-            stats: Vec::new(),
+            want_stats: false,
+            skip: None,
+            stats: std::collections::HashMap::new(),
         };
         match n.next_block()? {
             Some(SHB) => Ok(n),
@@ -142,10 +147,18 @@ impl<R: Read> NgReader<R> {
                 return Err(format!("invalid block length {len}"));
             }
             let want = (len - 8) as u64;
-            let got = std::io::copy(&mut (&mut self.reader).take(want), &mut std::io::sink())
-                .map_err(|e| e.to_string())?;
-            if got < want {
-                return Err("truncated block".into());
+            match self.skip {
+                // A file: seek past the packet (a truncated last block is
+                // found by the next header read, which comes up short).
+                Some(skip) => skip(&mut self.reader, want).map_err(|e| e.to_string())?,
+                None => {
+                    let got =
+                        std::io::copy(&mut (&mut self.reader).take(want), &mut std::io::sink())
+                            .map_err(|e| e.to_string())?;
+                    if got < want {
+                        return Err("truncated block".into());
+                    }
+                }
             }
             return Ok(Some(ty));
         }
@@ -224,9 +237,9 @@ impl<R: Read> NgReader<R> {
             };
             let short = || format!("pcapng block type {block_type:#x} is too short");
             match block_type {
-                SHB => self.section += 1,
+                SHB => {}
                 EPB | SPB if self.skip_packets => {}
-                ISB if self.skip_packets => {
+                ISB if self.want_stats => {
                     let (Some(iface), Some(hi), Some(lo)) = (u32_at(0), u32_at(4), u32_at(8))
                     else {
                         return Err(short());
@@ -270,19 +283,21 @@ impl<R: Read> NgReader<R> {
                         }
                         o += 4 + len.div_ceil(4) * 4;
                     }
-                    let key = (self.section, self.iface_base.saturating_add(iface));
+                    let key = self.iface_base.saturating_add(iface);
                     // Counters are cumulative; one a block leaves out keeps
                     // its earlier value.
-                    if let Some(i) = self.stats.iter().position(|(k, _)| *k == key) {
-                        let old = self.stats[i].1;
-                        self.stats[i].1 = IfStats {
-                            start: st.start.or(old.start),
-                            end: st.end.or(old.end),
-                            ifdrop: st.ifdrop.or(old.ifdrop),
-                            osdrop: st.osdrop.or(old.osdrop),
-                        };
-                    } else if self.stats.len() < 65_536 {
-                        self.stats.push((key, st));
+                    if let Some(old) = self.stats.get(&key).copied() {
+                        self.stats.insert(
+                            key,
+                            IfStats {
+                                start: st.start.or(old.start),
+                                end: st.end.or(old.end),
+                                ifdrop: st.ifdrop.or(old.ifdrop),
+                                osdrop: st.osdrop.or(old.osdrop),
+                            },
+                        );
+                    } else if self.stats.len() < MAX_INTERFACES {
+                        self.stats.insert(key, st);
                     }
                 }
                 IDB => {
@@ -407,11 +422,13 @@ pub fn recorded_losses(path: &Path) -> Vec<(u32, Loss)> {
         return Vec::new();
     };
     r.skip_packets = true;
+    r.want_stats = true;
     let mut buf = Vec::new();
     while let Ok(Some(_)) = r.next(&mut buf) {}
-    r.stats
+    let mut v: Vec<(u32, Loss)> = r
+        .stats
         .iter()
-        .filter_map(|((_, iface), s)| {
+        .filter_map(|(iface, s)| {
             let n = s.ifdrop.unwrap_or(0).saturating_add(s.osdrop.unwrap_or(0));
             let from = s.start.unwrap_or(i64::MIN);
             (n > 0).then_some((
@@ -424,7 +441,9 @@ pub fn recorded_losses(path: &Path) -> Vec<(u32, Loss)> {
                 },
             ))
         })
-        .collect()
+        .collect();
+    v.sort_by_key(|(i, _)| *i);
+    v
 }
 
 #[cfg(test)]

@@ -176,6 +176,8 @@ pub struct Pkt {
     buf: Arc<Vec<u8>>,
     start: u32,
     end: u32,
+    /// Its share of the memory its buffer takes, for bounds that count bytes.
+    pub cost: u32,
 }
 
 impl Pkt {
@@ -189,6 +191,7 @@ impl Pkt {
             wire_len,
             start: 0,
             end: data.len() as u32,
+            cost: data.len() as u32 + 48,
             buf: Arc::new(data.to_vec()),
         }
     }
@@ -279,6 +282,9 @@ pub struct Streams {
     threads: Vec<JoinHandle<()>>,
     reorder: Reorder,
     queued_bytes: Arc<AtomicUsize>,
+    inflight: Arc<AtomicUsize>,
+    /// Per point: its reader's end has come through the channel.
+    ended: Vec<bool>,
     disconnected: bool,
     /// Per point.
     undecodable: Vec<u64>,
@@ -299,6 +305,7 @@ impl Streams {
         let (tx, rx) = sync_channel::<Batch>(CHANNEL_BATCHES);
         let stop = Arc::new(AtomicBool::new(false));
         let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let inflight = Arc::new(AtomicUsize::new(0));
         let mut s = Streams {
             rx,
             infos: Vec::new(),
@@ -307,6 +314,8 @@ impl Streams {
             threads: Vec::new(),
             reorder: Reorder::new(0, Instant::now()),
             queued_bytes: queued_bytes.clone(),
+            inflight: inflight.clone(),
+            ended: Vec::new(),
             disconnected: false,
             undecodable: Vec::new(),
             owner: Vec::new(),
@@ -341,12 +350,14 @@ impl Streams {
                 return Err(InputError("too many capture points (at most 65535)".into()));
             }
             let t = {
-                let (tx, stop, shared, opts, queued) = (
+                let (tx, end_tx, stop, shared, opts, queued, inflight) = (
+                    tx.clone(),
                     tx.clone(),
                     stop.clone(),
                     shared.clone(),
                     opts.clone(),
                     queued_bytes.clone(),
+                    inflight.clone(),
                 );
                 std::thread::Builder::new()
                     .name(format!("capture-{i}"))
@@ -366,10 +377,33 @@ impl Streams {
                             first_at: None,
                             frame: 0,
                             queued: &queued,
+                            inflight: &inflight,
                         };
                         match file {
                             Some(f) => read_file(f, send),
                             None => read_point(spec, &opts, send, ready_tx),
+                        }
+                        // The end goes through the channel behind the last
+                        // batch, so the merge never mistakes "ended" for
+                        // "delivered everything" before it has.
+                        let mut end = Batch {
+                            points: base as u16..(base + n_points) as u16,
+                            arrived: Instant::now(),
+                            pkts: Vec::new(),
+                            upto: i64::MAX,
+                        };
+                        while !stop.load(Ordering::Relaxed) {
+                            match end_tx.try_send(end) {
+                                Ok(()) => {
+                                    inflight.fetch_add(1, Ordering::Relaxed);
+                                    break;
+                                }
+                                Err(TrySendError::Full(back)) => {
+                                    end = back;
+                                    std::thread::sleep(Duration::from_millis(2));
+                                }
+                                Err(TrySendError::Disconnected(_)) => break,
+                            }
                         }
                         shared.running.store(false, Ordering::Relaxed);
                     })
@@ -420,6 +454,7 @@ impl Streams {
         }
         super::merge::unique_names(&mut s.infos);
         s.reorder = Reorder::new(s.infos.len(), Instant::now());
+        s.ended = vec![false; s.infos.len()];
         Ok(s)
     }
 
@@ -443,7 +478,7 @@ impl Streams {
             match r {
                 Ok(b) => {
                     got = true;
-                    self.reorder.take(b);
+                    self.take(b);
                     if self.reorder.queued() >= reorder::QUEUED_MAX {
                         break;
                     }
@@ -452,11 +487,7 @@ impl Streams {
                 Err(RecvTimeoutError::Disconnected) => self.disconnected = true,
             }
         }
-        let running: Vec<bool> = self
-            .owner
-            .iter()
-            .map(|&o| self.shared[o].running.load(Ordering::Relaxed))
-            .collect();
+        let running: Vec<bool> = self.ended.iter().map(|e| !e).collect();
         let before = out.len();
         self.reorder
             .release(Instant::now(), &running, self.disconnected, out);
@@ -464,6 +495,22 @@ impl Streams {
         self.released(&pkts[before..]);
         *out = pkts;
         !(self.disconnected && self.reorder.queued() == 0)
+    }
+
+    /// Takes a batch into the merge. Its time there counts from now: a
+    /// batch that waited in the channel while the analysis was busy has not
+    /// been held, and its point was not idle.
+    fn take(&mut self, mut b: Batch) {
+        self.inflight.fetch_sub(1, Ordering::Relaxed);
+        b.arrived = Instant::now();
+        if b.upto == i64::MAX {
+            for i in b.points.clone() {
+                if let Some(e) = self.ended.get_mut(usize::from(i)) {
+                    *e = true;
+                }
+            }
+        }
+        self.reorder.take(b);
     }
 
     fn released(&mut self, pkts: &[Pkt]) {
@@ -480,7 +527,7 @@ impl Streams {
     /// After [`Streams::stop`]: everything still queued, in time order.
     pub fn drain(&mut self, out: &mut Vec<Pkt>) {
         while let Ok(b) = self.rx.try_recv() {
-            self.reorder.take(b);
+            self.take(b);
         }
         let before = out.len();
         self.reorder.release(Instant::now(), &[], true, out);
@@ -594,6 +641,8 @@ struct Sender<'a> {
     first_at: Option<Instant>,
     frame: u64,
     queued: &'a AtomicUsize,
+    /// Batches sent and not yet taken by the merge (all readers).
+    inflight: &'a AtomicUsize,
 }
 
 impl Sender<'_> {
@@ -638,12 +687,25 @@ impl Sender<'_> {
     /// Tells the consumer this point is caught up: it will send nothing
     /// captured before `upto`. Skipped when the channel is full.
     fn heartbeat(&mut self, upto: i64) {
-        let _ = self.tx.try_send(Batch {
-            points: self.points.clone(),
-            arrived: Instant::now(),
-            pkts: Vec::new(),
-            upto,
-        });
+        // Never past a packet still waiting in the batch.
+        let upto = self
+            .batch
+            .iter()
+            .map(|p| p.ts.saturating_sub(1))
+            .min()
+            .map_or(upto, |t| t.min(upto));
+        if self
+            .tx
+            .try_send(Batch {
+                points: self.points.clone(),
+                arrived: Instant::now(),
+                pkts: Vec::new(),
+                upto,
+            })
+            .is_ok()
+        {
+            self.inflight.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// How long until the batch is due by age (None: it is empty).
@@ -664,7 +726,14 @@ impl Sender<'_> {
         if self.batch.is_empty() {
             return true;
         }
-        let buf = Arc::new(std::mem::take(&mut self.bytes));
+        let mut bytes_buf = std::mem::take(&mut self.bytes);
+        // A quiet interface's few packets should not keep a large buffer
+        // alive (the export ring may hold them for long).
+        if bytes_buf.len() * 4 < bytes_buf.capacity() {
+            bytes_buf.shrink_to_fit();
+        }
+        let cost = (bytes_buf.capacity() / self.batch.len().max(1) + 48) as u32;
+        let buf = Arc::new(bytes_buf);
         if self.pool.len() < POOL_BUFFERS {
             self.pool.push(buf.clone());
         }
@@ -680,6 +749,7 @@ impl Sender<'_> {
                 buf: buf.clone(),
                 start: p.start,
                 end: p.end,
+                cost,
             })
             .collect();
         let bytes = std::mem::take(&mut self.batch_bytes);
@@ -701,7 +771,10 @@ impl Sender<'_> {
                 })
             };
             match r {
-                Ok(()) => true,
+                Ok(()) => {
+                    self.inflight.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
                 Err(TrySendError::Full(b)) => {
                     let n = b.pkts.len() as u64;
                     self.shared.lvsdiag_drops.fetch_add(n, Ordering::Relaxed);
@@ -717,11 +790,24 @@ impl Sender<'_> {
                 Err(TrySendError::Disconnected(_)) => false,
             }
         } else {
+            // Files and streams wait instead of dropping, and leave half the
+            // room (channel and bytes) to live interfaces, which cannot wait.
+            while self.inflight.load(Ordering::Relaxed) >= CHANNEL_BATCHES / 2
+                || self.queued.load(Ordering::Relaxed) + bytes > QUEUED_BYTES_MAX / 2
+            {
+                if self.stop.load(Ordering::Relaxed) {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
             self.queued.fetch_add(bytes, Ordering::Relaxed);
             let mut b = b;
             loop {
                 match self.tx.try_send(b) {
-                    Ok(()) => return true,
+                    Ok(()) => {
+                        self.inflight.fetch_add(1, Ordering::Relaxed);
+                        return true;
+                    }
                     Err(TrySendError::Full(back)) => {
                         if self.stop.load(Ordering::Relaxed) {
                             return false;
@@ -1211,6 +1297,8 @@ fn read_command(
         return;
     }
     let status = child.0.wait().ok();
+    // Reaped: its process group id may be reused; stop() must not signal it.
+    send.shared.pgid.store(0, Ordering::Relaxed);
     let ok = status.is_some_and(|s| s.success());
     if error.is_some() || !ok {
         send.fail(format!(
