@@ -136,6 +136,11 @@ fn a_stream_that_dies_midway_keeps_its_results_and_exits_2() {
         serde_json::from_slice(&o.stdout).expect("the report of what was read");
     let pkts = v["inputs"][0]["packets"].as_u64().unwrap();
     assert!(pkts > 10 && pkts < 262, "{pkts}");
+    // What it did not send is unseen: a loss from its last packet on.
+    let losses = v["inputs"][0]["losses"].as_array().unwrap();
+    assert_eq!(losses.len(), 1, "{losses:?}");
+    assert_eq!(losses[0]["cause"], "ended");
+    assert!(losses[0]["to"].is_null());
     let err = String::from_utf8_lossy(&o.stderr);
     let last = err.lines().last().unwrap();
     assert!(

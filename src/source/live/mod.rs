@@ -1301,6 +1301,10 @@ fn read_command(
     send.shared.pgid.store(0, Ordering::Relaxed);
     let ok = status.is_some_and(|s| s.success());
     if error.is_some() || !ok {
+        // What it would have sent after this is unseen: no proof of absence.
+        if let Some((_, last)) = send.span {
+            send.shared.lost(Loss::ended(last));
+        }
         send.fail(format!(
             "{shown}: the command's stream ended after {} packets ({}{}{}); the packets before it were analyzed. Check the command: {}",
             send.frame,
