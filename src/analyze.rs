@@ -146,3 +146,70 @@ pub fn exit_status(a: &Analysis, fail_on: Option<Severity>) -> i32 {
         _ => 0,
     }
 }
+
+/// `--expect FILE`: the findings a capture set must yield, in the shape of
+/// the fixtures' expected.json: `{"findings": [{"code", "severity",
+/// "real_server"}]}` (other keys are ignored; `real_server` may be absent or
+/// null). Findings at warning and above are compared, as a multiset.
+/// Returns the differences, one line each (empty: exactly those).
+pub fn expect(a: &Analysis, path: &Path) -> Result<Vec<String>, InputError> {
+    let shown = sanitize(&path.display().to_string());
+    let text = std::fs::read(path)
+        .map_err(|e| InputError(format!("{shown}: cannot read the expectation: {e}")))?;
+    let v: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
+        InputError(format!(
+            "{shown}: not JSON ({e}); give {{\"findings\": [{{\"code\": ..., \"severity\": ..., \"real_server\": ...}}]}}"
+        ))
+    })?;
+    let Some(list) = v.get("findings").and_then(|f| f.as_array()) else {
+        return Err(InputError(format!(
+            "{shown}: no \"findings\" list; give {{\"findings\": [{{\"code\": ..., \"severity\": ..., \"real_server\": ...}}]}}"
+        )));
+    };
+    let mut want: Vec<(String, String, String)> = Vec::new();
+    for (i, f) in list.iter().enumerate() {
+        let field = |k: &str| f.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        let (Some(code), Some(sev)) = (field("code"), field("severity")) else {
+            return Err(InputError(format!(
+                "{shown}: findings[{i}] needs \"code\" and \"severity\""
+            )));
+        };
+        if !matches!(sev.as_str(), "warning" | "error") {
+            continue; // info is not compared
+        }
+        want.push((code, sev, field("real_server").unwrap_or_default()));
+    }
+    let mut got: Vec<(String, String, String)> = a
+        .findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+        .map(|f| {
+            (
+                f.code.to_string(),
+                f.severity.as_str().to_string(),
+                f.real_server.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    want.sort();
+    got.sort();
+    let show = |(c, s, r): &(String, String, String)| {
+        if r.is_empty() {
+            format!("{s} {c}")
+        } else {
+            format!("{s} {c} [{}]", sanitize(r))
+        }
+    };
+    let mut diff = Vec::new();
+    let mut rest = got.clone();
+    for w in &want {
+        match rest.iter().position(|g| g == w) {
+            Some(i) => {
+                rest.remove(i);
+            }
+            None => diff.push(format!("missing:    {}", show(w))),
+        }
+    }
+    diff.extend(rest.iter().map(|g| format!("unexpected: {}", show(g))));
+    Ok(diff)
+}

@@ -18,8 +18,23 @@ fn main() -> ExitCode {
         Some(Cmd::Capture(c)) => run_capture(c),
         Some(Cmd::Snapshot(a)) => run_snapshot(a),
         Some(Cmd::Check(a)) => run_check(a),
+        Some(Cmd::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "lvsdiag", &mut std::io::stdout());
+            0
+        }
+        Some(Cmd::Man) => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => 0,
+                Err(e) => fail(&format!("cannot write the man page: {e}")),
+            }
+        }
         None => {
-            if cli.tui.src.inputs.is_empty() && !cli.tui.src.is_live() {
+            if cli.tui.src.inputs.is_empty()
+                && cli.tui.src.read.is_empty()
+                && !cli.tui.src.is_live()
+            {
                 let _ = <Cli as clap::CommandFactory>::command().print_help();
                 2
             } else {

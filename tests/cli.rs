@@ -419,3 +419,133 @@ fn nonsense_values_are_refused() {
         assert!(err.contains("invalid value"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn completions_and_the_man_page_are_generated() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let o = lvsdiag(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0), "{shell}");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.contains("lvsdiag") && out.contains("analyze"),
+            "{shell}"
+        );
+    }
+    let o = lvsdiag(&["man"]);
+    assert_eq!(o.status.code(), Some(0));
+    let man = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH lvsdiag"),
+        "{}",
+        &man[..200.min(man.len())]
+    );
+    assert!(man.contains("analyze") && man.contains("capture"));
+}
+
+#[test]
+fn dash_r_reads_a_capture_file_as_tcpdump_does() {
+    let dir = fixture("dr-rs-no-vip");
+    let mut args = vec!["analyze", "--format", "json", "--fail-on", "never"];
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .map(|p| p.display().to_string())
+        .collect();
+    for f in &files {
+        args.push("-r");
+        args.push(f);
+    }
+    let o = lvsdiag(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["inputs"].as_array().unwrap().len(), files.len());
+    assert!(v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "dr-rs-no-reply"));
+}
+
+/// `--expect` on every fixture: its own expected.json passes (exit 0, also
+/// for the broken ones); one finding taken away or added fails with exit 1
+/// and says which.
+#[test]
+fn expect_passes_a_capture_set_that_yields_exactly_its_findings() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut n = 0;
+    for d in std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()) {
+        let exp = d.join("expected.json");
+        if !exp.is_file() {
+            continue;
+        }
+        // The captures alone (no snapshots): the "findings" list.
+        let mut args = vec![
+            "analyze".to_string(),
+            "--expect".into(),
+            exp.display().to_string(),
+        ];
+        let mut pcaps: Vec<String> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+            .map(|p| p.display().to_string())
+            .collect();
+        pcaps.sort();
+        args.extend(pcaps.iter().cloned());
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = lvsdiag(&refs);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}: {}",
+            d.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        n += 1;
+    }
+    assert!(n >= 15);
+    // A broken set against the expectation of a healthy one, and back.
+    let broken = fixture("dr-rs-no-vip");
+    let healthy = fixture("dr-healthy").join("expected.json");
+    let o = lvsdiag(&[
+        "analyze",
+        "--expect",
+        healthy.to_str().unwrap(),
+        broken.join("director-eth0.pcap").to_str().unwrap(),
+        broken.join("rs3-eth0.pcap").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("differ") && err.contains("unexpected: error dr-rs-no-reply [192.0.2.13]"),
+        "{err}"
+    );
+    let exp = tmp("expect-missing.json", br#"{"findings":[{"code":"vip-arp-multiple-owners","severity":"error","real_server":"192.0.2.12"}]}"#);
+    let o = lvsdiag(&[
+        "analyze",
+        "--expect",
+        exp.to_str().unwrap(),
+        fixture("dr-healthy").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("missing:    error vip-arp-multiple-owners [192.0.2.12]"),
+        "{err}"
+    );
+    // Not an expectation: one line, exit 2.
+    let bad = tmp("expect-bad.json", b"[1,2]");
+    let o = lvsdiag(&[
+        "analyze",
+        "--expect",
+        bad.to_str().unwrap(),
+        fixture("dr-healthy").to_str().unwrap(),
+    ]);
+    assert_one_line_error(&o, "no \"findings\" list");
+}

@@ -47,6 +47,22 @@ pub(crate) fn finish_analyze(a: &AnalyzeArgs, analysis: &Analysis) -> u8 {
     if point_errors(Some(analysis)) != 0 {
         return 2;
     }
+    if let Some(path) = &a.expect {
+        return match lvsdiag::analyze::expect(analysis, path) {
+            Ok(diff) if diff.is_empty() => 0,
+            Ok(diff) => {
+                eprintln!(
+                    "lvsdiag: the findings differ from {}:",
+                    sanitize(&path.display().to_string())
+                );
+                for d in diff {
+                    eprintln!("  {d}");
+                }
+                1
+            }
+            Err(e) => fail(&e.to_string()),
+        };
+    }
     lvsdiag::analyze::exit_status(analysis, fail_on(a.report.fail_on)) as u8
 }
 

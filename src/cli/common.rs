@@ -23,6 +23,9 @@ pub(crate) fn prepare(
     m: &ModelArgs,
     src: &mut SourceArgs,
 ) -> Result<(lvsdiag::model::Model, Vec<system::HostSnapshot>), u8> {
+    // -r FILE is a capture file like any named one.
+    let read = std::mem::take(&mut src.read);
+    src.inputs.extend(read);
     let (mut model, warnings) =
         lvsdiag::analyze::build_model(&m.vip, &m.ipvs).map_err(|e| fail(&e.to_string()))?;
     let (json, inputs): (Vec<String>, Vec<String>) = src

@@ -57,6 +57,13 @@ pub(crate) enum Cmd {
     Snapshot(SnapshotArgs),
     /// Cross-check the live configuration (snapshots, no capture) and report findings.
     Check(CheckArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout: lvsdiag man > lvsdiag.1
+    Man,
     /// Write synthetic captures for benchmarks and bound tests.
     #[command(hide = true)]
     Generate {
@@ -75,6 +82,9 @@ pub(crate) struct SourceArgs {
     /// file stem (NAME=PATH to name it); `*.json` files are configuration snapshots.
     #[arg(value_name = "[NAME=]PATH")]
     pub(crate) inputs: Vec<String>,
+    /// A capture file to read (repeatable), as with tcpdump -r; the same as naming it.
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub(crate) read: Vec<String>,
     /// Capture live on an interface (repeatable): -i eth0, -i dir=eth0, -i rs1=eth0@rs1
     /// (IFACE@NETNS: inside network namespace NETNS).
     #[arg(short = 'i', long = "interface", value_name = "[NAME=]IFACE[@NETNS]")]
@@ -206,6 +216,11 @@ pub(crate) struct AnalyzeArgs {
     /// Ctrl-C, --duration, or every source ends.
     #[arg(long)]
     pub(crate) live: bool,
+    /// CI: the findings (warning and above) the captures must yield, as JSON
+    /// {"findings":[{"code","severity","real_server"}]}; exit 0 when exactly those,
+    /// 1 with the differences on stderr.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) expect: Option<std::path::PathBuf>,
     /// Seconds between reports with --live.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub(crate) interval: f64,
