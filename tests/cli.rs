@@ -549,3 +549,60 @@ fn expect_passes_a_capture_set_that_yields_exactly_its_findings() {
     ]);
     assert_one_line_error(&o, "no \"findings\" list");
 }
+
+/// `--format junit`: well-formed JUnit XML in the shape the common test
+/// reporters read (testsuites > testsuite > testcase, failure with type and
+/// message, counts that add up), checked with Python's XML parser; a
+/// failing set (a failure on the broken real server) and a passing one.
+#[test]
+fn junit_reports_a_test_case_per_service_and_real_server() {
+    let check = r#"
+import sys, xml.etree.ElementTree as ET
+root = ET.fromstring(sys.stdin.read())
+assert root.tag == "testsuites", root.tag
+total = fails = 0
+out = []
+for s in root.findall("testsuite"):
+    cases = s.findall("testcase")
+    f = [c for c in cases if c.find("failure") is not None]
+    assert int(s.get("tests")) == len(cases) and int(s.get("failures")) == len(f)
+    for c in cases:
+        assert c.get("name") and c.get("classname")
+        for x in c.findall("failure"):
+            assert x.get("type") and x.get("message")
+            out.append(c.get("name") + " " + x.get("type"))
+    total += len(cases); fails += len(f)
+assert int(root.get("tests")) == total and int(root.get("failures")) == fails
+print(total, fails, ";".join(out))
+"#;
+    for (fixture_name, want) in [
+        ("dr-rs-no-vip", "4 1 real server 192.0.2.13 dr-rs-no-reply"),
+        ("dr-healthy", "4 0 "),
+    ] {
+        let o = lvsdiag(&[
+            "analyze",
+            "--format",
+            "junit",
+            fixture(fixture_name).to_str().unwrap(),
+        ]);
+        let py = Command::new("python3")
+            .args(["-c", check])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        use std::io::Write;
+        py.stdin.as_ref().unwrap().write_all(&o.stdout).unwrap();
+        let r = py.wait_with_output().unwrap();
+        assert!(
+            r.status.success(),
+            "{fixture_name}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&r.stdout).trim_end(),
+            want.trim_end(),
+            "{fixture_name}"
+        );
+    }
+}

@@ -122,6 +122,8 @@ pub(crate) fn analyze_live(
                         false,
                         p.elapsed.as_secs_f64(),
                     )),
+                    // JUnit is one document: the final report only.
+                    Format::Junit => true,
                     Format::Text => {
                         emit(&format!(
                             "--- lvsdiag: report after {secs} s (running; Ctrl-C stops) ---\n"

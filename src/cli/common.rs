@@ -114,6 +114,7 @@ pub(crate) fn fail_on(f: FailOn) -> Option<Severity> {
 pub(crate) fn render(analysis: &Analysis, r: &ReportArgs) -> String {
     match r.format {
         Format::Json => json::render(analysis),
+        Format::Junit => lvsdiag::report::junit::render(analysis, fail_on(r.fail_on)),
         Format::Text => {
             let color = match r.color {
                 Color::Always => true,

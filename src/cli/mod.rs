@@ -235,7 +235,7 @@ pub(crate) struct AnalyzeArgs {
 #[derive(clap::Args)]
 pub(crate) struct ReportArgs {
     /// Report format: text for a person, json for scripts and CI (with --live, one
-    /// document per line).
+    /// document per line), junit for CI test reporters.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
     /// Exit 1 when a finding is at or above this severity.
@@ -319,6 +319,9 @@ pub(crate) enum ModeArg {
 pub(crate) enum Format {
     Text,
     Json,
+    /// JUnit XML: a test case per service and real server, a failure per finding at
+    /// or above --fail-on.
+    Junit,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -1,6 +1,7 @@
 //! Reports: the analysis as text for a person, as JSON for CI.
 
 pub mod json;
+pub mod junit;
 pub mod text;
 
 pub use crate::text::{fmt_time, fmt_utc, sanitize};
