@@ -419,3 +419,39 @@ fn config_view_and_detail_show_the_snapshot_cross_check() {
         "{d}"
     );
 }
+
+/// An ssh session at 3 a.m. is 80×24, sometimes less: the Services view
+/// drops columns by importance (sched, resets, RTT first) and keeps the
+/// real server, its failures and its verdict on every row.
+#[test]
+fn small_terminals_keep_the_verdict_of_every_real_server() {
+    let (_s, p) = fixture("dr-rs-no-vip");
+    let app = App::new("test".into());
+    for (w, h) in [(80, 24), (60, 15)] {
+        let out = screen(&app, &p, w, h);
+        let lines: Vec<&str> = out.lines().collect();
+        let head = lines
+            .iter()
+            .find(|l| l.contains("service / real server"))
+            .expect("header");
+        assert!(
+            head.contains("failed") && head.contains("verdict"),
+            "{w}x{h}:\n{out}"
+        );
+        for rs in ["192.0.2.11", "192.0.2.12"] {
+            let row = lines
+                .iter()
+                .find(|l| l.contains(&format!("└ {rs}")))
+                .expect(rs);
+            assert!(row.contains("OK"), "{w}x{h}: {row}");
+        }
+        let broken = lines
+            .iter()
+            .find(|l| l.contains("└ 192.0.2.13"))
+            .expect("rs3");
+        assert!(
+            broken.contains("ERROR") && broken.contains(" 8 "),
+            "{w}x{h}: {broken}"
+        );
+    }
+}

@@ -113,6 +113,9 @@ fn draw_title(f: &mut Frame, area: Rect, app: &App, d: &Published) {
         Span::styled(" PAUSED ", Style::new().fg(Color::Black).bg(Color::Yellow))
     } else if d.done {
         Span::styled(" DONE ", Style::new().fg(Color::Black).bg(Color::Green))
+    } else if a.points.iter().all(|p| p.live.is_none()) {
+        // Files being read (or replayed with --speed): not a live capture.
+        Span::styled(" READING ", Style::new().fg(Color::Black).bg(Color::Blue))
     } else {
         Span::styled(" LIVE ", Style::new().fg(Color::Black).bg(Color::Cyan))
     };
@@ -291,7 +294,7 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
         .unwrap_or(0)
         .clamp(21, 48) as u16
         + 1;
-    let rows: Vec<Row> = svc_rows
+    let rows: Vec<(Vec<Cell>, Style)> = svc_rows
         .into_iter()
         .map(|r| match r {
             SvcRow::Service(s) => {
@@ -303,19 +306,21 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
                     .map(|f| f.severity)
                     .max();
                 let st = &s.stats;
-                Row::new(vec![
-                    Cell::from(label),
-                    Cell::from(s.service.mode.map_or("?".into(), |m| m.to_string())),
-                    Cell::from(s.service.scheduler.clone().unwrap_or_default()),
-                    Cell::from(st.connections.to_string()),
-                    Cell::from(st.established.to_string()),
-                    Cell::from(st.failed.to_string()),
-                    Cell::from(st.syn_retransmits.to_string()),
-                    Cell::from(st.resets.to_string()),
-                    Cell::from(rtt(st.rtt_ms())),
-                    verdict_cell(worst, st.connections, None),
-                ])
-                .style(Style::new().add_modifier(Modifier::BOLD))
+                (
+                    vec![
+                        Cell::from(label),
+                        Cell::from(s.service.mode.map_or("?".into(), |m| m.to_string())),
+                        Cell::from(s.service.scheduler.clone().unwrap_or_default()),
+                        Cell::from(st.connections.to_string()),
+                        Cell::from(st.established.to_string()),
+                        Cell::from(st.failed.to_string()),
+                        Cell::from(st.syn_retransmits.to_string()),
+                        Cell::from(st.resets.to_string()),
+                        Cell::from(rtt(st.rtt_ms())),
+                        verdict_cell(worst, st.connections, None),
+                    ],
+                    Style::new().add_modifier(Modifier::BOLD),
+                )
             }
             SvcRow::Server(r) => {
                 let name = rs_name(r);
@@ -328,41 +333,37 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
                     })
                     .max_by_key(|f| f.severity);
                 let st = &r.stats;
-                Row::new(vec![
-                    Cell::from(format!("  └ {name}")),
-                    Cell::from(r.mode.map_or("?".into(), |m| m.to_string())),
-                    Cell::from(r.weight.map_or(String::new(), |w| format!("w{w}"))),
-                    Cell::from(st.connections.to_string()),
-                    Cell::from(st.established.to_string()),
-                    Cell::from(st.failed.to_string()),
-                    Cell::from(st.syn_retransmits.to_string()),
-                    Cell::from(st.resets.to_string()),
-                    Cell::from(rtt(st.rtt_ms())),
-                    verdict_cell(
-                        worst.map(|f| f.severity),
-                        st.connections,
-                        worst.map(|f| f.code),
-                    ),
-                ])
+                // A broken real server's whole row in its colour.
+                let style = match worst.map(|f| f.severity) {
+                    Some(Severity::Error) => sev_style(Severity::Error),
+                    Some(Severity::Warning) => sev_style(Severity::Warning),
+                    _ => Style::new(),
+                };
+                (
+                    vec![
+                        Cell::from(format!("  └ {name}")),
+                        Cell::from(r.mode.map_or("?".into(), |m| m.to_string())),
+                        Cell::from(r.weight.map_or(String::new(), |w| format!("w{w}"))),
+                        Cell::from(st.connections.to_string()),
+                        Cell::from(st.established.to_string()),
+                        Cell::from(st.failed.to_string()),
+                        Cell::from(st.syn_retransmits.to_string()),
+                        Cell::from(st.resets.to_string()),
+                        Cell::from(rtt(st.rtt_ms())),
+                        verdict_cell(
+                            worst.map(|f| f.severity),
+                            st.connections,
+                            worst.map(|f| f.code),
+                        ),
+                    ],
+                    style,
+                )
             }
         })
         .collect();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(name_w),
-            Constraint::Length(5),
-            Constraint::Length(6),
-            Constraint::Length(7),
-            Constraint::Length(7),
-            Constraint::Length(7),
-            Constraint::Length(7),
-            Constraint::Length(7),
-            Constraint::Length(8),
-            Constraint::Fill(1),
-        ],
-    )
-    .header(header([
+    // Columns go by importance as the terminal narrows: sched, resets and
+    // RTT first; the name, failed and the verdict never.
+    const HEADS: [&str; 10] = [
         "service / real server",
         "mode",
         "sched",
@@ -373,9 +374,58 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
         "resets",
         "RTT ms",
         "verdict",
-    ]))
-    .row_highlight_style(SELECTED)
-    .block(top_block("services → real servers"));
+    ];
+    let widths: [u16; 10] = [name_w, 5, 6, 7, 7, 7, 7, 7, 8, 0];
+    const DROP_ORDER: [usize; 7] = [2, 7, 8, 6, 4, 1, 3];
+    const VERDICT_MIN: u16 = 24;
+    let avail = top.width.saturating_sub(2);
+    let mut keep = [true; 10];
+    let used = |keep: &[bool; 10]| -> u16 {
+        (0..9)
+            .filter(|&i| keep[i])
+            .map(|i| widths[i] + 1)
+            .sum::<u16>()
+    };
+    for i in DROP_ORDER {
+        if used(&keep) + VERDICT_MIN <= avail {
+            break;
+        }
+        keep[i] = false;
+    }
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .map(|(cells, style)| {
+            Row::new(
+                cells
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| keep[*i])
+                    .map(|(_, c)| c),
+            )
+            .style(style)
+        })
+        .collect();
+    let constraints: Vec<Constraint> = (0..10)
+        .filter(|&i| keep[i])
+        .map(|i| {
+            if i == 9 {
+                Constraint::Fill(1)
+            } else {
+                Constraint::Length(widths[i])
+            }
+        })
+        .collect();
+    let table = Table::new(rows, constraints)
+        .header(header(
+            HEADS
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| keep[*i])
+                .map(|(_, h)| *h)
+                .collect::<Vec<_>>(),
+        ))
+        .row_highlight_style(SELECTED)
+        .block(top_block("services → real servers"));
     let mut st = TableState::default().with_selected(Some(app.selected[0]));
     f.render_stateful_widget(table, top, &mut st);
 
@@ -1021,7 +1071,7 @@ capture points table; a point that ended is named in the title.";
     );
 }
 
-fn header<'a, const N: usize>(cols: [&'a str; N]) -> Row<'a> {
+fn header<'a>(cols: impl IntoIterator<Item = &'a str>) -> Row<'a> {
     Row::new(cols).style(Style::new().add_modifier(Modifier::UNDERLINED))
 }
 
