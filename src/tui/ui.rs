@@ -307,18 +307,16 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
                     .max();
                 let st = &s.stats;
                 (
-                    vec![
-                        Cell::from(label),
-                        Cell::from(s.service.mode.map_or("?".into(), |m| m.to_string())),
-                        Cell::from(s.service.scheduler.clone().unwrap_or_default()),
-                        Cell::from(st.connections.to_string()),
-                        Cell::from(st.established.to_string()),
-                        Cell::from(st.failed.to_string()),
-                        Cell::from(st.syn_retransmits.to_string()),
-                        Cell::from(st.resets.to_string()),
-                        Cell::from(rtt(st.rtt_ms())),
-                        verdict_cell(worst, st.connections, None),
-                    ],
+                    [
+                        vec![
+                            Cell::from(label),
+                            Cell::from(s.service.mode.map_or("?".into(), |m| m.to_string())),
+                            Cell::from(s.service.scheduler.clone().unwrap_or_default()),
+                        ],
+                        stat_cells(st),
+                        vec![verdict_cell(worst, st.connections, None)],
+                    ]
+                    .concat(),
                     Style::new().add_modifier(Modifier::BOLD),
                 )
             }
@@ -340,22 +338,20 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
                     _ => Style::new(),
                 };
                 (
-                    vec![
-                        Cell::from(format!("  └ {name}")),
-                        Cell::from(r.mode.map_or("?".into(), |m| m.to_string())),
-                        Cell::from(r.weight.map_or(String::new(), |w| format!("w{w}"))),
-                        Cell::from(st.connections.to_string()),
-                        Cell::from(st.established.to_string()),
-                        Cell::from(st.failed.to_string()),
-                        Cell::from(st.syn_retransmits.to_string()),
-                        Cell::from(st.resets.to_string()),
-                        Cell::from(rtt(st.rtt_ms())),
-                        verdict_cell(
+                    [
+                        vec![
+                            Cell::from(format!("  └ {name}")),
+                            Cell::from(r.mode.map_or("?".into(), |m| m.to_string())),
+                            Cell::from(r.weight.map_or(String::new(), |w| format!("w{w}"))),
+                        ],
+                        stat_cells(st),
+                        vec![verdict_cell(
                             worst.map(|f| f.severity),
                             st.connections,
                             worst.map(|f| f.code),
-                        ),
-                    ],
+                        )],
+                    ]
+                    .concat(),
                     style,
                 )
             }
@@ -1069,6 +1065,18 @@ capture points table; a point that ended is named in the title.";
         ),
         r,
     );
+}
+
+/// The counts of a service or real server row.
+fn stat_cells(st: &crate::engine::Stats) -> Vec<Cell<'static>> {
+    vec![
+        Cell::from(st.connections.to_string()),
+        Cell::from(st.established.to_string()),
+        Cell::from(st.failed.to_string()),
+        Cell::from(st.syn_retransmits.to_string()),
+        Cell::from(st.resets.to_string()),
+        Cell::from(rtt(st.rtt_ms())),
+    ]
 }
 
 fn header<'a>(cols: impl IntoIterator<Item = &'a str>) -> Row<'a> {
