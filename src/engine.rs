@@ -583,13 +583,8 @@ impl Engine {
             ));
         }
         for p in points.iter().filter(|p| !p.losses.is_empty()) {
-            let n = p
-                .losses
-                .iter()
-                .try_fold(0u64, |a, l| l.packets.map(|n| a + n));
-            let mut causes: Vec<&str> = p.losses.iter().map(|l| l.cause.as_str()).collect();
+            let (n, mut causes) = crate::source::sum_losses(&p.losses);
             causes.sort();
-            causes.dedup();
             notes.push(format!(
                 "{} lost {} ({}): what is not seen there is no proof that it did not happen; each finding that rests on an absence says whether these drops could explain it.",
                 p.name,

@@ -6,6 +6,8 @@
 //! director's rewritten SYN stamped before the client's own made the real
 //! server's address look like the VIP.)
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -22,19 +24,7 @@ fn findings(dir: &Path) -> Vec<String> {
             String::from_utf8_lossy(&o.stderr)
         )
     });
-    let mut out: Vec<String> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            format!(
-                "{} {} {} {}",
-                f["code"], f["severity"], f["service"], f["real_server"]
-            )
-        })
-        .collect();
-    out.sort();
-    out
+    common::findings(&v)
 }
 
 #[test]

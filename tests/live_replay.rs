@@ -10,6 +10,9 @@
 //! says on one line that it was not run. The namespace has no addresses and
 //! no routes: the replayed frames go nowhere else.
 
+mod common;
+
+use common::{findings, pcaps};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -101,38 +104,11 @@ fn bin() -> String {
     std::env::var("LVSDIAG_REPLAY_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_lvsdiag").into())
 }
 
-fn findings(json: &serde_json::Value) -> Vec<(String, String, String, String)> {
-    let mut out: Vec<_> = json["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .map(|f| {
-            (
-                f["code"].as_str().unwrap_or("").to_string(),
-                f["severity"].as_str().unwrap_or("").to_string(),
-                f["service"].as_str().unwrap_or("").to_string(),
-                f["real_server"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 /// The first packet's time of a capture file, in nanoseconds.
 fn first_ts(path: &Path) -> Option<i64> {
     let mut c = pcap::Capture::from_file_with_precision(path, pcap::Precision::Nano).ok()?;
     let p = c.next_packet().ok()?;
     Some(p.header.ts.tv_sec * 1_000_000_000 + p.header.ts.tv_usec)
-}
-
-fn pcaps(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    v.retain(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"));
-    v.sort();
-    v
 }
 
 fn stem(p: &Path) -> String {

@@ -2,7 +2,10 @@
 //! interfaces (mergecap, dumpcap -i a -i b, lvsdiag's own capture/export)
 //! gives the same findings as the directory of its separate files.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{findings, fixture, pcaps};
+use std::path::Path;
 use std::process::Command;
 
 fn lvsdiag(args: &[&str]) -> serde_json::Value {
@@ -16,41 +19,6 @@ fn lvsdiag(args: &[&str]) -> serde_json::Value {
         String::from_utf8_lossy(&o.stderr)
     );
     serde_json::from_slice(&o.stdout).expect("json")
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(name)
-}
-
-fn pcaps(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
-        .collect();
-    v.sort();
-    v
-}
-
-fn findings(v: &serde_json::Value) -> Vec<String> {
-    let mut out: Vec<String> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            format!(
-                "{} {} {} {}",
-                f["code"].as_str().unwrap(),
-                f["severity"].as_str().unwrap(),
-                f["service"].as_str().unwrap_or(""),
-                f["real_server"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 fn json(args: &[&str]) -> Vec<String> {

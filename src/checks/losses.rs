@@ -8,7 +8,7 @@
 //! it is lowered one step and says why. Every such finding names the losses.
 
 use crate::finding::{Finding, Severity};
-use crate::source::{PointInfo, PointSet};
+use crate::source::{sum_losses, PointInfo, PointSet};
 
 /// Lost packets may belong to connections up to this long after the last
 /// affected one began (a SYN-ACK, retransmitted SYNs).
@@ -59,16 +59,11 @@ pub fn weigh(
         let mut lossy = Vec::new();
         let mut total: Option<u64> = Some(0);
         for (i, p) in points.iter().enumerate().filter(|(i, _)| relevant(*i)) {
-            let ls: Vec<_> = p.losses.iter().filter(|l| l.overlaps(from, to)).collect();
-            if ls.is_empty() {
+            let (n, causes) = sum_losses(p.losses.iter().filter(|l| l.overlaps(from, to)));
+            if causes.is_empty() {
                 continue;
             }
-            let n = ls
-                .iter()
-                .try_fold(0u64, |a, l| l.packets.map(|n| a.saturating_add(n)));
             total = total.zip(n).map(|(a, b)| a.saturating_add(b));
-            let mut causes: Vec<&str> = ls.iter().map(|l| l.cause.as_str()).collect();
-            causes.dedup();
             lossy.push((i, n, causes));
         }
         if lossy.is_empty() {

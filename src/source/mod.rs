@@ -111,6 +111,20 @@ impl Loss {
     }
 }
 
+/// How many packets these losses are (`None`: unknown, an early end), and
+/// their causes, each once.
+pub fn sum_losses<'a>(ls: impl IntoIterator<Item = &'a Loss>) -> (Option<u64>, Vec<&'static str>) {
+    let mut n = Some(0u64);
+    let mut causes: Vec<&'static str> = Vec::new();
+    for l in ls {
+        n = n.zip(l.packets).map(|(a, b)| a.saturating_add(b));
+        if !causes.contains(&l.cause.as_str()) {
+            causes.push(l.cause.as_str());
+        }
+    }
+    (n, causes)
+}
+
 /// A set of capture points (a bit each).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PointSet(Vec<u64>);

@@ -288,8 +288,9 @@ pub struct Streams {
     disconnected: bool,
     /// Per point.
     undecodable: Vec<u64>,
-    /// Per point: the reader (index into `shared`) that delivers it.
-    owner: Vec<usize>,
+    /// Per point: the reader (index into `shared`) that delivers it, and
+    /// which of that reader's points it is (a pcapng file's interface).
+    owner: Vec<(usize, usize)>,
     /// Per point: packets released to the analysis.
     released: Vec<u64>,
 }
@@ -411,9 +412,9 @@ impl Streams {
             };
             s.threads.push(t);
             if !file_points.is_empty() {
-                for p in file_points {
+                for (sub, p) in file_points.into_iter().enumerate() {
                     s.infos.push(p);
-                    s.owner.push(s.shared.len());
+                    s.owner.push((s.shared.len(), sub));
                     s.undecodable.push(0);
                     s.released.push(0);
                 }
@@ -447,7 +448,7 @@ impl Streams {
                 }),
                 losses: Vec::new(),
             });
-            s.owner.push(s.shared.len());
+            s.owner.push((s.shared.len(), 0));
             s.shared.push(shared);
             s.undecodable.push(0);
             s.released.push(0);
@@ -491,9 +492,7 @@ impl Streams {
         let before = out.len();
         self.reorder
             .release(Instant::now(), &running, self.disconnected, out);
-        let pkts = std::mem::take(out);
-        self.released(&pkts[before..]);
-        *out = pkts;
+        self.released(&out[before..]);
         !(self.disconnected && self.reorder.queued() == 0)
     }
 
@@ -531,9 +530,7 @@ impl Streams {
         }
         let before = out.len();
         self.reorder.release(Instant::now(), &[], true, out);
-        let pkts = std::mem::take(out);
-        self.released(&pkts[before..]);
-        *out = pkts;
+        self.released(&out[before..]);
     }
 
     pub fn count_undecodable(&mut self, point: u16) {
@@ -555,9 +552,9 @@ impl Streams {
             .iter()
             .enumerate()
             .map(|(i, info)| {
-                let o = self.owner[i];
+                let (o, sub) = self.owner[i];
                 let s = &self.shared[o];
-                let first = self.owner.iter().position(|&x| x == o) == Some(i);
+                let first = sub == 0;
                 let mut i_ = info.clone();
                 i_.undecodable = self.undecodable[i];
                 if let Some(l) = &mut i_.live {
@@ -570,10 +567,7 @@ impl Streams {
                     i_.packets = self.released[i];
                 }
                 // A file's own view once it is read (per-interface losses).
-                if let Some(fp) = s.file_points.lock().ok().and_then(|f| {
-                    f.get(i - self.owner.iter().position(|&x| x == o).unwrap_or(i))
-                        .cloned()
-                }) {
+                if let Some(fp) = s.file_points.lock().ok().and_then(|f| f.get(sub).cloned()) {
                     i_.losses = fp.losses;
                 } else if first {
                     i_.losses = s.losses.lock().map(|l| l.clone()).unwrap_or_default();
@@ -854,8 +848,8 @@ fn read_file(mut src: FileSource, mut send: Sender<'_>) {
         if !src.advance(&mut buf) {
             break;
         }
+        // One push per packet read: the sender's frame count is the file's.
         send.point = base + src.iface;
-        send.frame = src.info.packets - 1;
         send.push(src.ts, src.link, src.wire_len, &buf);
     }
     send.flush();
