@@ -6,7 +6,7 @@ use crate::decode::Mac;
 use crate::finding::{Evidence, Finding};
 use crate::flow::ladder::FlowRow;
 use crate::flow::table::TableStats;
-use crate::model::{Mode, Service};
+use crate::model::{Mode, RsId, Service, ServiceKey};
 use crate::source::PointInfo;
 use std::net::IpAddr;
 
@@ -43,13 +43,20 @@ impl Stats {
 /// A real server as reported.
 #[derive(Debug, Clone)]
 pub struct RsReport {
-    pub service: String,
+    pub service: ServiceKey,
     pub ip: Option<IpAddr>,
     pub mac: Option<Mac>,
     pub port: Option<u16>,
     pub mode: Option<Mode>,
     pub weight: Option<i64>,
     pub stats: Stats,
+}
+
+impl RsReport {
+    /// How findings name it: its RIP, else its MAC.
+    pub fn id(&self) -> Option<RsId> {
+        self.ip.map(RsId::Ip).or(self.mac.map(RsId::Mac))
+    }
 }
 
 /// A service as reported, with where its definition came from.
@@ -95,17 +102,13 @@ impl Verdict {
 /// The verdict of one service from its counts and its findings; `lossy`
 /// names the capture points that lost packets.
 pub(crate) fn verdict(
-    label: &str,
+    key: ServiceKey,
     st: &Stats,
     findings: &[Finding],
     lossy: &[String],
 ) -> (Verdict, String) {
     use crate::finding::Severity;
-    let mine = || {
-        findings
-            .iter()
-            .filter(|f| f.service.as_deref() == Some(label))
-    };
+    let mine = || findings.iter().filter(|f| f.service == Some(key));
     let errors = mine().filter(|f| f.severity == Severity::Error).count();
     let warnings = mine().filter(|f| f.severity == Severity::Warning).count();
     let proven = mine()

@@ -2,7 +2,7 @@
 
 use crate::engine::{Analysis, Engine, Options};
 use crate::finding::Severity;
-use crate::model::{self, ipvsadm, Model, Origin, Proto, Service};
+use crate::model::{self, ipvsadm, Model, Origin, Proto, Service, ServiceKey};
 use crate::source::file::{expand_inputs, FileSource};
 use crate::source::merge::Merger;
 use crate::source::InputError;
@@ -15,7 +15,10 @@ pub fn build_model(vips: &[String], ipvs: &[String]) -> Result<(Model, Vec<Strin
     let mut warnings = Vec::new();
     for v in vips {
         let (ip, port) = model::parse_vip(v).map_err(InputError)?;
-        m.add(Service::new(ip, port, Proto::Tcp, Origin::CommandLine));
+        m.add(Service::new(
+            ServiceKey::addr(Proto::Tcp, ip, port),
+            Origin::CommandLine,
+        ));
     }
     for f in ipvs {
         let shown = sanitize(f);
@@ -187,7 +190,7 @@ pub fn expect(a: &Analysis, path: &Path) -> Result<Vec<String>, InputError> {
             (
                 f.code.to_string(),
                 f.severity.as_str().to_string(),
-                f.real_server.clone().unwrap_or_default(),
+                f.rs_label().unwrap_or_default(),
             )
         })
         .collect();

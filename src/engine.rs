@@ -11,7 +11,7 @@ use crate::flow::ladder::{self, FlowRow};
 use crate::flow::table::{FlowTable, DEFAULT_MAX_FLOWS};
 use crate::flow::view::{FlowView, RsKey};
 use crate::flow::Flow;
-use crate::model::{Mode, Model, Origin, Proto, Service};
+use crate::model::{Mode, Model, Origin, RsId, Service, ServiceKey, Vaddr};
 use crate::source::{PointInfo, RawPacket};
 use crate::system::HostSnapshot;
 use std::collections::BTreeMap;
@@ -42,7 +42,7 @@ impl Stats {
         self.established += u64::from(v.established);
         self.failed += u64::from(v.failed);
         self.syn_retransmits += u64::from(v.flow.syn_retransmits());
-        self.resets += u64::from(v.flow.server_rst().is_some() || v.flow.client_rst.is_some());
+        self.resets += u64::from(v.flow.server_rst().is_some() || v.flow.client_rst().is_some());
         if let Some(r) = ladder::rtt(v.flow) {
             self.rtt_total_ns = self.rtt_total_ns.saturating_add(r);
             self.rtt_count += 1;
@@ -85,8 +85,8 @@ pub struct Engine {
     checks: Vec<Box<dyn Check>>,
     #[allow(clippy::vec_box)] // flows move from the table as boxes
     retired: Vec<Box<Flow>>,
-    services: BTreeMap<(IpAddr, u16), SvcCensus>,
-    servers: BTreeMap<(IpAddr, u16, RsKey), RsCensus>,
+    services: BTreeMap<Vaddr, SvcCensus>,
+    servers: BTreeMap<(Vaddr, RsKey), RsCensus>,
     pub packets: u64,
     /// Finished flows kept for the flow view (newest last), at most `opts.keep_flows`.
     #[allow(clippy::vec_box)]
@@ -137,14 +137,17 @@ impl Engine {
         };
         match pkt.net {
             Net::Neigh(n) => self.hosts.neigh.observe(&n, at),
-            Net::Ip(ip) => {
-                if let L4::Tcp(tcp) = ip.l4 {
-                    self.flows.observe(at, pkt.l2, &ip, &tcp, &mut self.retired);
+            Net::Ip(ip) => match ip.l4 {
+                L4::Tcp(tcp) => {
+                    self.flows
+                        .observe_tcp(at, pkt.l2, &ip, &tcp, &mut self.retired);
                     if !self.retired.is_empty() {
                         self.process_retired(false);
                     }
                 }
-            }
+                // UDP flows and ICMP errors are not tracked yet.
+                L4::Udp { .. } | L4::Incomplete | L4::Other(_) => {}
+            },
             Net::Other => {}
         }
         true
@@ -161,7 +164,7 @@ impl Engine {
         for f in &retired {
             let v = FlowView::new(f, &self.model, &self.hosts, end);
             v.learn(&mut self.hosts);
-            if f.syns.is_empty() {
+            if f.opens.is_empty() {
                 continue;
             }
             self.census(&v);
@@ -172,7 +175,7 @@ impl Engine {
         self.retired = retired;
         if self.opts.keep_flows > 0 {
             for f in self.retired.drain(..) {
-                if f.syns.is_empty() {
+                if f.opens.is_empty() {
                     continue;
                 }
                 if self.recent.len() >= self.opts.keep_flows {
@@ -185,11 +188,11 @@ impl Engine {
     }
 
     fn census(&mut self, v: &FlowView<'_>) {
-        let k = (v.vip, v.vport);
+        let k = v.vaddr;
         if self.services.len() < MAX_CENSUS || self.services.contains_key(&k) {
             let s = self.services.entry(k).or_default();
             s.stats.add(v);
-            let first = v.flow.syns[0].at;
+            let first = v.flow.opens[0].at;
             if s.first.is_none_or(|e| first.time < e.time) {
                 s.first = Some(first);
             }
@@ -206,7 +209,7 @@ impl Engine {
             }
         }
         if let Some(rs) = v.rs {
-            let k = (v.vip, v.vport, rs);
+            let k = (v.vaddr, rs);
             if self.servers.len() < MAX_CENSUS || self.servers.contains_key(&k) {
                 let r = self.servers.entry(k).or_default();
                 r.stats.add(v);
@@ -237,20 +240,18 @@ impl Engine {
             let end = e.last_ts;
             for f in &e.recent {
                 let v = FlowView::new(f, model, &e.hosts, end);
-                let expected = model
-                    .find(v.vip, v.vport, 6)
-                    .and_then(|i| model.services[i].mode);
-                let label = v.rs.and_then(|k| ctx.who(v.vip, k).1);
+                let expected = model.find(v.vaddr).and_then(|s| s.mode);
+                let label = v.rs.and_then(|k| ctx.rs_id(k)).map(|id| id.to_string());
                 rows.push(FlowRow::new(&v, expected, label));
             }
-            for s in &model.services {
-                if arp.iter().any(|a: &ArpRow| a.ip == s.vip) {
+            for vip in model.services.iter().filter_map(|s| s.key.vip()) {
+                if arp.iter().any(|a: &ArpRow| a.ip == vip) {
                     continue;
                 }
-                if let Some(c) = e.hosts.neigh.claims(s.vip) {
+                if let Some(c) = e.hosts.neigh.claims(vip) {
                     for cl in &c.by_mac {
                         arp.push(ArpRow {
-                            ip: s.vip,
+                            ip: vip,
                             mac: cl.mac,
                             first: cl.first,
                             last: cl.last,
@@ -298,10 +299,10 @@ impl Engine {
             c.finish(&ctx, &mut findings);
         }
         checks::confirm(&mut findings);
-        let seen = |label: &str, rs: Option<&str>| {
+        let seen = |svc: ServiceKey, rs: Option<RsId>| {
             let mut seen = checks::losses::Seen::default();
-            for ((vip, port), c) in &self.services {
-                if ctx.service(*vip, *port) == label {
+            for (va, c) in &self.services {
+                if ctx.service(*va) == svc {
                     seen.reply_points.union(&c.reply_points);
                     seen.connections += c.stats.connections;
                     seen.failed += c.stats.failed;
@@ -309,8 +310,8 @@ impl Engine {
             }
             // The real server's own reply path, when its replies were seen.
             let mut own = crate::source::PointSet::default();
-            for ((vip, port, key), c) in &self.servers {
-                if ctx.service(*vip, *port) == label && rs == Some(ctx.rs_label(*key).as_str()) {
+            for ((va, key), c) in &self.servers {
+                if ctx.service(*va) == svc && rs.is_some() && rs == ctx.rs_id(*key) {
                     own.union(&c.reply_points);
                 }
             }
@@ -321,12 +322,14 @@ impl Engine {
         };
         checks::losses::weigh(&mut findings, &points, &seen);
         checks::explain(&mut findings);
-        findings.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then_with(|| a.service.cmp(&b.service))
-                .then_with(|| a.real_server.cmp(&b.real_server))
-                .then_with(|| a.code.cmp(b.code))
+        // By severity, then as the report lists them: by label.
+        findings.sort_by_cached_key(|f| {
+            (
+                std::cmp::Reverse(f.severity),
+                f.service_label(),
+                f.rs_label(),
+                f.code,
+            )
         });
 
         let real_servers = self.real_servers(&model, &ctx);
@@ -339,12 +342,11 @@ impl Engine {
             .services
             .iter()
             .map(|s| {
-                let stats = s
-                    .port
-                    .and_then(|p| self.services.get(&(s.vip, p)))
-                    .map(|c| c.stats)
-                    .unwrap_or_default();
-                let (verdict, verdict_why) = verdict(&s.label(), &stats, &findings, &lossy);
+                let mut stats = Stats::default();
+                for (_, c) in self.services.iter().filter(|(va, _)| s.matches(**va)) {
+                    stats.merge(&c.stats);
+                }
+                let (verdict, verdict_why) = verdict(s.key, &stats, &findings, &lossy);
                 SvcReport {
                     stats,
                     service: s.clone(),
@@ -396,16 +398,17 @@ impl Engine {
         };
         for s in &mut model.services {
             if s.mode.is_none() {
-                let seen = s
-                    .port
-                    .and_then(|p| self.services.get(&(s.vip, p)))
-                    .and_then(|c| c.modes.keys().next().copied());
+                let seen = self
+                    .services
+                    .iter()
+                    .filter(|(va, _)| s.matches(**va))
+                    .find_map(|(_, c)| c.modes.keys().next().copied());
                 s.mode = seen.or(self.opts.mode);
             }
         }
         let mut unexplained = Vec::new();
-        for ((vip, port), c) in &self.services {
-            if model.find(*vip, *port, Proto::Tcp.number()).is_some() {
+        for (va, c) in &self.services {
+            if model.find(*va).is_some() {
                 continue;
             }
             if let Some((mode, (n, e))) = c.modes.iter().max_by_key(|(_, (n, _))| *n) {
@@ -415,9 +418,7 @@ impl Engine {
                     Mode::Tun => "IP-in-IP encapsulated to a real server",
                 };
                 let mut s = Service::new(
-                    *vip,
-                    Some(*port),
-                    Proto::Tcp,
+                    va.key(),
                     Origin::Inferred(format!(
                         "{mode} forwarding seen in {n} connection(s) ({how}), first at {} frame {}",
                         pname(e),
@@ -426,18 +427,16 @@ impl Engine {
                 );
                 s.mode = Some(*mode);
                 model.add(s);
-            } else if !self.is_backend(*vip) {
-                unexplained.push((*vip, *port, c));
+            } else if !self.is_backend(va.ip) {
+                unexplained.push((*va, c));
             }
         }
         if model.services.is_empty() {
-            unexplained.sort_by_key(|(_, _, c)| std::cmp::Reverse(c.stats.connections));
-            for (vip, port, c) in unexplained.into_iter().take(3) {
+            unexplained.sort_by_key(|(_, c)| std::cmp::Reverse(c.stats.connections));
+            for (va, c) in unexplained.into_iter().take(3) {
                 let e = c.first.expect("flow has a SYN");
                 let mut s = Service::new(
-                    vip,
-                    Some(port),
-                    Proto::Tcp,
+                    va.key(),
                     Origin::Inferred(format!(
                         "{} connection(s) to it, first SYN at {} frame {}; no capture point shows a director forwarding them, so the mode is unknown",
                         c.stats.connections,
@@ -471,16 +470,12 @@ impl Engine {
 
     fn real_servers(&self, model: &Model, ctx: &Context<'_>) -> Vec<RsReport> {
         let mut out: Vec<RsReport> = Vec::new();
-        for ((vip, port, key), c) in &self.servers {
-            let Some(svc) = model.services.iter().find(|s| s.matches(*vip, *port, 6)) else {
+        for ((va, key), c) in &self.servers {
+            let Some(svc) = model.find(*va) else {
                 continue;
             };
-            let ip = match key {
-                RsKey::Ip(ip) => Some(*ip),
-                RsKey::Mac(m) => ctx.mac_ip(*m),
-                RsKey::Unseen => None,
-            };
-            let label = svc.label();
+            let ip = ctx.rs_id(*key).and_then(RsId::ip);
+            let label = svc.key;
             // Merge a MAC-keyed entry into the IP-keyed one once the MAC's IP is known.
             if let Some(existing) = out
                 .iter_mut()
@@ -506,7 +501,7 @@ impl Engine {
         // Configured real servers that saw no traffic.
         for s in &model.services {
             for r in &s.real_servers {
-                let label = s.label();
+                let label = s.key;
                 if !out
                     .iter()
                     .any(|o| o.service == label && o.ip == Some(r.addr))
@@ -523,12 +518,7 @@ impl Engine {
                 }
             }
         }
-        out.sort_by(|a, b| {
-            a.service
-                .cmp(&b.service)
-                .then(a.ip.cmp(&b.ip))
-                .then(a.mac.cmp(&b.mac))
-        });
+        out.sort_by_cached_key(|r| (r.service.to_string(), r.ip, r.mac));
         out
     }
 
@@ -551,21 +541,22 @@ impl Engine {
             notes.push("No capture point shows the director forwarding a connection, so which real server each connection went to is unknown. Add a capture on the director's interfaces.".into());
         }
         for s in &model.services {
-            let Some(c) = s.port.and_then(|p| self.services.get(&(s.vip, p))) else {
-                continue;
-            };
-            if s.mode == Some(Mode::Dr) && c.stats.connections > 0 && c.replies == 0 {
+            let (mut connections, mut replies) = (0, 0);
+            for (_, c) in self.services.iter().filter(|(va, _)| s.matches(**va)) {
+                connections += c.stats.connections;
+                replies += c.replies;
+            }
+            if s.mode == Some(Mode::Dr) && connections > 0 && replies == 0 {
                 notes.push(format!(
                     "No capture point shows {}'s replies (in DR they go from the real servers straight to the gateway): the return path is not checked, and a real server counts as failing only when its clients never complete the handshake. Capture on the gateway or the real servers to see it.",
                     s.label()
                 ));
             }
         }
-        for s in &model.services {
-            if self.hosts.neigh.claims(s.vip).is_none() {
+        for vip in model.services.iter().filter_map(|s| s.key.vip()) {
+            if self.hosts.neigh.claims(vip).is_none() {
                 notes.push(format!(
-                    "No ARP for VIP {} was captured: who answers ARP for it cannot be checked. Capture while the gateway re-resolves it (ip neigh del {} dev <iface> on the gateway).",
-                    s.vip, s.vip
+                    "No ARP for VIP {vip} was captured: who answers ARP for it cannot be checked. Capture while the gateway re-resolves it (ip neigh del {vip} dev <iface> on the gateway).",
                 ));
                 break;
             }

@@ -3,6 +3,7 @@
 //! Every finding has a stable `code` (documented in README.md's finding table),
 //! a severity, the service and real server it concerns, evidence packets and a fix.
 
+use crate::model::{RsId, ServiceKey};
 use std::fmt;
 
 /// How bad a finding is. Ordered: `Info < Warning < Error`.
@@ -47,10 +48,10 @@ pub const MAX_EVIDENCE: usize = 8;
 pub struct Finding {
     pub code: &'static str,
     pub severity: Severity,
-    /// "VIP:PORT/proto" of the service, when the finding concerns one.
-    pub service: Option<String>,
-    /// RIP when known, else the MAC.
-    pub real_server: Option<String>,
+    /// The service, when the finding concerns one.
+    pub service: Option<ServiceKey>,
+    /// The real server, when the finding concerns one: RIP when known, else MAC.
+    pub real_server: Option<RsId>,
     pub summary: String,
     /// Why this happens: the likely causes, most likely first.
     pub cause: String,
@@ -83,6 +84,14 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// The service's label (`192.0.2.100:80/tcp`), when it concerns one.
+    pub fn service_label(&self) -> Option<String> {
+        self.service.map(|s| s.to_string())
+    }
+    /// The real server's label (RIP, else MAC), when it concerns one.
+    pub fn rs_label(&self) -> Option<String> {
+        self.real_server.map(|r| r.to_string())
+    }
     pub fn new(code: &'static str, severity: Severity, summary: impl Into<String>) -> Self {
         Finding {
             code,
@@ -130,16 +139,16 @@ impl Finding {
         self.symptom = true;
         self
     }
-    pub fn service(mut self, s: impl Into<String>) -> Self {
-        self.service = Some(s.into());
+    pub fn service(mut self, s: ServiceKey) -> Self {
+        self.service = Some(s);
         self
     }
-    pub fn real_server(mut self, s: impl Into<String>) -> Self {
-        self.real_server = Some(s.into());
+    pub fn real_server(mut self, r: RsId) -> Self {
+        self.real_server = Some(r);
         self
     }
     /// Sets the real server when it is known.
-    pub fn maybe_real_server(mut self, s: Option<String>) -> Self {
+    pub fn maybe_real_server(mut self, s: Option<RsId>) -> Self {
         self.real_server = s;
         self
     }

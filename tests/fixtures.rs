@@ -54,7 +54,7 @@ fn got(a: &Analysis) -> Got {
             (
                 f.code.to_string(),
                 f.severity.as_str().to_string(),
-                f.real_server.clone().unwrap_or_default(),
+                f.rs_label().unwrap_or_default(),
             )
         })
         .collect()
@@ -73,7 +73,7 @@ fn describe(a: &Analysis) -> String {
                 "  {} {} [{}] {}",
                 f.severity,
                 f.code,
-                f.real_server.as_deref().unwrap_or("-"),
+                f.rs_label().unwrap_or_else(|| "-".into()),
                 f.summary
             )
         })
@@ -123,10 +123,10 @@ fn every_fixture_yields_exactly_its_expected_findings() {
                 ));
             }
             // The service is found with the right mode.
-            let svc = a
-                .services
-                .iter()
-                .find(|s| s.service.vip.to_string() == vip && s.service.port == Some(port as u16));
+            let svc = a.services.iter().find(|s| {
+                s.service.key.vip().is_some_and(|v| v.to_string() == vip)
+                    && s.service.key.port() == Some(port as u16)
+            });
             match svc {
                 None => failures.push(format!("{name} ({how}): service {vip}:{port} not reported")),
                 Some(s) => {

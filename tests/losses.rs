@@ -82,7 +82,7 @@ fn errors(a: &Analysis) -> Vec<(&'static str, Option<String>)> {
     a.findings
         .iter()
         .filter(|f| f.severity == Severity::Error)
-        .map(|f| (f.code, f.real_server.clone()))
+        .map(|f| (f.code, f.rs_label()))
         .collect()
 }
 
@@ -139,7 +139,7 @@ fn a_broken_fixture_with_drops_still_names_its_fault() {
         let f = a
             .findings
             .iter()
-            .find(|f| f.code == code && f.real_server == want[0].1)
+            .find(|f| f.code == code && f.rs_label() == want[0].1)
             .unwrap();
         assert!(!f.weakened);
         assert!(f.losses.is_some(), "the drops are named next to it");

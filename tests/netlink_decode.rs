@@ -68,19 +68,16 @@ fn ipvs_services_as_configured() {
             "192.0.2.100:80/tcp",
             "192.0.2.101:443/tcp",
             "192.0.2.102:80/tcp",
+            "FWM 1",
             "[2001:db8::100]:80/tcp",
             "[2001:db8::101]:443/tcp",
-            "fwmark 1",
         ]
     );
 
     // ipvsadm -A -f 1 -s wrr -p 120 -M 255.255.255.0
-    let f = svc(&i, "fwmark 1");
+    let f = svc(&i, "FWM 1");
     assert_eq!(f.af, "inet");
-    assert_eq!(
-        (f.protocol.as_deref(), f.address, f.port),
-        (None, None, None)
-    );
+    assert_eq!((f.protocol, f.address, f.port), (None, None, None));
     assert_eq!(f.scheduler.as_deref(), Some("wrr"));
     assert!(f.persistent);
     assert_eq!((f.timeout, f.netmask), (120, Some(24)));
@@ -90,7 +87,10 @@ fn ipvs_services_as_configured() {
         .find(|d| d.address == ip("198.51.100.11"))
         .unwrap();
     // -r 198.51.100.11 -g -w 2 -x 100 -y 10
-    assert_eq!((r1.forward.as_str(), r1.weight, r1.port), ("route", 2, 0));
+    assert_eq!(
+        (r1.forward.to_string().as_str(), r1.weight, r1.port),
+        ("route", 2, 0)
+    );
     assert_eq!((r1.u_threshold, r1.l_threshold), (Some(100), Some(10)));
     let r2 = f
         .destinations
@@ -113,21 +113,24 @@ fn ipvs_services_as_configured() {
     assert_eq!(s6.destinations.len(), 1);
     assert_eq!(s6.destinations[0].address, ip("2001:db8:1::13"));
     assert_eq!(
-        (s6.destinations[0].port, s6.destinations[0].forward.as_str()),
+        (
+            s6.destinations[0].port,
+            s6.destinations[0].forward.to_string().as_str()
+        ),
         (443, "route")
     );
     let n6 = svc(&i, "[2001:db8::100]:80/tcp");
-    let mut w: Vec<(IpAddr, i64, &str)> = n6
+    let mut w: Vec<(IpAddr, i64, String)> = n6
         .destinations
         .iter()
-        .map(|d| (d.address, d.weight, d.forward.as_str()))
+        .map(|d| (d.address, d.weight, d.forward.to_string()))
         .collect();
     w.sort();
     assert_eq!(
         w,
         [
-            (ip("2001:db8:1::11"), 1, "masq"),
-            (ip("2001:db8:1::12"), 2, "masq")
+            (ip("2001:db8:1::11"), 1, "masq".to_string()),
+            (ip("2001:db8:1::12"), 2, "masq".to_string())
         ]
     );
 
@@ -136,14 +139,17 @@ fn ipvs_services_as_configured() {
     assert_eq!(t.scheduler.as_deref(), Some("mh"));
     assert_eq!(
         (
-            t.destinations[0].forward.as_str(),
+            t.destinations[0].forward.to_string().as_str(),
             t.destinations[0].tun_type.as_deref()
         ),
         ("tunnel", Some("ipip"))
     );
     let u = svc(&i, "192.0.2.100:53/udp");
     assert_eq!(
-        (u.scheduler.as_deref(), u.destinations[0].forward.as_str()),
+        (
+            u.scheduler.as_deref(),
+            u.destinations[0].forward.to_string().as_str()
+        ),
         (Some("sh"), "masq")
     );
     // Port byte order: 443 is 0x01bb on the wire.
@@ -187,7 +193,7 @@ fn ipvs_counters_match_ipvsadm() {
                 assert_eq!(got(s.stats.unwrap()).as_slice(), nums, "{label}");
                 cur = Some(s);
             }
-            "FWM" => cur = Some(svc(&i, &format!("fwmark {}", t[1]))),
+            "FWM" => cur = Some(svc(&i, &format!("FWM {}", t[1]))),
             "->" => {
                 let s = cur.unwrap();
                 let d = s
@@ -319,7 +325,7 @@ fn proc_fallback_agrees_with_netlink() {
                         (
                             d.address,
                             d.port,
-                            d.forward.clone(),
+                            d.forward.to_string(),
                             d.weight,
                             d.active_conns,
                             d.inactive_conns,

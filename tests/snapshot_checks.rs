@@ -37,7 +37,7 @@ fn found(a: &Analysis) -> BTreeSet<(String, String, String)> {
             (
                 f.code.to_string(),
                 f.severity.to_string(),
-                f.real_server.clone().unwrap_or_default(),
+                f.rs_label().unwrap_or_default(),
             )
         })
         .collect()
@@ -313,7 +313,7 @@ fn nftables_rules_for_the_forwarded_packets() {
     let f = a
         .findings
         .iter()
-        .find(|f| f.real_server.as_deref() == Some("198.51.100.11"))
+        .find(|f| f.rs_label().as_deref() == Some("198.51.100.11"))
         .unwrap();
     assert!(f.summary.contains("rejects"), "{}", f.summary);
     assert_eq!(

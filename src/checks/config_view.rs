@@ -3,7 +3,7 @@
 
 use super::Context;
 use crate::flow::view::FlowView;
-use crate::model::{Mode, RealServerCfg, Service};
+use crate::model::{Mode, RealServerCfg, RsId, Service, ServiceKey, Vaddr};
 use crate::system::{HostSnapshot, Route};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -26,8 +26,11 @@ pub fn director_for<'a>(snaps: &'a [HostSnapshot], svc: &Service) -> Option<&'a 
         .iter()
         .find(|s| {
             s.ipvs.as_ref().is_some_and(|i| {
-                i.services.iter().any(|x| {
-                    x.address == Some(svc.vip) && svc.port.is_none_or(|p| x.port == Some(p))
+                i.services.iter().filter_map(|x| x.key()).any(|k| {
+                    k == svc.key
+                        || (k.vip().is_some()
+                            && k.vip() == svc.key.vip()
+                            && svc.key.port().is_none_or(|p| k.port() == Some(p)))
                 })
             })
         })
@@ -38,15 +41,13 @@ pub fn director_for<'a>(snaps: &'a [HostSnapshot], svc: &Service) -> Option<&'a 
 pub fn dests<'a>(
     ctx: &Context<'a>,
     mode: Mode,
-) -> Vec<(&'a Service, &'a RealServerCfg, &'a HostSnapshot)> {
+) -> Vec<(&'a Service, IpAddr, &'a RealServerCfg, &'a HostSnapshot)> {
     let mut out = Vec::new();
     for s in &ctx.model.services {
-        if s.fwmark.is_some() || s.vip.is_unspecified() {
-            continue;
-        }
+        let Some(vip) = s.key.vip() else { continue };
         for r in s.real_servers.iter().filter(|r| r.mode == mode) {
             if let Some(h) = rs_host(ctx.snapshots, r.addr) {
-                out.push((s, r, h));
+                out.push((s, vip, r, h));
             }
         }
     }
@@ -57,6 +58,7 @@ pub fn dests<'a>(
 /// sysctl `key` on its RIP interface is below `min`.
 pub struct ArpSetting<'a> {
     pub svc: &'a Service,
+    pub vip: IpAddr,
     pub rs: &'a RealServerCfg,
     pub host: &'a HostSnapshot,
     pub dev: &'a str,
@@ -67,9 +69,9 @@ pub struct ArpSetting<'a> {
 
 pub fn arp_settings_below<'a>(ctx: &Context<'a>, key: &str, min: i64) -> Vec<ArpSetting<'a>> {
     let mut out = Vec::new();
-    for (svc, rs, h) in dests(ctx, Mode::Dr) {
+    for (svc, vip, rs, h) in dests(ctx, Mode::Dr) {
         // NDP has no ARP sysctls; without the VIP there is nothing to answer for.
-        if !svc.vip.is_ipv4() || h.ifaces_with(svc.vip).is_empty() {
+        if !vip.is_ipv4() || h.ifaces_with(vip).is_empty() {
             continue;
         }
         let Some(dev) = rip_iface(h, rs.addr) else {
@@ -78,6 +80,7 @@ pub fn arp_settings_below<'a>(ctx: &Context<'a>, key: &str, min: i64) -> Vec<Arp
         match h.effective_max(dev, key) {
             Some((value, shown)) if value < min => out.push(ArpSetting {
                 svc,
+                vip,
                 rs,
                 host: h,
                 dev,
@@ -109,10 +112,10 @@ pub struct Clients(BTreeMap<IpAddr, Vec<IpAddr>>);
 
 impl Clients {
     pub fn observe(&mut self, v: &FlowView<'_>) {
-        if self.0.len() >= MAX_VIPS && !self.0.contains_key(&v.vip) {
+        if self.0.len() >= MAX_VIPS && !self.0.contains_key(&v.vaddr.ip) {
             return;
         }
-        let c = self.0.entry(v.vip).or_default();
+        let c = self.0.entry(v.vaddr.ip).or_default();
         if c.len() < MAX_CLIENTS && !c.contains(&v.flow.client) {
             c.push(v.flow.client);
         }
@@ -195,42 +198,34 @@ impl Forwarded {
         }
     }
 
-    /// (VIP, port, real server address if known, tally) for each.
+    /// (virtual address, real server address if known, tally) for each.
     pub fn each<'a>(
         &'a self,
         ctx: &'a Context<'_>,
-    ) -> impl Iterator<Item = (IpAddr, u16, Option<IpAddr>, &'a super::Tally)> + 'a {
-        self.0.iter().map(move |((vip, port, key), t)| {
-            let ip = match key {
-                crate::flow::view::RsKey::Ip(ip) => Some(*ip),
-                crate::flow::view::RsKey::Mac(m) => ctx.mac_ip(*m),
-                crate::flow::view::RsKey::Unseen => None,
-            };
-            (*vip, *port, ip, t)
-        })
+    ) -> impl Iterator<Item = (Vaddr, Option<IpAddr>, &'a super::Tally)> + 'a {
+        self.0
+            .iter()
+            .map(move |((va, key), t)| (*va, ctx.rs_id(*key).and_then(RsId::ip), t))
     }
 
-    /// Forwarded connections to (VIP, port): in all, and to `rs`.
-    pub fn count(&self, ctx: &Context<'_>, vip: IpAddr, port: u16, rs: Option<IpAddr>) -> u64 {
+    /// Forwarded connections of service `svc`: in all, and to `rs`.
+    pub fn count(&self, ctx: &Context<'_>, svc: ServiceKey, rs: Option<IpAddr>) -> u64 {
         self.each(ctx)
-            .filter(|(v, p, ip, _)| *v == vip && *p == port && (rs.is_none() || *ip == rs))
-            .map(|(_, _, _, t)| t.flows)
+            .filter(|(va, ip, _)| svc.matches(*va) && (rs.is_none() || *ip == rs))
+            .map(|(_, _, t)| t.flows)
             .sum()
     }
 }
 
-/// Each IPVS address service (TCP) in a director snapshot, with its director.
+/// Each IPVS service in a director snapshot, with its director and key.
 pub fn ipvs_services(
     snaps: &[HostSnapshot],
-) -> impl Iterator<Item = (&HostSnapshot, &crate::system::IpvsService)> {
+) -> impl Iterator<Item = (&HostSnapshot, ServiceKey, &crate::system::IpvsService)> {
     snaps.iter().flat_map(|h| {
         h.ipvs
             .iter()
             .flat_map(|i| i.services.iter())
-            .filter(|s| {
-                s.fwmark.is_none() && s.address.is_some() && s.protocol.as_deref() == Some("tcp")
-            })
-            .map(move |s| (h, s))
+            .filter_map(move |s| Some((h, s.key()?, s)))
     })
 }
 
@@ -251,9 +246,9 @@ pub fn describe_dest(d: &crate::system::IpvsDest) -> String {
 /// Where a connection forwarded to real server `rs` arrives: the VIP in
 /// DR/TUN (the destination is kept), the RIP (and its port) in NAT. The port
 /// is `None` for an any-port service.
-pub fn arrives_at(svc: &Service, rs: &RealServerCfg) -> (IpAddr, Option<u16>) {
+pub fn arrives_at(svc: &Service, vip: IpAddr, rs: &RealServerCfg) -> (IpAddr, Option<u16>) {
     match rs.mode {
-        Mode::Nat => (rs.addr, rs.port.or(svc.port)),
-        _ => (svc.vip, svc.port),
+        Mode::Nat => (rs.addr, rs.port.or(svc.key.port())),
+        _ => (vip, svc.key.port()),
     }
 }

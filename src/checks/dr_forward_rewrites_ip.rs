@@ -25,7 +25,9 @@ impl Check for DrForwardRewritesIp {
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
-        for ((vip, port, rs), t) in self.changed.iter() {
+        for ((va, key), t) in self.changed.iter() {
+            let rs = key;
+            let rs_id = ctx.rs_id(*rs);
             let rs = ctx.rs_label(*rs);
             out.push(
                 Finding::new(
@@ -33,8 +35,8 @@ impl Check for DrForwardRewritesIp {
                     Severity::Error,
                     format!("the director changed the IP header (ID, TOS or length) of {} SYN(s) it forwarded to {rs}", t.flows),
                 )
-                .service(ctx.service(*vip, *port))
-                .real_server(rs)
+                .service(ctx.service(*va))
+                .maybe_real_server(rs_id)
                 .cause("Something between receiving and forwarding rewrites packets: an iptables/nftables mangle rule (TOS, TCPMSS clamping) or NAT on the director, or the director is not forwarding in DR mode.")
                 .evidence_set(&t.evidence).affected(t.flows)
                 .fix("On the director: nft list ruleset; iptables-save -t mangle; ipvsadm -Ln (the real server should show Route).".to_string()),

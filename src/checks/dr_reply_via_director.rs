@@ -34,12 +34,14 @@ impl Check for DrReplyViaDirector {
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
-        for (k @ (vip, port, rs), t) in self.via.iter() {
+        for (k @ (va, key), t) in self.via.iter() {
+            let (vip, rs) = (&va.ip, key);
             let failed = self
                 .failed
                 .iter()
                 .find(|(kk, _)| *kk == k)
                 .map_or(0, |(_, t)| t.flows);
+            let rs_id = ctx.rs_id(*rs);
             let rs = ctx.rs_label(*rs);
             let (sev, outcome) = if failed > 0 {
                 (
@@ -55,8 +57,8 @@ impl Check for DrReplyViaDirector {
                     sev,
                     format!("{rs} sent replies for {} connection(s) to the director's MAC instead of the gateway; {outcome}", t.flows),
                 )
-                .service(ctx.service(*vip, *port))
-                .real_server(rs.clone())
+                .service(ctx.service(*va))
+                .maybe_real_server(rs_id)
                 .cause(format!("{rs}'s default route (or its route to the clients) points at the director. In DR the real server must reply from the VIP straight to the clients through its own gateway; a director receiving packets from its own VIP treats them as martians unless it forwards and accepts them."))
                 .evidence_set(&t.evidence).affected(t.flows)
                 .fix(format!("On {rs}: ip route replace default via <the segment's gateway, not the director>; check with ip route get <client address> from {vip}.")),

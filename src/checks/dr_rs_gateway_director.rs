@@ -9,6 +9,7 @@ use crate::finding::{Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::FlowView;
 use crate::model::Mode;
+use crate::model::RsId;
 use crate::system::HostSnapshot;
 
 #[derive(Default, Clone)]
@@ -23,14 +24,14 @@ impl Check for DrRsGatewayDirector {
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for mode in [Mode::Dr, Mode::Tun] {
-            for (svc, rs, h) in dests(ctx, mode) {
+            for (svc, vip, rs, h) in dests(ctx, mode) {
                 let Some(dir) = director_for(ctx.snapshots, svc) else {
                     continue;
                 };
                 let mut lines = Vec::new();
                 let mut via = None;
-                for p in self.clients.probes(svc.vip) {
-                    let Some(r) = route_for(h, p, svc.vip.is_ipv6()) else {
+                for p in self.clients.probes(vip) {
+                    let Some(r) = route_for(h, p, vip.is_ipv6()) else {
                         continue;
                     };
                     if let Some(g) = r.gateway.filter(|g| !dir.ifaces_with(*g).is_empty()) {
@@ -57,9 +58,9 @@ impl Check for DrRsGatewayDirector {
                         Severity::Warning,
                         format!("{} ({}) routes its replies via the director {g}, not the gateway", rs.addr, h.host),
                     )
-                    .service(svc.label())
-                    .real_server(rs.addr.to_string())
-                    .cause(format!("In {mode} the replies should go from the real server straight to the clients' gateway. Through the director they carry source {} to a host that owns it: dropped as martians unless accept_local=1 there, and the director carries both directions.", svc.vip))
+                    .service(svc.key)
+                    .real_server(RsId::Ip(rs.addr))
+                    .cause(format!("In {mode} the replies should go from the real server straight to the clients' gateway. Through the director they carry source {} to a host that owns it: dropped as martians unless accept_local=1 there, and the director carries both directions.", vip))
                     .config(lines)
                     .fix(format!("On {}: route the clients via the segment's gateway (ip route replace default via <gateway>), not via {g}", h.host)),
                 );

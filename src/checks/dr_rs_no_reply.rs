@@ -2,12 +2,11 @@
 //! from the VIP, and the client never completes the handshake.
 
 use super::config_view::addr_cmd;
-use super::{Check, Context, Unanswered};
+use super::{weight_zero_cmd, Check, Context, Unanswered};
 use crate::finding::{Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::FlowView;
 use crate::model::Mode;
-use std::net::SocketAddr;
 
 #[derive(Default, Clone)]
 pub struct DrRsNoReply(Unanswered);
@@ -15,12 +14,14 @@ pub struct DrRsNoReply(Unanswered);
 impl Check for DrRsNoReply {
     fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
         self.0.observe(v, Mode::Dr, |v| {
-            !v.flow.synack_seen() && v.flow.server_rst().is_none() && v.flow.client_rst.is_none()
+            !v.flow.synack_seen() && v.flow.server_rst().is_none() && v.flow.client_rst().is_none()
         });
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
-        for (vip, port, rs, t, total) in self.0.each() {
+        for (va, rs, t, total) in self.0.each() {
+            let (vip, port) = (va.ip, va.port);
+            let rs_id = ctx.rs_id(rs);
             let rs = ctx.rs_label(rs);
             out.push(
                 Finding::new(
@@ -28,29 +29,19 @@ impl Check for DrRsNoReply {
                     Severity::Error,
                     format!("{} of {total} connection(s) the director forwarded to {rs} got no SYN-ACK: {rs} does not answer for the VIP", t.flows),
                 )
-                .service(ctx.service(vip, port))
-                .real_server(rs.clone())
+                .service(ctx.service(va))
+                .maybe_real_server(rs_id)
                 .cause(format!("{rs} receives the forwarded SYNs (destination MAC rewritten, IP still {vip}) but does not answer: most often the VIP is not configured on its lo, so the kernel drops packets to an address it does not own; else strict rp_filter drops them (the route back to the client is via another interface), a firewall drops them, or nothing listens on port {port}."))
                 .evidence_set(&t.evidence).affected_of(t.flows, total).absence()
-                .fix(format!("On {rs}: {}{}; check a listener: ss -ltn 'sport = :{port}'; check the firewall: nft list ruleset. Until fixed, take it out of rotation on the director: ipvsadm -e -t {} -r {} -w 0",
+                .fix(format!("On {rs}: {}{}; check a listener: ss -ltn 'sport = :{port}'; check the firewall: nft list ruleset. Until fixed, take it out of rotation on the director: {}",
                     addr_cmd("add", vip, "lo"),
                     if vip.is_ipv4() {
                         "; sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2; if the client route leaves by another interface: sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.eth0.rp_filter=2"
                     } else {
                         " (IPv6 has no ARP sysctls; a VIP on lo is not answered for in NDP)"
                     },
-                    SocketAddr::new(vip, port),
-                    rs_port(&rs, port))),
+                    weight_zero_cmd(ctx.service(va), rs_id, t.rs_port.unwrap_or(port)))),
             );
         }
-    }
-}
-
-/// `rs:port`, bracketed when `rs` is an IPv6 address (it may also be a MAC
-/// when the captures do not show the RIP).
-fn rs_port(rs: &str, port: u16) -> String {
-    match rs.parse() {
-        Ok(ip) => SocketAddr::new(ip, port).to_string(),
-        Err(_) => format!("{rs}:{port}"),
     }
 }

@@ -2,7 +2,7 @@
 //! server answers the SYN with RST (nothing listens), or the client answers
 //! the SYN-ACK with RST.
 
-use super::{Check, Context, PerRs};
+use super::{weight_zero_cmd, Check, Context, PerRs};
 use crate::finding::{Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::{FlowView, RsKey};
@@ -19,15 +19,15 @@ impl Check for HandshakeReset {
             return;
         }
         if let Some(r) = v.flow.server_rst() {
-            let rs = v.rs.unwrap_or(if r.src != v.vip {
+            let rs = v.rs.unwrap_or(if r.src != v.vaddr.ip {
                 RsKey::Ip(r.src)
             } else {
                 RsKey::Unseen
             });
             self.by_server.add(v, rs, [r.at]);
-        } else if let (Some(rst), true) = (v.flow.client_rst, v.flow.synack_seen()) {
+        } else if let (Some(rst), true) = (v.flow.client_rst(), v.flow.synack_seen()) {
             let from = v.flow.replies.iter().find(|r| !r.rst).expect("synack seen");
-            let rs = v.rs.unwrap_or(if from.src != v.vip {
+            let rs = v.rs.unwrap_or(if from.src != v.vaddr.ip {
                 RsKey::Ip(from.src)
             } else {
                 RsKey::Unseen
@@ -37,22 +37,24 @@ impl Check for HandshakeReset {
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
-        for ((vip, port, key), t) in self.by_server.iter() {
-            let (rs, real_server) = ctx.who(*vip, *key);
+        for ((va, key), t) in self.by_server.iter() {
+            let port = &va.port;
+            let (rs, real_server) = ctx.who(*va, *key);
             out.push(
                 Finding::new("handshake-reset", Severity::Error, format!("{rs} refused {} connection(s): RST in answer to the SYN", t.flows))
-                    .service(ctx.service(*vip, *port))
+                    .service(ctx.service(*va))
                     .maybe_real_server(real_server)
                     .cause(format!("Nothing listens on port {port} on {rs} (service down or bound to another address), or a firewall rejects with RST. IPVS keeps scheduling to it because it has no health check that removes it."))
                     .evidence_set(&t.evidence).affected(t.flows)
-                    .fix(format!("On {rs}: ss -ltn 'sport = :{port}' and start the service (bound to 0.0.0.0 or the VIP). On the director, until fixed: ipvsadm -e -t {vip}:{port} -r {rs} -w 0; and add a health checker (keepalived real_server TCP_CHECK / ldirectord).")),
+                    .fix(format!("On {rs}: ss -ltn 'sport = :{port}' and start the service (bound to 0.0.0.0 or the VIP). On the director, until fixed: {}; and add a health checker (keepalived real_server TCP_CHECK / ldirectord).", weight_zero_cmd(ctx.service(*va), real_server, t.rs_port.unwrap_or(*port)))),
             );
         }
-        for ((vip, port, key), t) in self.by_client.iter() {
-            let (rs, real_server) = ctx.who(*vip, *key);
+        for ((va, key), t) in self.by_client.iter() {
+            let (vip, port) = (&va.ip, &va.port);
+            let (rs, real_server) = ctx.who(*va, *key);
             out.push(
                 Finding::new("handshake-reset", Severity::Warning, format!("clients reset {} connection(s) to {rs} right after its SYN-ACK", t.flows))
-                    .service(ctx.service(*vip, *port))
+                    .service(ctx.service(*va))
                     .maybe_real_server(real_server)
                     .cause("The client answered the SYN-ACK with RST: the SYN-ACK did not match the connection it opened (wrong source address or port: a reply that bypassed the director's rewrite), or the client gave up.")
                     .evidence_set(&t.evidence).affected(t.flows)

@@ -7,7 +7,7 @@ use super::{Check, Context};
 use crate::finding::{Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::FlowView;
-use crate::model::{service_label, Proto};
+use crate::model::RsId;
 
 #[derive(Default, Clone)]
 pub struct IpvsDestUnseen(Forwarded);
@@ -19,16 +19,13 @@ impl Check for IpvsDestUnseen {
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let live = ctx.points.is_empty();
-        for (dir, s) in ipvs_services(ctx.snapshots) {
-            let (Some(vip), Some(port)) = (s.address, s.port) else {
-                continue;
-            };
+        for (dir, key, s) in ipvs_services(ctx.snapshots) {
             let active: Vec<_> = s.destinations.iter().filter(|d| d.weight > 0).collect();
             let need = 2 * active.len() as u64;
             let total = if live {
                 s.stats.map_or(0, |st| st.conns)
             } else {
-                self.0.count(ctx, vip, port, None)
+                self.0.count(ctx, key, None)
             };
             if active.len() < 2 || total < need {
                 continue; // too few connections to expect every real server to get one
@@ -41,7 +38,7 @@ impl Check for IpvsDestUnseen {
                         |st| st.conns,
                     )
                 } else {
-                    self.0.count(ctx, vip, port, Some(d.address))
+                    self.0.count(ctx, key, Some(d.address))
                 };
                 if got > 0 {
                     continue;
@@ -62,13 +59,13 @@ impl Check for IpvsDestUnseen {
                         sev,
                         format!("{} is in IPVS with weight {} but {seen} no connection to it, out of {total} to the service", d.address, d.weight),
                     )
-                    .service(service_label(vip, Some(port), Proto::Tcp))
-                    .real_server(d.address.to_string())
+                    .service(key)
+                    .real_server(RsId::Ip(d.address))
                     .affected(total / n_active)
                     .absence()
                     .cause(why)
-                    .config([line(dir, format!("{} {}", s.label(), describe_dest(d)))])
-                    .fix(format!("On {}: ipvsadm -Ln --stats -t {} and ipvsadm -Lnc | grep {}; check the real server's health checks", dir.host, s.label().trim_end_matches("/tcp"), d.address)),
+                    .config([line(dir, format!("{key} {}", describe_dest(d)))])
+                    .fix(format!("On {}: ipvsadm -Ln --stats {} and ipvsadm -Lnc | grep {}; check the real server's health checks", dir.host, key.ipvsadm_arg().unwrap_or_default(), d.address)),
                 );
             }
         }

@@ -8,6 +8,7 @@
 //! it is lowered one step and says why. Every such finding names the losses.
 
 use crate::finding::{Finding, Severity};
+use crate::model::{RsId, ServiceKey};
 use crate::source::{sum_losses, PointInfo, PointSet};
 
 /// Lost packets may belong to connections up to this long after the last
@@ -30,7 +31,7 @@ pub struct Seen {
 pub fn weigh(
     findings: &mut [Finding],
     points: &[PointInfo],
-    seen_of: &dyn Fn(&str, Option<&str>) -> Seen,
+    seen_of: &dyn Fn(ServiceKey, Option<RsId>) -> Seen,
 ) {
     if points.iter().all(|p| p.losses.is_empty()) {
         return;
@@ -48,8 +49,7 @@ pub fn weigh(
         }
         let svc = f
             .service
-            .as_deref()
-            .map(|s| seen_of(s, f.real_server.as_deref()))
+            .map(|s| seen_of(s, f.real_server))
             .unwrap_or_default();
         let replies = &svc.reply_points;
         // Where the missing packets would have shown; unknown: every point.
@@ -172,8 +172,12 @@ mod tests {
 
     fn no_reply(points: &[u16], affected: u64) -> Finding {
         let mut f = Finding::new("dr-rs-no-reply", Severity::Error, "x")
-            .service("192.0.2.100:80/tcp")
-            .real_server("192.0.2.13")
+            .service(ServiceKey::addr(
+                crate::model::Proto::Tcp,
+                "192.0.2.100".parse().unwrap(),
+                Some(80),
+            ))
+            .real_server(RsId::Ip("192.0.2.13".parse().unwrap()))
             .affected(affected)
             .absence()
             .evidence(points.iter().map(|&p| Evidence {

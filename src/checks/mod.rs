@@ -32,10 +32,10 @@ use crate::decode::{fmt_mac, Mac};
 use crate::finding::{Evidence, EvidenceSet, Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::{FlowView, RsKey};
-use crate::model::{service_label, Model, Proto};
+use crate::model::{Model, RsId, ServiceKey, Vaddr};
 use crate::source::PointInfo;
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 pub trait Check: CheckClone + Send {
     /// Sees one finished flow.
@@ -72,29 +72,33 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// The address of a real server: its RIP, else its MAC.
-    pub fn rs_label(&self, key: RsKey) -> String {
+    /// A real server as findings name it: its RIP (a MAC resolved through
+    /// the captured ARP when it can be), else its MAC; `None` when no
+    /// capture shows which real server it was.
+    pub fn rs_id(&self, key: RsKey) -> Option<RsId> {
         match key {
-            RsKey::Ip(ip) => ip.to_string(),
-            RsKey::Mac(m) => self
-                .mac_ip(m)
-                .map_or_else(|| fmt_mac(&m), |ip| ip.to_string()),
-            RsKey::Unseen => "a real server not visible in these captures".into(),
+            RsKey::Ip(ip) => Some(RsId::Ip(ip)),
+            RsKey::Mac(m) => Some(self.mac_ip(m).map_or(RsId::Mac(m), RsId::Ip)),
+            RsKey::Unseen => None,
         }
     }
 
-    /// How to name a real server of service `vip` in a summary, and the
-    /// `real_server` field: none when the captures do not show which it was.
-    pub fn who(&self, vip: IpAddr, key: RsKey) -> (String, Option<String>) {
-        match key {
-            RsKey::Unseen => (
-                format!("{vip} (real server not visible in these captures)"),
+    /// A real server's label for summaries: [`Context::rs_id`] as text.
+    pub fn rs_label(&self, key: RsKey) -> String {
+        self.rs_id(key).map_or_else(
+            || "a real server not visible in these captures".into(),
+            |id| id.to_string(),
+        )
+    }
+
+    /// How to name a real server of `v` in a summary, and its id.
+    pub fn who(&self, v: Vaddr, key: RsKey) -> (String, Option<RsId>) {
+        match self.rs_id(key) {
+            None => (
+                format!("{} (real server not visible in these captures)", v.ip),
                 None,
             ),
-            k => {
-                let l = self.rs_label(k);
-                (l.clone(), Some(l))
-            }
+            Some(id) => (id.to_string(), Some(id)),
         }
     }
 
@@ -107,8 +111,10 @@ impl Context<'_> {
         )
     }
 
-    pub fn service(&self, vip: IpAddr, port: u16) -> String {
-        service_label(vip, Some(port), Proto::Tcp)
+    /// The service connections to `v` belong to: the model's, else the
+    /// address service with `v`'s port.
+    pub fn service(&self, v: Vaddr) -> ServiceKey {
+        self.model.find(v).map_or(v.key(), |s| s.key)
     }
 
     /// `02:00:00:00:0d:00 (192.0.2.2, director)`: a MAC with what we know of it.
@@ -133,28 +139,31 @@ impl Context<'_> {
 pub struct Tally {
     pub flows: u64,
     pub evidence: EvidenceSet,
+    /// The real server's port, as forwarded connections showed it.
+    pub rs_port: Option<u16>,
 }
 
-/// Per (VIP, port, real server) tallies, bounded.
+/// Per (virtual address, real server) tallies, bounded.
 #[derive(Debug, Default, Clone)]
-pub struct PerRs(BTreeMap<(IpAddr, u16, RsKey), Tally>);
+pub struct PerRs(BTreeMap<(Vaddr, RsKey), Tally>);
 
 const MAX_PER_RS: usize = 4096;
 
 impl PerRs {
     pub fn add(&mut self, v: &FlowView<'_>, rs: RsKey, ev: impl IntoIterator<Item = Evidence>) {
-        let k = (v.vip, v.vport, rs);
+        let k = (v.vaddr, rs);
         if self.0.len() >= MAX_PER_RS && !self.0.contains_key(&k) {
             return;
         }
         let t = self.0.entry(k).or_default();
         t.flows += 1;
         t.evidence.extend(ev);
+        t.rs_port = t.rs_port.or(v.rs_port);
     }
-    pub fn iter(&self) -> impl Iterator<Item = (&(IpAddr, u16, RsKey), &Tally)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&(Vaddr, RsKey), &Tally)> {
         self.0.iter()
     }
-    pub fn flows(&self, k: &(IpAddr, u16, RsKey)) -> u64 {
+    pub fn flows(&self, k: &(Vaddr, RsKey)) -> u64 {
         self.0.get(k).map_or(0, |t| t.flows)
     }
 }
@@ -186,18 +195,39 @@ impl Unanswered {
         if v.failed && unanswered(v) {
             // The forwarded SYN as each point saw it (director and real server).
             let copies =
-                v.flow.syns.iter().filter(|c| {
+                v.flow.opens.iter().filter(|c| {
                     c.dst_mac == fwd.dst_mac && c.dst == fwd.dst && c.outer == fwd.outer
                 });
             self.failed.add(v, rs, copies.map(|c| c.at));
         }
     }
 
-    /// Each (VIP, port, real server) with failures: the tally and the total.
-    pub fn each(&self) -> impl Iterator<Item = (IpAddr, u16, RsKey, &Tally, u64)> {
+    /// Each (virtual address, real server) with failures: the tally and the total.
+    pub fn each(&self) -> impl Iterator<Item = (Vaddr, RsKey, &Tally, u64)> {
         self.failed
             .iter()
-            .map(|(k, t)| (k.0, k.1, k.2, t, self.total.flows(k).max(t.flows)))
+            .map(|(k, t)| (k.0, k.1, t, self.total.flows(k).max(t.flows)))
+    }
+}
+
+/// The director command that takes a real server of `svc` out of rotation
+/// (weight 0), built from typed addresses: runnable when the service and
+/// the real server's address are known, else naming what is missing and
+/// how to find it.
+pub fn weight_zero_cmd(svc: ServiceKey, rs: Option<RsId>, rs_port: u16) -> String {
+    let Some(s) = svc.ipvsadm_arg() else {
+        return format!("(ipvsadm has no option for {svc}: take the real server out with the tool that manages it)");
+    };
+    match rs {
+        Some(RsId::Ip(ip)) => format!("ipvsadm -e {s} -r {} -w 0", SocketAddr::new(ip, rs_port)),
+        Some(RsId::Mac(m)) => format!(
+            "ipvsadm -e {s} -r RIP:{rs_port} -w 0, where RIP is the address of the real server at MAC {} (these captures show only its MAC; on the director: ip neigh | grep -i {})",
+            fmt_mac(&m),
+            fmt_mac(&m)
+        ),
+        None => format!(
+            "ipvsadm -e {s} -r RIP:{rs_port} -w 0 for the real server concerned (these captures do not show which it was; on the director, ipvsadm -Lnc lists each connection's real server)"
+        ),
     }
 }
 
@@ -469,10 +499,10 @@ pub fn confirm(findings: &mut [Finding]) {
 /// Downgrades symptom findings to info where a root-cause finding (warning or
 /// above) names the same service and real server, and says which explains it.
 pub fn explain(findings: &mut [Finding]) {
-    let mut causes: Vec<(Option<String>, Option<String>, &'static str)> = findings
+    let mut causes: Vec<(Option<ServiceKey>, Option<RsId>, &'static str)> = findings
         .iter()
         .filter(|f| f.severity >= Severity::Warning && !f.symptom)
-        .map(|f| (f.service.clone(), f.real_server.clone(), f.code))
+        .map(|f| (f.service, f.real_server, f.code))
         .collect();
     // The most direct cause first (the registry's rank): a real server that
     // does not answer, then a broken return path, then the rest.
@@ -497,8 +527,12 @@ mod tests {
 
     fn f(code: &'static str, sev: Severity, rs: &str, symptom: bool) -> Finding {
         let f = Finding::new(code, sev, "x")
-            .service("192.0.2.100:80/tcp")
-            .real_server(rs);
+            .service(ServiceKey::addr(
+                crate::model::Proto::Tcp,
+                "192.0.2.100".parse().unwrap(),
+                Some(80),
+            ))
+            .real_server(RsId::Ip(rs.parse().unwrap()));
         if symptom {
             f.symptom()
         } else {

@@ -26,10 +26,10 @@ impl Check for NatReplyBypassesDirector {
             // Addressed to another gateway than the director that forwarded it,
             // or (director side not captured) the client got it un-rewritten.
             let wrong_gateway = matches!((r.dst_mac, v.director_mac), (Some(a), Some(d)) if a != d);
-            let unrewritten = !rewritten_back && v.flow.client_rst.is_some();
+            let unrewritten = !rewritten_back && v.flow.client_rst().is_some();
             if wrong_gateway || unrewritten {
                 let mut ev = vec![r.at];
-                ev.extend(v.flow.client_rst);
+                ev.extend(v.flow.client_rst());
                 self.bypass.add(v, RsKey::Ip(r.src), ev);
                 return;
             }
@@ -37,7 +37,9 @@ impl Check for NatReplyBypassesDirector {
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
-        for ((vip, port, rs), t) in self.bypass.iter() {
+        for ((va, key), t) in self.bypass.iter() {
+            let (vip, rs) = (&va.ip, key);
+            let rs_id = ctx.rs_id(*rs);
             let rs = ctx.rs_label(*rs);
             out.push(
                 Finding::new(
@@ -45,8 +47,8 @@ impl Check for NatReplyBypassesDirector {
                     Severity::Error,
                     format!("{rs} answered {} connection(s) from its own address straight to the client, bypassing the director; the client resets them", t.flows),
                 )
-                .service(ctx.service(*vip, *port))
-                .real_server(rs.clone())
+                .service(ctx.service(*va))
+                .maybe_real_server(rs_id)
                 .cause(format!("In NAT the director must rewrite the reply's source from {rs} back to {vip}, so every reply has to cross it. {rs}'s default route (or its route to the clients) points at another gateway, so the client receives a SYN-ACK from {rs}, which matches none of its connections, and answers with RST."))
                 .evidence_set(&t.evidence).affected(t.flows)
                 .fix(format!("On {rs}: ip route replace default via <the director's address on this segment>; verify with ip route get <client address>.")),

@@ -8,6 +8,7 @@ use crate::finding::{Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::FlowView;
 use crate::model::Mode;
+use crate::model::RsId;
 use crate::system::prefix_contains;
 
 #[derive(Default, Clone)]
@@ -21,7 +22,7 @@ impl Check for NatRsGatewayNotDirector {
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
-        for (svc, rs, h) in dests(ctx, Mode::Nat) {
+        for (svc, vip, rs, h) in dests(ctx, Mode::Nat) {
             let Some(dir) = director_for(ctx.snapshots, svc) else {
                 continue; // the director's addresses are unknown
             };
@@ -31,7 +32,7 @@ impl Check for NatRsGatewayNotDirector {
                 .iter()
                 .find(|a| prefix_contains(a.address, a.prefix_len, rs.addr) && a.address != rs.addr)
                 .map(|a| a.address);
-            let (bad, mut lines) = bad_routes_back(h, &self.clients, svc.vip, |r| {
+            let (bad, mut lines) = bad_routes_back(h, &self.clients, vip, |r| {
                 r.and_then(|r| r.gateway)
                     .is_some_and(|g| !dir.ifaces_with(g).is_empty())
             });
@@ -60,9 +61,9 @@ impl Check for NatRsGatewayNotDirector {
                     Severity::Error,
                     format!("{} ({}) does not route its replies to {} through the director", rs.addr, h.host, bad.join(", ")),
                 )
-                .service(svc.label())
-                .real_server(rs.addr.to_string())
-                .cause(format!("In NAT the director must see the replies to rewrite their source back to {}; replies routed around it reach the client from the RIP, which the client does not know and resets.", svc.vip))
+                .service(svc.key)
+                .real_server(RsId::Ip(rs.addr))
+                .cause(format!("In NAT the director must see the replies to rewrite their source back to {}; replies routed around it reach the client from the RIP, which the client does not know and resets.", vip))
                 .config(lines)
                 .fix(fix),
             );

@@ -12,12 +12,14 @@ pub struct NatRsNoReply(Unanswered);
 impl Check for NatRsNoReply {
     fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
         self.0.observe(v, Mode::Nat, |v| {
-            v.flow.replies.is_empty() && v.flow.client_rst.is_none()
+            v.flow.replies.is_empty() && v.flow.client_rst().is_none()
         });
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
-        for (vip, port, rs, t, total) in self.0.each() {
+        for (va, rs, t, total) in self.0.each() {
+            let (vip, port) = (va.ip, va.port);
+            let rs_id = ctx.rs_id(rs);
             let rs = ctx.rs_label(rs);
             out.push(
                 Finding::new(
@@ -25,8 +27,8 @@ impl Check for NatRsNoReply {
                     Severity::Error,
                     format!("{} of {total} connection(s) forwarded to {rs} got no reply through the director", t.flows),
                 )
-                .service(ctx.service(vip, port))
-                .real_server(rs.clone())
+                .service(ctx.service(va))
+                .maybe_real_server(rs_id)
                 .cause(format!("The director rewrote the SYNs to {rs} but nothing came back through it: {rs} is down or not listening on the mapped port, a firewall drops them, or {rs} answers by another route that bypasses the director (capture on {rs} or the client to tell; check ip route on {rs})."))
                 .evidence_set(&t.evidence).affected_of(t.flows, total).absence()
                 .fix(format!("On {rs}: ss -ltn; ip route get <client address> (must go via the director); nft list ruleset. On the director: ipvsadm -Ln --stats -t {vip}:{port}.")),

@@ -9,6 +9,7 @@ use crate::finding::{Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::FlowView;
 use crate::model::Mode;
+use crate::model::RsId;
 
 #[derive(Default, Clone)]
 pub struct RpFilterDropsAsymmetric {
@@ -22,15 +23,15 @@ impl Check for RpFilterDropsAsymmetric {
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for mode in [Mode::Dr, Mode::Tun] {
-            for (svc, rs, h) in dests(ctx, mode) {
-                if !svc.vip.is_ipv4() {
+            for (svc, vip, rs, h) in dests(ctx, mode) {
+                if !vip.is_ipv4() {
                     continue; // IPv6 has no rp_filter sysctl
                 }
                 // Where the client's packets arrive: DR on the RIP's interface,
                 // TUN decapsulated on the tunnel device holding the VIP.
                 let input = match mode {
                     Mode::Tun => h
-                        .ifaces_with(svc.vip)
+                        .ifaces_with(vip)
                         .into_iter()
                         .find(|i| !h.is_loopback(i))
                         .or_else(|| {
@@ -48,7 +49,7 @@ impl Check for RpFilterDropsAsymmetric {
                 if v != 1 {
                     continue;
                 }
-                let (bad, routes) = bad_routes_back(h, &self.clients, svc.vip, |r| {
+                let (bad, routes) = bad_routes_back(h, &self.clients, vip, |r| {
                     r.and_then(|r| r.dev.as_deref()) == Some(input)
                 });
                 let mut lines = vec![line(h, format!("{shown} (effective {v}: strict)"))];
@@ -62,8 +63,8 @@ impl Check for RpFilterDropsAsymmetric {
                         Severity::Error,
                         format!("{} ({}) drops client packets arriving on {input}: strict rp_filter, and its route back to {} leaves by another interface", rs.addr, h.host, bad.join(", ")),
                     )
-                    .service(svc.label())
-                    .real_server(rs.addr.to_string())
+                    .service(svc.key)
+                    .real_server(RsId::Ip(rs.addr))
                     .cause(format!("With rp_filter 1 the kernel accepts a packet only if its route back to the source uses the interface it came in on. Forwarded client packets arrive on {input}, the route to the clients does not use {input}, so they are dropped before any socket sees them."))
                     .config(lines)
                     .fix(format!("On {}: sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.{}.rp_filter=2 (loose mode), or route the clients back via {input}", h.host, input.replace('.', "/"))),

@@ -5,6 +5,7 @@
 use super::config_view::arp_settings_below;
 use super::{Check, Context};
 use crate::finding::{Finding, Severity};
+use crate::model::RsId;
 
 #[derive(Clone)]
 pub struct RsArpAnnounce;
@@ -12,16 +13,16 @@ pub struct RsArpAnnounce;
 impl Check for RsArpAnnounce {
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for a in arp_settings_below(ctx, "arp_announce", 2) {
-            let (svc, rs, h, dev, v) = (a.svc, a.rs, a.host, a.dev, a.value);
+            let (svc, vip, rs, h, dev, v) = (a.svc, a.vip, a.rs, a.host, a.dev, a.value);
             out.push(
                 Finding::new(
                     "rs-arp-announce",
                     Severity::Warning,
-                    format!("{} ({}) may announce the VIP {} as the source of its ARP requests on {dev} (arp_announce {v})", rs.addr, h.host, svc.vip),
+                    format!("{} ({}) may announce the VIP {} as the source of its ARP requests on {dev} (arp_announce {v})", rs.addr, h.host, vip),
                 )
-                .service(svc.label())
-                .real_server(rs.addr.to_string())
-                .cause(format!("When the real server answers a client from {} it resolves its gateway with ARP; with arp_announce below 2 that request may carry the VIP as sender, and the gateway then maps {} to this real server's MAC.", svc.vip, svc.vip))
+                .service(svc.key)
+                .real_server(RsId::Ip(rs.addr))
+                .cause(format!("When the real server answers a client from {} it resolves its gateway with ARP; with arp_announce below 2 that request may carry the VIP as sender, and the gateway then maps {} to this real server's MAC.", vip, vip))
                 .config([a.config])
                 .fix(format!("On {}: sysctl -w net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.{}.arp_announce=2", h.host, dev.replace('.', "/"))),
             );

@@ -5,6 +5,7 @@
 use super::config_view::arp_settings_below;
 use super::{Check, Context};
 use crate::finding::{Finding, Severity};
+use crate::model::RsId;
 
 #[derive(Clone)]
 pub struct RsArpIgnore;
@@ -12,16 +13,16 @@ pub struct RsArpIgnore;
 impl Check for RsArpIgnore {
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for a in arp_settings_below(ctx, "arp_ignore", 1) {
-            let (svc, rs, h, dev, v) = (a.svc, a.rs, a.host, a.dev, a.value);
+            let (svc, vip, rs, h, dev, v) = (a.svc, a.vip, a.rs, a.host, a.dev, a.value);
             out.push(
                 Finding::new(
                     "rs-arp-ignore",
                     Severity::Error,
-                    format!("{} ({}) answers ARP requests for the VIP {} on {dev} (arp_ignore {v})", rs.addr, h.host, svc.vip),
+                    format!("{} ({}) answers ARP requests for the VIP {} on {dev} (arp_ignore {v})", rs.addr, h.host, vip),
                 )
-                .service(svc.label())
-                .real_server(rs.addr.to_string())
-                .cause(format!("With arp_ignore 0 Linux answers ARP for any local address on any interface, the VIP on lo included: the gateway can learn this real server's MAC for {} and send clients to it instead of the director.", svc.vip))
+                .service(svc.key)
+                .real_server(RsId::Ip(rs.addr))
+                .cause(format!("With arp_ignore 0 Linux answers ARP for any local address on any interface, the VIP on lo included: the gateway can learn this real server's MAC for {} and send clients to it instead of the director.", vip))
                 .config([a.config])
                 .fix(format!("On {}: sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.{}.arp_ignore=1 (persist in /etc/sysctl.d/)", h.host, dev.replace('.', "/"))),
             );

@@ -14,6 +14,7 @@ use super::config_view::{arrives_at, dests, line, rip_iface};
 use super::{Check, Context};
 use crate::finding::{Finding, Severity};
 use crate::model::Mode;
+use crate::model::RsId;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -553,11 +554,14 @@ fn rule_text(exprs: &[Value]) -> String {
 impl Check for RsFirewallDrops {
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for mode in [Mode::Dr, Mode::Tun, Mode::Nat] {
-            for (svc, rs, h) in dests(ctx, mode) {
+            for (svc, vip, rs, h) in dests(ctx, mode) {
                 let Some(ruleset) = &h.nftables else {
                     continue;
                 };
-                let (dst, Some(port)) = arrives_at(svc, rs) else {
+                if svc.key.proto() != Some(crate::model::Proto::Tcp) {
+                    continue; // the evaluator models TCP only
+                }
+                let (dst, Some(port)) = arrives_at(svc, vip, rs) else {
                     continue;
                 };
                 let iif = match mode {
@@ -616,8 +620,8 @@ impl Check for RsFirewallDrops {
                     ))
                     .config([line(h, what)])
                     .fix(fix)
-                    .service(svc.label())
-                    .real_server(rs.addr.to_string()),
+                    .service(svc.key)
+                    .real_server(RsId::Ip(rs.addr)),
                 );
             }
         }

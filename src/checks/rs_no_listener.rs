@@ -4,9 +4,10 @@
 
 use super::config_view::{arrives_at, dests, line};
 use super::rs_firewall_drops::may_redirect;
-use super::{Check, Context};
+use super::{weight_zero_cmd, Check, Context};
 use crate::finding::{Finding, Severity};
-use crate::model::Mode;
+use crate::model::RsId;
+use crate::model::{Mode, Proto};
 use crate::system::Listener;
 use std::net::{IpAddr, SocketAddr};
 
@@ -16,7 +17,7 @@ pub struct RsNoListener;
 /// Does `l` accept TCP connections to `dst:port`? A wildcard `::` socket
 /// takes IPv4 too (the Linux default, `net.ipv6.bindv6only = 0`).
 pub fn accepts(l: &Listener, dst: IpAddr, port: u16) -> bool {
-    if l.protocol != "tcp" || l.port != port {
+    if l.protocol != Proto::Tcp || l.port != port {
         return false;
     }
     match (l.address, dst) {
@@ -35,11 +36,14 @@ fn show(l: &Listener) -> String {
 impl Check for RsNoListener {
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for mode in [Mode::Dr, Mode::Tun, Mode::Nat] {
-            for (svc, rs, h) in dests(ctx, mode) {
+            for (svc, vip, rs, h) in dests(ctx, mode) {
                 let Some(listeners) = &h.listeners else {
                     continue; // not read
                 };
-                let (dst, port) = arrives_at(svc, rs);
+                if svc.key.proto() != Some(Proto::Tcp) {
+                    continue; // snapshots list TCP listeners only
+                }
+                let (dst, port) = arrives_at(svc, vip, rs);
                 let Some(port) = port else {
                     continue; // any port: nothing to look for
                 };
@@ -93,13 +97,12 @@ impl Check for RsNoListener {
                     ))
                     .config([line(h, seen)])
                     .fix(format!(
-                        "On {}: start the service listening on {target} (or on any address, port {port}); check with ss -ltn 'sport = :{port}'. Until then, on the director: ipvsadm -e -t {} -r {} -w 0",
+                        "On {}: start the service listening on {target} (or on any address, port {port}); check with ss -ltn 'sport = :{port}'. Until then, on the director: {}",
                         h.host,
-                        SocketAddr::new(svc.vip, svc.port.unwrap_or(port)),
-                        SocketAddr::new(rs.addr, rs.port.unwrap_or(port))
+                        weight_zero_cmd(svc.key, Some(RsId::Ip(rs.addr)), rs.port.unwrap_or(port))
                     ))
-                    .service(svc.label())
-                    .real_server(rs.addr.to_string()),
+                    .service(svc.key)
+                    .real_server(RsId::Ip(rs.addr)),
                 );
             }
         }
@@ -112,7 +115,7 @@ mod tests {
 
     fn l(a: &str, port: u16) -> Listener {
         Listener {
-            protocol: "tcp".into(),
+            protocol: Proto::Tcp,
             address: a.parse().unwrap(),
             port,
         }

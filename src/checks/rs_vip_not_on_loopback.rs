@@ -5,15 +5,14 @@
 use super::config_view::{addr_cmd, dests, line};
 use super::{Check, Context};
 use crate::finding::{Finding, Severity};
-use crate::model::Mode;
+use crate::model::{Mode, RsId};
 
 #[derive(Clone)]
 pub struct RsVipNotOnLoopback;
 
 impl Check for RsVipNotOnLoopback {
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
-        for (svc, rs, h) in dests(ctx, Mode::Dr) {
-            let vip = svc.vip;
+        for (svc, vip, rs, h) in dests(ctx, Mode::Dr) {
             let on = h.ifaces_with(vip);
             let on_lo = on.iter().any(|i| h.is_loopback(i));
             let wire: Vec<&str> = on.iter().copied().filter(|i| !h.is_loopback(i)).collect();
@@ -40,7 +39,7 @@ impl Check for RsVipNotOnLoopback {
             } else {
                 continue;
             };
-            out.push(f.service(svc.label()).real_server(rip));
+            out.push(f.service(svc.key).real_server(RsId::Ip(rs.addr)));
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::flow::view::{FlowView, RsKey};
 pub struct SynRetransmit {
     retx: PerRs,
     total: PerRs,
-    retransmissions: std::collections::BTreeMap<(std::net::IpAddr, u16, RsKey), u64>,
+    retransmissions: std::collections::BTreeMap<(crate::model::Vaddr, RsKey), u64>,
 }
 
 impl Check for SynRetransmit {
@@ -21,20 +21,18 @@ impl Check for SynRetransmit {
         if n > 0 {
             let c = v
                 .flow
-                .syns
+                .opens
                 .iter()
                 .max_by_key(|c| c.count)
                 .expect("retransmitted");
             self.retx.add(v, rs, [c.at]);
-            *self
-                .retransmissions
-                .entry((v.vip, v.vport, rs))
-                .or_default() += u64::from(n);
+            *self.retransmissions.entry((v.vaddr, rs)).or_default() += u64::from(n);
         }
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
-        for (k @ (vip, port, rs), t) in self.retx.iter() {
+        for (k @ (va, key), t) in self.retx.iter() {
+            let rs = key;
             let total = self
                 .total
                 .iter()
@@ -47,14 +45,14 @@ impl Check for SynRetransmit {
             } else {
                 Severity::Info
             };
-            let (who, real_server) = ctx.who(*vip, *rs);
+            let (who, real_server) = ctx.who(*va, *rs);
             out.push(
                 Finding::new(
                 "syn-retransmit",
                 sev,
                 format!("{} of {total} connection(s) to {who} needed SYN retransmissions ({n} in all)", t.flows),
             )
-            .service(ctx.service(*vip, *port))
+            .service(ctx.service(*va))
             .cause("The client's SYN (or the SYN-ACK) was lost or dropped: the real server does not accept packets for the VIP, drops them (rp_filter, firewall, full backlog), or the reply takes a path that loses it.")
             .evidence_set(&t.evidence).affected(t.flows)
             .fix("Look for a root-cause finding on the same real server; otherwise capture on the real server to see whether the SYNs arrive, and check nstat -az TcpExtListenDrops there.")

@@ -7,6 +7,7 @@ use super::{Check, Context};
 use crate::finding::{Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::FlowView;
+use crate::model::RsId;
 
 #[derive(Default, Clone)]
 pub struct TrafficToUnknownRs(Forwarded);
@@ -18,22 +19,19 @@ impl Check for TrafficToUnknownRs {
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let svcs: Vec<_> = ipvs_services(ctx.snapshots).collect();
-        for (vip, port, ip, t) in self.0.each(ctx) {
+        for (va, ip, t) in self.0.each(ctx) {
             let Some(ip) = ip else { continue };
-            let mine: Vec<_> = svcs
-                .iter()
-                .filter(|(_, s)| s.address == Some(vip) && s.port == Some(port))
-                .collect();
-            if mine.is_empty() || ip == vip {
+            let mine: Vec<_> = svcs.iter().filter(|(_, k, _)| k.matches(va)).collect();
+            if mine.is_empty() || ip == va.ip {
                 continue; // no snapshot of this service's director
             }
             if mine
                 .iter()
-                .any(|(_, s)| s.destinations.iter().any(|d| d.address == ip))
+                .any(|(_, _, s)| s.destinations.iter().any(|d| d.address == ip))
             {
                 continue;
             }
-            let (dir, s) = mine[0];
+            let (dir, key, s) = mine[0];
             let mut addrs: Vec<_> = s.destinations.iter().map(|d| d.address).collect();
             addrs.sort();
             let listed: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
@@ -41,13 +39,13 @@ impl Check for TrafficToUnknownRs {
                 Finding::new(
                     "traffic-to-unknown-rs",
                     Severity::Warning,
-                    format!("{} connection(s) to {} went to {ip}, which is not a real server of it in {}'s IPVS", t.flows, s.label(), dir.host),
+                    format!("{} connection(s) to {} went to {ip}, which is not a real server of it in {}'s IPVS", t.flows, key, dir.host),
                 )
-                .service(s.label())
-                .real_server(ip.to_string())
+                .service(*key)
+                .real_server(RsId::Ip(ip))
                 .cause("Another director (a backup that took over, or a second active one) forwards with a different configuration, or the configuration changed after the capture.".to_string())
                 .evidence_set(&t.evidence).affected(t.flows)
-                .config([line(dir, format!("{} real servers: {}", s.label(), if listed.is_empty() { "none".into() } else { listed.join(", ") }))])
+                .config([line(dir, format!("{key} real servers: {}", if listed.is_empty() { "none".into() } else { listed.join(", ") }))])
                 .fix(format!("Compare ipvsadm -S -n on every director (keepalived configs); remove {ip} where it should not be, or add it on {}", dir.host)),
             );
         }

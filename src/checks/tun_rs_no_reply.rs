@@ -12,12 +12,14 @@ pub struct TunRsNoReply(Unanswered);
 impl Check for TunRsNoReply {
     fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
         self.0.observe(v, Mode::Tun, |v| {
-            v.flow.replies.is_empty() && v.flow.client_rst.is_none()
+            v.flow.replies.is_empty() && v.flow.client_rst().is_none()
         });
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
-        for (vip, port, rs, t, total) in self.0.each() {
+        for (va, rs, t, total) in self.0.each() {
+            let vip = va.ip;
+            let rs_id = ctx.rs_id(rs);
             let rs = ctx.rs_label(rs);
             out.push(
                 Finding::new(
@@ -25,8 +27,8 @@ impl Check for TunRsNoReply {
                     Severity::Error,
                     format!("{} of {total} connection(s) forwarded to {rs} got no reply", t.flows),
                 )
-                .service(ctx.service(vip, port))
-                .real_server(rs.clone())
+                .service(ctx.service(va))
+                .maybe_real_server(rs_id)
                 .cause(format!("{rs} receives IP-in-IP packets for {vip} but does not answer: no tunl0 (ipip module) with the VIP, strict rp_filter on tunl0 (the route back to the client is via eth0) dropping them, or the inner packet exceeds the MTU."))
                 .evidence_set(&t.evidence).affected_of(t.flows, total).absence()
                 .fix(format!("On {rs}: modprobe ipip; ip link set tunl0 up; ip addr add {vip}/32 dev tunl0; sysctl -w net.ipv4.conf.tunl0.rp_filter=0 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.tunl0.arp_ignore=1 net.ipv4.conf.all.arp_announce=2.")),

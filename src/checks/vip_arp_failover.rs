@@ -15,7 +15,7 @@ impl Check for VipArpFailover {
             .model
             .services
             .iter()
-            .map(|s| (s.vip, s.label()))
+            .filter_map(|s| Some((s.key.vip()?, s.key)))
             .collect();
         vips.dedup_by_key(|(v, _)| *v);
         for (vip, label) in vips {

@@ -7,6 +7,7 @@ use super::{Check, Context};
 use crate::decode::fmt_mac;
 use crate::finding::{Finding, Severity};
 use crate::flow::neigh::Ownership;
+use crate::model::RsId;
 
 #[derive(Clone)]
 pub struct VipArpMultipleOwners;
@@ -17,7 +18,7 @@ impl Check for VipArpMultipleOwners {
             .model
             .services
             .iter()
-            .map(|s| (s.vip, s.label()))
+            .filter_map(|s| Some((s.key.vip()?, s.key)))
             .collect();
         vips.dedup_by_key(|(v, _)| *v);
         for (vip, label) in vips {
@@ -59,7 +60,7 @@ impl Check for VipArpMultipleOwners {
                         Severity::Error,
                         format!("{} MACs claim VIP {vip} at the same time: {}; {what}", macs.len(), all.join(", ")),
                     )
-                    .service(label.clone())
+                    .service(label)
                     .cause("More than one host answers ARP for the VIP, so the gateway sends VIP traffic to whichever answered last. Either two directors hold the VIP (keepalived/VRRP split brain: check that VRRP adverts pass between them), or a real server holds the VIP on an interface that answers ARP.")
                     .evidence(evidence)
                     .fix(format!("On every real server: ip addr del {vip}/32 dev eth0 2>/dev/null; ip addr add {vip}/32 dev lo; sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2. On the directors: make sure only one holds {vip} (keepalived: check that VRRP adverts reach the backup)."))
@@ -67,9 +68,8 @@ impl Check for VipArpMultipleOwners {
                 continue;
             }
             for m in wrong {
-                let rs = ctx
-                    .mac_ip(m)
-                    .map_or_else(|| fmt_mac(&m), |ip| ip.to_string());
+                let rs_id = ctx.mac_ip(m).map_or(RsId::Mac(m), RsId::Ip);
+                let rs = rs_id.to_string();
                 let c = claims.by_mac.iter().find(|c| c.mac == m).expect("claimant");
                 let how = match (c.replies, c.gratuitous) {
                     (0, 0) => "sends ARP from".to_string(),
@@ -85,8 +85,8 @@ impl Check for VipArpMultipleOwners {
                         Severity::Error,
                         format!("real server {rs} ({}) {how} VIP {vip}; the director also claims it (claimants: {})", fmt_mac(&m), all.join(", ")),
                     )
-                    .service(label.clone())
-                    .real_server(rs.clone())
+                    .service(label)
+                    .real_server(rs_id)
                     .cause(format!("{rs} answers ARP for the VIP: the VIP is on an interface other than lo, or arp_ignore/arp_announce are not set (the kernel uses the max of conf.all and conf.<iface>). The gateway then sends clients straight to {rs}, bypassing the director and its scheduling."))
                     .evidence(c.evidence.iter().chain(claims.switch_evidence.iter()))
                     .fix(format!("On {rs}: ip addr del {vip}/32 dev eth0 2>/dev/null; ip addr add {vip}/32 dev lo; sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_announce=2 (persist in /etc/sysctl.d/). Then on the director re-announce: arping -c 3 -U -I eth0 {vip}.")),

@@ -7,12 +7,11 @@ use crate::decode::{fmt_mac, Mac};
 use crate::finding::{Evidence, EvidenceSet, Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::FlowView;
-use crate::model::Mode;
+use crate::model::{Mode, RsId, Vaddr};
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 /// Key: (VIP, port, destination MAC, source MAC).
-type FrameKey = (IpAddr, u16, Mac, Option<Mac>);
+type FrameKey = (Vaddr, Mac, Option<Mac>);
 
 #[derive(Default, Clone)]
 pub struct VipTrafficBypassesDirector {
@@ -29,8 +28,8 @@ impl Check for VipTrafficBypassesDirector {
             return;
         }
         let mut seen: Option<Mac> = None;
-        for c in &v.flow.syns {
-            let (Some(d), true) = (c.dst_mac, c.outer.is_none() && c.dst == v.vip) else {
+        for c in &v.flow.opens {
+            let (Some(d), true) = (c.dst_mac, c.outer.is_none() && c.dst == v.vaddr.ip) else {
                 continue;
             };
             let from_director = v.director_mac.is_some() && c.src_mac == v.director_mac;
@@ -38,7 +37,7 @@ impl Check for VipTrafficBypassesDirector {
                 continue;
             }
             seen = Some(d);
-            let k = (v.vip, v.vport, d, c.src_mac);
+            let k = (v.vaddr, d, c.src_mac);
             if self.to_mac.len() >= MAX_KEYS && !self.to_mac.contains_key(&k) {
                 continue;
             }
@@ -52,16 +51,17 @@ impl Check for VipTrafficBypassesDirector {
         if ctx.hosts.directors().next().is_none() {
             return; // no director seen forwarding: cannot tell a bypass from the director
         }
-        let mut merged: BTreeMap<(IpAddr, u16, Mac), (u64, EvidenceSet)> = BTreeMap::new();
-        for ((vip, port, mac, src), (n, ev)) in &self.to_mac {
+        let mut merged: BTreeMap<(Vaddr, Mac), (u64, EvidenceSet)> = BTreeMap::new();
+        for ((va, mac, src), (n, ev)) in &self.to_mac {
             if ctx.hosts.is_director(*mac) || src.is_some_and(|s| ctx.hosts.is_director(s)) {
                 continue;
             }
-            let e = merged.entry((*vip, *port, *mac)).or_default();
+            let e = merged.entry((*va, *mac)).or_default();
             e.0 += n;
             e.1.extend(ev.iter());
         }
-        for ((vip, port, mac), (n, ev)) in &merged {
+        for ((va, mac), (n, ev)) in &merged {
+            let (vip, port) = (&va.ip, &va.port);
             let claims_vip = ctx
                 .hosts
                 .neigh
@@ -70,9 +70,8 @@ impl Check for VipTrafficBypassesDirector {
             if !ctx.hosts.is_real_server(*mac) && !claims_vip {
                 continue; // e.g. the client's frame to its own gateway
             }
-            let rs = ctx
-                .mac_ip(*mac)
-                .map_or_else(|| fmt_mac(mac), |ip| ip.to_string());
+            let rs_id = ctx.mac_ip(*mac).map_or(RsId::Mac(*mac), RsId::Ip);
+            let rs = rs_id.to_string();
             let evidence: Vec<Evidence> = ev.iter().collect();
             out.push(
                 Finding::new(
@@ -80,8 +79,8 @@ impl Check for VipTrafficBypassesDirector {
                     Severity::Error,
                     format!("{n} connection(s) to {vip}:{port} were sent straight to real server {rs} ({}), bypassing the director", fmt_mac(mac)),
                 )
-                .service(ctx.service(*vip, *port))
-                .real_server(rs.clone())
+                .service(ctx.service(*va))
+                .real_server(rs_id)
                 .cause(format!("The gateway's ARP entry for {vip} points at {rs}: it answered ARP for the VIP (VIP on eth0, or arp_ignore/arp_announce not set). These connections are never scheduled by IPVS, persistence and weights are ignored, and if {rs} goes down clients fail."))
                 .evidence(evidence)
                 .fix(format!("On {rs}: move the VIP to lo and set sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2; then refresh the gateway's entry: on the gateway ip neigh del {vip} dev <iface>, or from the director arping -c 3 -U -I eth0 {vip}.")),

@@ -101,13 +101,13 @@ impl FlowRow {
     /// `rs_label` names the real server (its RIP, else MAC) when known.
     pub fn new(v: &FlowView<'_>, expected_mode: Option<Mode>, rs_label: Option<String>) -> FlowRow {
         let f = v.flow;
-        let mut legs = Vec::with_capacity(f.syns.len() + f.replies.len() + 1);
-        for c in &f.syns {
+        let mut legs = Vec::with_capacity(f.opens.len() + f.replies.len() + 1);
+        for c in &f.opens {
             let step = if v.forward.is_some_and(|x| std::ptr::eq(x, c)) {
                 Step::Forward
             } else if v.bypassed.is_some_and(|x| std::ptr::eq(x, c)) {
                 Step::Bypass
-            } else if c.outer.is_some() || (c.dst != v.vip && v.mode == Some(Mode::Nat)) {
+            } else if c.outer.is_some() || (c.dst != v.vaddr.ip && v.mode == Some(Mode::Nat)) {
                 // Another point's view of the forwarded copy.
                 Step::Forward
             } else if v
@@ -143,7 +143,7 @@ impl FlowRow {
                 rst: r.rst,
             });
         }
-        if let Some(a) = f.client_ack {
+        if let Some(a) = f.client_ack() {
             legs.push(Leg {
                 step: Step::ClientAck,
                 at: a,
@@ -151,7 +151,7 @@ impl FlowRow {
                 src_mac: None,
                 dst_mac: None,
                 src: (f.client, f.cport),
-                dst: (v.vip, v.vport),
+                dst: (v.vaddr.ip, v.vaddr.port),
                 outer: None,
                 rst: false,
             });
@@ -160,7 +160,7 @@ impl FlowRow {
 
         let state = if v.established {
             FlowState::Established
-        } else if f.server_rst().is_some() || f.client_rst.is_some() {
+        } else if f.server_rst().is_some() || f.client_rst().is_some() {
             FlowState::Reset
         } else if v.failed {
             FlowState::Failed
@@ -172,8 +172,8 @@ impl FlowRow {
         FlowRow {
             client: f.client,
             cport: f.cport,
-            vip: v.vip,
-            vport: v.vport,
+            vip: v.vaddr.ip,
+            vport: v.vaddr.port,
             mode,
             rs: v.rs,
             rs_label,
@@ -225,7 +225,7 @@ fn missing_steps(
             "no SYN-ACK from the VIP: the real server's reply was not rewritten by the director (it bypassed it)".into(),
         ));
     }
-    if state != FlowState::Established && state != FlowState::Open && f.client_ack.is_none() {
+    if state != FlowState::Established && state != FlowState::Open && f.client_ack().is_none() {
         out.push((
             Step::ClientAck,
             "the client never completed the handshake".into(),
@@ -238,7 +238,7 @@ fn missing_steps(
 /// same capture point (the client-most point that saw both).
 pub fn rtt(f: &Flow) -> Option<i64> {
     let mut best: Option<i64> = None;
-    for s in &f.syns {
+    for s in &f.opens {
         for r in f
             .replies
             .iter()

@@ -1,7 +1,7 @@
-//! Flows: each TCP connection through a VIP, with every copy of its
-//! handshake packets seen at every capture point.
+//! Flows: each connection through a VIP, with every copy of its opening
+//! packets (TCP: the handshake) seen at every capture point.
 //!
-//! A flow is keyed by the client's address and port: LVS (NAT, DR and TUN)
+//! A flow is keyed by its protocol and the client's address and port: LVS (NAT, DR and TUN)
 //! never changes the client side, so the client→VIP leg, the forwarded leg
 //! (DR: same IPs, new MAC; NAT: new destination; TUN: encapsulated) and the
 //! replies all land in one flow. The same packet seen at two points, or the
@@ -17,16 +17,17 @@ pub mod view;
 
 use crate::decode::Mac;
 use crate::finding::Evidence;
+use crate::model::Proto;
 use std::net::IpAddr;
 
 /// Maximum distinct copies kept per flow and direction. A connection through
 /// a director is seen at most at client, router (2), director (2) and RS.
 pub const MAX_COPIES: usize = 6;
 
-/// One distinct copy of the client's SYN (as seen at one point with one
-/// link-layer and IP addressing).
+/// One distinct copy of the client's opening packet (TCP: its SYN), as seen
+/// at one point with one link-layer and IP addressing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SynCopy {
+pub struct OpenCopy {
     pub at: Evidence,
     /// Times this copy was seen (1 + retransmissions).
     pub count: u16,
@@ -55,17 +56,20 @@ pub struct ReplyCopy {
     pub outer: Option<(IpAddr, IpAddr)>,
 }
 
-#[derive(Debug, Clone)]
-pub struct Flow {
+/// What identifies a flow: its transport and the client's address and port
+/// (LVS never changes the client side).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowKey {
+    pub proto: Proto,
     pub client: IpAddr,
     pub cport: u16,
+}
+
+/// What a TCP connection showed beyond its opening copies and answers.
+#[derive(Debug, Clone, Default)]
+pub struct TcpState {
     /// The client's initial sequence number (unchanged by LVS: a strong key).
     pub isn: u32,
-    pub first_ts: i64,
-    pub last_ts: i64,
-    /// Grown one copy at a time: most flows have a few, a flood's flows one.
-    pub syns: Vec<SynCopy>,
-    pub replies: Vec<ReplyCopy>,
     /// First ACK from the client after its SYN: the handshake completed.
     pub client_ack: Option<Evidence>,
     /// First RST from the client.
@@ -74,42 +78,90 @@ pub struct Flow {
     pub server_data: bool,
     pub fin_client: bool,
     pub fin_server: bool,
+}
+
+/// Per-transport state of a flow.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    Tcp(TcpState),
+}
+
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub proto: Proto,
+    pub client: IpAddr,
+    pub cport: u16,
+    pub first_ts: i64,
+    pub last_ts: i64,
+    /// Copies of the packet that opened the flow (TCP: the client's SYN).
+    /// Grown one copy at a time: most flows have a few, a flood's flows one.
+    pub opens: Vec<OpenCopy>,
+    /// Copies of the server's answer (TCP: SYN-ACK or RST).
+    pub replies: Vec<ReplyCopy>,
     pub closed_ts: Option<i64>,
     pub packets: u32,
     /// More distinct copies than `MAX_COPIES` were seen (extra ones ignored).
     pub copies_overflow: bool,
+    pub state: Transport,
 }
 
 impl Flow {
-    pub fn new(client: IpAddr, cport: u16, isn: u32, ts: i64) -> Flow {
+    /// A TCP connection opened by a SYN with sequence number `isn`.
+    pub fn tcp(client: IpAddr, cport: u16, isn: u32, ts: i64) -> Flow {
         Flow {
+            proto: Proto::Tcp,
             client,
             cport,
-            isn,
             first_ts: ts,
             last_ts: ts,
-            syns: Vec::new(),
+            opens: Vec::new(),
             replies: Vec::new(),
-            client_ack: None,
-            client_rst: None,
-            server_data: false,
-            fin_client: false,
-            fin_server: false,
             closed_ts: None,
             packets: 0,
             copies_overflow: false,
+            state: Transport::Tcp(TcpState {
+                isn,
+                ..TcpState::default()
+            }),
         }
     }
 
-    /// Client SYN retransmissions: the most times one copy was seen, minus one.
+    pub fn key(&self) -> FlowKey {
+        FlowKey {
+            proto: self.proto,
+            client: self.client,
+            cport: self.cport,
+        }
+    }
+
+    /// The TCP state, for a TCP flow.
+    pub fn tcp_state(&self) -> Option<&TcpState> {
+        match &self.state {
+            Transport::Tcp(t) => Some(t),
+        }
+    }
+
+    /// The client's first RST (TCP).
+    pub fn client_rst(&self) -> Option<Evidence> {
+        self.tcp_state().and_then(|t| t.client_rst)
+    }
+
+    /// The client's first ACK after its SYN (TCP).
+    pub fn client_ack(&self) -> Option<Evidence> {
+        self.tcp_state().and_then(|t| t.client_ack)
+    }
+
+    /// The client re-sent its opening packet: the most times one copy was
+    /// seen, minus one (TCP: SYN retransmissions).
     pub fn syn_retransmits(&self) -> u16 {
-        self.syns
+        self.opens
             .iter()
             .map(|c| c.count.saturating_sub(1))
             .max()
             .unwrap_or(0)
     }
 
+    /// The server answered (TCP: a SYN-ACK).
     pub fn synack_seen(&self) -> bool {
         self.replies.iter().any(|r| !r.rst)
     }
@@ -118,8 +170,11 @@ impl Flow {
         self.replies.iter().find(|r| r.rst)
     }
 
-    /// The handshake completed (the client acknowledged, or the server went on).
+    /// The exchange completed (TCP: the client acknowledged, or the server
+    /// went on).
     pub fn established(&self) -> bool {
-        self.client_ack.is_some() || (self.synack_seen() && self.server_data)
+        match &self.state {
+            Transport::Tcp(t) => t.client_ack.is_some() || (self.synack_seen() && t.server_data),
+        }
     }
 }

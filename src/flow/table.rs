@@ -1,10 +1,10 @@
 //! The flow table: bounded by live flows, never by capture size.
 
-use super::{Flow, ReplyCopy, SynCopy, MAX_COPIES};
+use super::{Flow, FlowKey, OpenCopy, ReplyCopy, Transport, MAX_COPIES};
 use crate::decode::{Ip, Tcp, L2};
 use crate::finding::Evidence;
+use crate::model::Proto;
 use rustc_hash::FxHashMap;
-use std::net::IpAddr;
 
 /// Default cap on live flows (about 0.5 KB each).
 pub const DEFAULT_MAX_FLOWS: usize = 100_000;
@@ -19,12 +19,6 @@ const HANDSHAKE_IDLE_NS: i64 = 60_000_000_000;
 const IDLE_NS: i64 = 300_000_000_000;
 const SWEEP_EVERY_NS: i64 = 1_000_000_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Key {
-    ip: IpAddr,
-    port: u16,
-}
-
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TableStats {
     pub flows: u64,
@@ -38,7 +32,7 @@ pub struct TableStats {
 #[derive(Clone)]
 pub struct FlowTable {
     /// Boxed: a flow is about a kilobyte and must not be copied as the map grows.
-    map: FxHashMap<Key, Box<Flow>>,
+    map: FxHashMap<FlowKey, Box<Flow>>,
     cap: usize,
     last_sweep: i64,
     pub stats: TableStats,
@@ -62,8 +56,8 @@ impl FlowTable {
         self.map.is_empty()
     }
 
-    /// Adds one TCP packet. Flows that end are appended to `retired`.
-    pub fn observe(
+    /// Adds one TCP segment. Flows that end are appended to `retired`.
+    pub fn observe_tcp(
         &mut self,
         at: Evidence,
         l2: Option<L2>,
@@ -76,14 +70,15 @@ impl FlowTable {
             self.sweep(ts, retired);
             self.last_sweep = ts;
         }
-        let ck = Key {
-            ip: ip.src,
-            port: tcp.sport,
+        let ck = FlowKey {
+            proto: Proto::Tcp,
+            client: ip.src,
+            cport: tcp.sport,
         };
         let (src_mac, dst_mac) = (l2.map(|l| l.src), l2.and_then(|l| l.dst));
 
         if let Some(f) = self.map.get_mut(&ck) {
-            if tcp.syn() && !tcp.ack_flag() && tcp.seq != f.isn {
+            if tcp.syn() && !tcp.ack_flag() && f.tcp_state().is_some_and(|t| tcp.seq != t.isn) {
                 // Port reused for a new connection: the old one is over.
                 let old = self.map.remove(&ck).expect("present");
                 retired.push(old);
@@ -92,9 +87,10 @@ impl FlowTable {
                 return;
             }
         }
-        let sk = Key {
-            ip: ip.dst,
-            port: tcp.dport,
+        let sk = FlowKey {
+            proto: Proto::Tcp,
+            client: ip.dst,
+            cport: tcp.dport,
         };
         if let Some(f) = self.map.get_mut(&sk) {
             server_packet(f, at, src_mac, dst_mac, ip, tcp);
@@ -104,7 +100,7 @@ impl FlowTable {
             if self.map.len() >= self.cap {
                 self.evict(ts, retired);
             }
-            let mut f = Box::new(Flow::new(ip.src, tcp.sport, tcp.seq, ts));
+            let mut f = Box::new(Flow::tcp(ip.src, tcp.sport, tcp.seq, ts));
             client_packet(&mut f, at, src_mac, dst_mac, ip, tcp);
             self.map.insert(ck, f);
             self.stats.flows += 1;
@@ -168,7 +164,7 @@ fn client_packet(
     f.packets = f.packets.saturating_add(1);
     f.last_ts = f.last_ts.max(at.time);
     if tcp.syn() && !tcp.ack_flag() {
-        let same = |c: &SynCopy| {
+        let same = |c: &OpenCopy| {
             c.at.point == at.point
                 && c.src_mac == src_mac
                 && c.dst_mac == dst_mac
@@ -178,11 +174,11 @@ fn client_packet(
         };
         // A retransmitted SYN reopens a connection its reset had closed.
         f.closed_ts = None;
-        if let Some(c) = f.syns.iter_mut().find(|c| same(c)) {
+        if let Some(c) = f.opens.iter_mut().find(|c| same(c)) {
             c.count = c.count.saturating_add(1);
-        } else if f.syns.len() < MAX_COPIES {
-            f.syns.reserve_exact(1);
-            f.syns.push(SynCopy {
+        } else if f.opens.len() < MAX_COPIES {
+            f.opens.reserve_exact(1);
+            f.opens.push(OpenCopy {
                 at,
                 count: 1,
                 src_mac,
@@ -200,17 +196,18 @@ fn client_packet(
         }
         return;
     }
+    let Transport::Tcp(t) = &mut f.state;
     if tcp.rst() {
-        f.client_rst.get_or_insert(at);
+        t.client_rst.get_or_insert(at);
         f.closed_ts = Some(at.time);
         return;
     }
-    if tcp.ack_flag() && f.client_ack.is_none() {
-        f.client_ack = Some(at);
+    if tcp.ack_flag() && t.client_ack.is_none() {
+        t.client_ack = Some(at);
     }
     if tcp.fin() {
-        f.fin_client = true;
-        if f.fin_server {
+        t.fin_client = true;
+        if t.fin_server {
             f.closed_ts.get_or_insert(at.time);
         }
     }
@@ -264,10 +261,11 @@ fn server_packet(
         f.closed_ts.get_or_insert(at.time);
         return;
     }
-    f.server_data = true;
+    let Transport::Tcp(t) = &mut f.state;
+    t.server_data = true;
     if tcp.fin() {
-        f.fin_server = true;
-        if f.fin_client {
+        t.fin_server = true;
+        if t.fin_client {
             f.closed_ts.get_or_insert(at.time);
         }
     }

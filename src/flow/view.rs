@@ -3,9 +3,9 @@
 //! it went to, and how the handshake ended.
 
 use super::hosts::HostMap;
-use super::{Flow, ReplyCopy, SynCopy};
+use super::{Flow, OpenCopy, ReplyCopy};
 use crate::decode::Mac;
-use crate::model::{Mode, Model};
+use crate::model::{Mode, Model, ServiceKey, Vaddr};
 use std::net::IpAddr;
 
 /// Where a flow was scheduled: the real server, by RIP and/or MAC.
@@ -25,20 +25,19 @@ pub const HANDSHAKE_GRACE_NS: i64 = 3_000_000_000;
 pub struct FlowView<'a> {
     pub flow: &'a Flow,
     /// The service address as the client addressed it.
-    pub vip: IpAddr,
-    pub vport: u16,
+    pub vaddr: Vaddr,
     pub mode: Option<Mode>,
     /// The client's SYN as it arrived at the director (DR), when seen.
-    pub ingress: Option<&'a SynCopy>,
+    pub ingress: Option<&'a OpenCopy>,
     /// The director's forwarded copy of the SYN.
-    pub forward: Option<&'a SynCopy>,
+    pub forward: Option<&'a OpenCopy>,
     /// The director's MAC on the segment it forwarded on.
     pub director_mac: Option<Mac>,
     pub rs: Option<RsKey>,
     pub rs_mac: Option<Mac>,
     pub rs_port: Option<u16>,
     /// The client's SYN as the gateway sent it straight to a real server.
-    pub bypassed: Option<&'a SynCopy>,
+    pub bypassed: Option<&'a OpenCopy>,
     pub established: bool,
     pub failed: bool,
 }
@@ -52,30 +51,35 @@ impl<'a> FlowView<'a> {
         // clocks differ by milliseconds, and a NAT director's rewritten copy
         // can carry an earlier time than the client's own.
         let nearest = flow
-            .syns
+            .opens
             .iter()
             .filter(|c| c.outer.is_none())
             .max_by_key(|c| (c.ttl, std::cmp::Reverse(c.at.time)))
-            .or(flow.syns.first());
+            .or(flow.opens.first());
         let addressed = flow
-            .syns
+            .opens
             .iter()
             .find(|c| c.outer.is_none() && model.is_vip(c.dst))
             .or(nearest);
         let (mut vip, mut vport) = addressed.map_or((flow.client, 0), |c| (c.dst, c.dport));
         // Only the real-server leg seen: map a configured RIP back to its VIP.
         if !model.is_vip(vip) {
-            if let Some((svc, _)) = model.real_server(vip) {
-                if let Some(p) = svc.port {
+            if let Some((ServiceKey::Addr { vip: v, port, .. }, _)) =
+                model.real_server(vip).map(|(s, r)| (s.key, r))
+            {
+                if let Some(p) = port {
                     vport = p;
                 }
-                vip = svc.vip;
+                vip = v;
             }
         }
         let mut v = FlowView {
             flow,
-            vip,
-            vport,
+            vaddr: Vaddr {
+                proto: flow.proto,
+                ip: vip,
+                port: vport,
+            },
             mode: None,
             ingress: None,
             forward: None,
@@ -91,7 +95,7 @@ impl<'a> FlowView<'a> {
         let answered = flow.synack_seen();
         v.failed = !v.established
             && (flow.server_rst().is_some()
-                || flow.client_rst.is_some()
+                || flow.client_rst().is_some()
                 || (!answered
                     && (flow.syn_retransmits() > 0
                         || end_ts - flow.first_ts >= HANDSHAKE_GRACE_NS)));
@@ -99,21 +103,27 @@ impl<'a> FlowView<'a> {
     }
 
     fn find_forward(&mut self, hosts: &HostMap) {
-        let syns = &self.flow.syns;
+        let syns = &self.flow.opens;
         // TUN: the SYN encapsulated towards the real server.
-        if let Some(c) = syns.iter().find(|c| c.outer.is_some() && c.dst == self.vip) {
+        if let Some(c) = syns
+            .iter()
+            .find(|c| c.outer.is_some() && c.dst == self.vaddr.ip)
+        {
             let (_, rip) = c.outer.expect("checked");
             self.set(Mode::Tun, c, Some(RsKey::Ip(rip)), Some(c.dport));
             return;
         }
         // NAT: the same client SYN (same ISN) re-addressed to a real server.
-        if let Some(c) = syns.iter().find(|c| c.outer.is_none() && c.dst != self.vip) {
+        if let Some(c) = syns
+            .iter()
+            .find(|c| c.outer.is_none() && c.dst != self.vaddr.ip)
+        {
             self.set(Mode::Nat, c, Some(RsKey::Ip(c.dst)), Some(c.dport));
             self.director_mac = c.src_mac;
             // The copy that reached the director: to the VIP, addressed to
             // the VIP's owner, or one TTL hop before the rewritten copy.
             self.ingress = syns.iter().find(|i| {
-                i.outer.is_none() && i.dst == self.vip && i.ttl == c.ttl && i.dst_mac.is_some()
+                i.outer.is_none() && i.dst == self.vaddr.ip && i.ttl == c.ttl && i.dst_mac.is_some()
             });
             return;
         }
@@ -161,10 +171,11 @@ impl<'a> FlowView<'a> {
         }
         if let Some(c) = syns.iter().find(|c| {
             c.outer.is_none()
-                && c.dst == self.vip
+                && c.dst == self.vaddr.ip
                 && !c.src_mac.is_some_and(|m| hosts.is_director(m))
                 && c.dst_mac.is_some_and(|d| {
-                    !hosts.is_director(d) && (hosts.is_real_server(d) || claims(hosts, self.vip, d))
+                    !hosts.is_director(d)
+                        && (hosts.is_real_server(d) || claims(hosts, self.vaddr.ip, d))
                 })
         }) {
             let d = c.dst_mac.expect("checked");
@@ -175,7 +186,7 @@ impl<'a> FlowView<'a> {
         }
     }
 
-    fn set(&mut self, mode: Mode, c: &'a SynCopy, rs: Option<RsKey>, port: Option<u16>) {
+    fn set(&mut self, mode: Mode, c: &'a OpenCopy, rs: Option<RsKey>, port: Option<u16>) {
         self.mode = Some(mode);
         self.forward = Some(c);
         self.rs = rs;
@@ -223,13 +234,13 @@ impl<'a> FlowView<'a> {
 
     /// Handshake answers that came from the VIP (DR/TUN replies, NAT after rewrite).
     pub fn replies_from_vip(&self) -> impl Iterator<Item = &'a ReplyCopy> + '_ {
-        let vip = self.vip;
+        let vip = self.vaddr.ip;
         self.flow.replies.iter().filter(move |r| r.src == vip)
     }
 
     /// Handshake answers from another address than the VIP (NAT before rewrite, or bypassing it).
     pub fn replies_not_from_vip(&self) -> impl Iterator<Item = &'a ReplyCopy> + '_ {
-        let vip = self.vip;
+        let vip = self.vaddr.ip;
         self.flow.replies.iter().filter(move |r| r.src != vip)
     }
 }

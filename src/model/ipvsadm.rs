@@ -2,7 +2,7 @@
 //! `/proc/net/ip_vs`. Unknown options, schedulers and lines are tolerated;
 //! each skipped line is reported so the operator knows what was not used.
 
-use super::{Mode, Model, Origin, Proto, RealServerCfg, Service};
+use super::{Mode, Model, Origin, Proto, RealServerCfg, Service, ServiceKey};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The parsed model and the lines that were not understood (1-based line, text).
@@ -24,13 +24,6 @@ pub fn parse(text: &str, origin: &str) -> Parsed {
     }
 }
 
-/// Key of a service in rules: protocol and address, or fwmark.
-#[derive(PartialEq, Clone, Copy)]
-enum SvcKey {
-    Addr(Proto, IpAddr, u16),
-    Mark(u32),
-}
-
 fn parse_endpoint(s: &str) -> Option<(IpAddr, u16)> {
     let sa: SocketAddr = s.parse().ok()?;
     Some((sa.ip(), sa.port()))
@@ -38,7 +31,7 @@ fn parse_endpoint(s: &str) -> Option<(IpAddr, u16)> {
 
 /// `ipvsadm -S -n` (also `ipvsadm-save`) output.
 pub fn parse_rules(text: &str, origin: &str) -> Parsed {
-    let mut services: Vec<(SvcKey, Service)> = Vec::new();
+    let mut services: Vec<(ServiceKey, Service)> = Vec::new();
     let mut skipped = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -67,8 +60,8 @@ pub fn parse_rules(text: &str, origin: &str) -> Parsed {
 }
 
 enum Rule {
-    Service(SvcKey, Service),
-    Dest(SvcKey, RealServerCfg),
+    Service(ServiceKey, Service),
+    Dest(ServiceKey, RealServerCfg),
 }
 
 fn parse_rule_line(line: &str, origin: &str) -> Option<Rule> {
@@ -80,6 +73,7 @@ fn parse_rule_line(line: &str, origin: &str) -> Option<Rule> {
     let mut rs_addr = None;
     let mut mode = Mode::Dr; // ipvsadm's default forwarding method is -g
     let mut weight = 1i64;
+    let mut v6 = false;
     let mut i = 1;
     while i < toks.len() {
         let t = toks[i];
@@ -92,11 +86,15 @@ fn parse_rule_line(line: &str, origin: &str) -> Option<Rule> {
                     _ => Proto::Sctp,
                 };
                 let (ip, port) = parse_endpoint(arg?)?;
-                key = Some(SvcKey::Addr(proto, ip, port));
+                // Port 0 with persistence means "all ports".
+                key = Some(ServiceKey::addr(proto, ip, (port != 0).then_some(port)));
                 i += 2;
             }
             "-f" | "--fwmark-service" => {
-                key = Some(SvcKey::Mark(arg?.parse().ok()?));
+                key = Some(ServiceKey::Fwmark {
+                    mark: arg?.parse().ok()?,
+                    v6: false,
+                });
                 i += 2;
             }
             "-s" | "--scheduler" => {
@@ -125,6 +123,10 @@ fn parse_rule_line(line: &str, origin: &str) -> Option<Rule> {
                 );
                 i += 2;
             }
+            "-6" | "--ipv6" => {
+                v6 = true;
+                i += 1;
+            }
             "-g" | "--gatewaying" => {
                 mode = Mode::Dr;
                 i += 1;
@@ -149,28 +151,13 @@ fn parse_rule_line(line: &str, origin: &str) -> Option<Rule> {
             _ => i += 1,
         }
     }
-    let key = key?;
+    let key = match key? {
+        ServiceKey::Fwmark { mark, .. } => ServiceKey::Fwmark { mark, v6 },
+        k => k,
+    };
     match cmd {
         "-A" | "--add-service" => {
-            let mut s = match key {
-                SvcKey::Addr(proto, ip, port) => Service::new(
-                    ip,
-                    // Port 0 with persistence means "all ports".
-                    (port != 0).then_some(port),
-                    proto,
-                    Origin::Ipvs(origin.to_string()),
-                ),
-                SvcKey::Mark(m) => {
-                    let mut s = Service::new(
-                        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                        None,
-                        Proto::Tcp,
-                        Origin::Ipvs(origin.to_string()),
-                    );
-                    s.fwmark = Some(m);
-                    s
-                }
-            };
+            let mut s = Service::new(key, Origin::Ipvs(origin.to_string()));
             s.scheduler = sched;
             s.persistent = persistent;
             Some(Rule::Service(key, s))
@@ -242,20 +229,16 @@ pub fn parse_proc(text: &str, origin: &str) -> Parsed {
                 Some(proto) => toks
                     .get(1)
                     .and_then(|a| proc_endpoint(a))
-                    .map(|(ip, port)| Service::new(ip, (port != 0).then_some(port), proto, origin)),
+                    .map(|(ip, port)| {
+                        Service::new(
+                            ServiceKey::addr(proto, ip, (port != 0).then_some(port)),
+                            origin,
+                        )
+                    }),
                 None => toks
                     .get(1)
                     .and_then(|m| u32::from_str_radix(m, 16).ok())
-                    .map(|m| {
-                        let mut s = Service::new(
-                            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                            None,
-                            Proto::Tcp,
-                            origin,
-                        );
-                        s.fwmark = Some(m);
-                        s
-                    }),
+                    .map(|mark| Service::new(ServiceKey::Fwmark { mark, v6: false }, origin)),
             };
             match svc {
                 Some(mut s) => {
@@ -321,7 +304,7 @@ mod tests {
         assert_eq!(s[1].scheduler.as_deref(), Some("wrr"));
         assert_eq!(s[1].real_servers[0].port, Some(5353));
         assert_eq!(s[1].mode, Some(Mode::Nat));
-        assert_eq!(s[2].fwmark, Some(7));
+        assert_eq!(s[2].key, ServiceKey::Fwmark { mark: 7, v6: false });
         assert_eq!(s[2].mode, Some(Mode::Tun));
     }
 
@@ -355,7 +338,7 @@ FWM  00000001 wrr\n";
         assert_eq!(s[0].mode, None, "mixed modes have no single mode");
         assert_eq!(s[1].label(), "[2001:db8::100]:80/tcp");
         assert_eq!(s[1].mode, Some(Mode::Tun));
-        assert_eq!(s[2].fwmark, Some(1));
+        assert_eq!(s[2].key, ServiceKey::Fwmark { mark: 1, v6: false });
     }
 
     #[test]

@@ -6,6 +6,9 @@
 
 pub mod ipvsadm;
 
+use crate::decode::{fmt_mac, Mac};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
@@ -40,26 +43,197 @@ impl fmt::Display for Mode {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A transport protocol, as IPVS keys services by it (`-t`, `-u`,
+/// `--sctp-service`); any other protocol number is kept as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
 pub enum Proto {
     Tcp,
     Udp,
     Sctp,
+    Other(u16),
 }
 
 impl Proto {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-            Proto::Sctp => "sctp",
+    pub fn from_number(n: u16) -> Proto {
+        match n {
+            6 => Proto::Tcp,
+            17 => Proto::Udp,
+            132 => Proto::Sctp,
+            n => Proto::Other(n),
         }
     }
-    pub fn number(self) -> u8 {
+    pub fn number(self) -> u16 {
         match self {
             Proto::Tcp => 6,
             Proto::Udp => 17,
             Proto::Sctp => 132,
+            Proto::Other(n) => n,
+        }
+    }
+    /// `tcp`, `udp`, `sctp`, or the protocol number.
+    pub fn name(self) -> Cow<'static, str> {
+        match self {
+            Proto::Tcp => "tcp".into(),
+            Proto::Udp => "udp".into(),
+            Proto::Sctp => "sctp".into(),
+            Proto::Other(n) => n.to_string().into(),
+        }
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl From<Proto> for String {
+    fn from(p: Proto) -> String {
+        p.name().into_owned()
+    }
+}
+
+/// `tcp`, `udp`, `sctp` or a protocol number (anything else is number 0).
+impl From<String> for Proto {
+    fn from(s: String) -> Proto {
+        match s.as_str() {
+            "tcp" => Proto::Tcp,
+            "udp" => Proto::Udp,
+            "sctp" => Proto::Sctp,
+            n => Proto::from_number(n.parse().unwrap_or(0)),
+        }
+    }
+}
+
+/// What IPVS keys a virtual service by: protocol, address and port, or a
+/// firewall mark (`ipvsadm -A -f MARK`) per address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ServiceKey {
+    Addr {
+        proto: Proto,
+        vip: IpAddr,
+        /// `None`: any port (`--vip ADDR` without port, or a persistent
+        /// port-0 service).
+        port: Option<u16>,
+    },
+    Fwmark {
+        mark: u32,
+        v6: bool,
+    },
+}
+
+impl ServiceKey {
+    pub fn addr(proto: Proto, vip: IpAddr, port: Option<u16>) -> ServiceKey {
+        ServiceKey::Addr { proto, vip, port }
+    }
+    /// The VIP, for an address service.
+    pub fn vip(&self) -> Option<IpAddr> {
+        match *self {
+            ServiceKey::Addr { vip, .. } => Some(vip),
+            ServiceKey::Fwmark { .. } => None,
+        }
+    }
+    pub fn port(&self) -> Option<u16> {
+        match *self {
+            ServiceKey::Addr { port, .. } => port,
+            ServiceKey::Fwmark { .. } => None,
+        }
+    }
+    pub fn proto(&self) -> Option<Proto> {
+        match *self {
+            ServiceKey::Addr { proto, .. } => Some(proto),
+            ServiceKey::Fwmark { .. } => None,
+        }
+    }
+    /// Whether a connection to `v` is this service's (a firewall-mark
+    /// service cannot be matched from addresses alone).
+    pub fn matches(&self, v: Vaddr) -> bool {
+        match *self {
+            ServiceKey::Addr { proto, vip, port } => {
+                vip == v.ip && proto == v.proto && port.is_none_or(|p| p == v.port)
+            }
+            ServiceKey::Fwmark { .. } => false,
+        }
+    }
+    /// The service as ipvsadm names it in a command: `-t 192.0.2.100:80`,
+    /// `-u [2001:db8::100]:53`, `-f 1`; `None` for a protocol ipvsadm has
+    /// no option for.
+    pub fn ipvsadm_arg(&self) -> Option<String> {
+        match *self {
+            ServiceKey::Addr { proto, vip, port } => {
+                let opt = match proto {
+                    Proto::Tcp => "-t",
+                    Proto::Udp => "-u",
+                    Proto::Sctp => "--sctp-service",
+                    Proto::Other(_) => return None,
+                };
+                Some(format!("{opt} {}", SocketAddr::new(vip, port.unwrap_or(0))))
+            }
+            ServiceKey::Fwmark { mark, v6 } => {
+                Some(format!("-f {mark}{}", if v6 { " -6" } else { "" }))
+            }
+        }
+    }
+}
+
+/// `192.0.2.100:80/tcp`, `[2001:db8::100]:80/tcp`, `192.0.2.100:*/tcp`,
+/// `FWM 1`, `FWM 1 IPv6` (as `ipvsadm -L` names them).
+impl fmt::Display for ServiceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ServiceKey::Addr { proto, vip, port } => {
+                let p = port.map_or("*".to_string(), |p| p.to_string());
+                match vip {
+                    IpAddr::V4(a) => write!(f, "{a}:{p}/{proto}"),
+                    IpAddr::V6(a) => write!(f, "[{a}]:{p}/{proto}"),
+                }
+            }
+            ServiceKey::Fwmark { mark, v6 } => {
+                write!(f, "FWM {mark}{}", if v6 { " IPv6" } else { "" })
+            }
+        }
+    }
+}
+
+/// The virtual address a connection was made to, as the client addressed
+/// it: what IPVS looks a service up by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Vaddr {
+    pub proto: Proto,
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+impl Vaddr {
+    /// The address service this connection would belong to, with its port.
+    pub fn key(self) -> ServiceKey {
+        ServiceKey::addr(self.proto, self.ip, Some(self.port))
+    }
+}
+
+/// A real server as findings name it: its RIP, else (DR, when no capture
+/// shows its address) its MAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RsId {
+    Ip(IpAddr),
+    Mac(Mac),
+}
+
+impl RsId {
+    pub fn ip(self) -> Option<IpAddr> {
+        match self {
+            RsId::Ip(ip) => Some(ip),
+            RsId::Mac(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for RsId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RsId::Ip(ip) => write!(f, "{ip}"),
+            RsId::Mac(m) => f.write_str(&fmt_mac(m)),
         }
     }
 }
@@ -95,12 +269,7 @@ pub struct RealServerCfg {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Service {
-    pub vip: IpAddr,
-    /// `None`: any port (a `--vip ADDR` without port, or a persistent port-0 service).
-    pub port: Option<u16>,
-    pub proto: Proto,
-    /// Firewall-mark services match by mark; we cannot see marks on the wire.
-    pub fwmark: Option<u32>,
+    pub key: ServiceKey,
     pub scheduler: Option<String>,
     pub persistent: Option<u32>,
     pub mode: Option<Mode>,
@@ -109,12 +278,9 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn new(vip: IpAddr, port: Option<u16>, proto: Proto, origin: Origin) -> Service {
+    pub fn new(key: ServiceKey, origin: Origin) -> Service {
         Service {
-            vip,
-            port,
-            proto,
-            fwmark: None,
+            key,
             scheduler: None,
             persistent: None,
             mode: None,
@@ -123,13 +289,13 @@ impl Service {
         }
     }
 
-    pub fn matches(&self, ip: IpAddr, port: u16, proto: u8) -> bool {
-        self.vip == ip && self.proto.number() == proto && self.port.is_none_or(|p| p == port)
+    pub fn matches(&self, v: Vaddr) -> bool {
+        self.key.matches(v)
     }
 
-    /// `192.0.2.100:80/tcp`, `[2001:db8::100]:80/tcp`, `192.0.2.100:*/tcp`.
+    /// `192.0.2.100:80/tcp`, `[2001:db8::100]:80/tcp`, `192.0.2.100:*/tcp`, `FWM 1`.
     pub fn label(&self) -> String {
-        service_label(self.vip, self.port, self.proto)
+        self.key.to_string()
     }
 
     /// The configured mode, else the mode common to its real servers.
@@ -144,14 +310,6 @@ impl Service {
     }
 }
 
-pub fn service_label(vip: IpAddr, port: Option<u16>, proto: Proto) -> String {
-    let p = port.map_or("*".to_string(), |p| p.to_string());
-    match vip {
-        IpAddr::V4(a) => format!("{a}:{p}/{}", proto.as_str()),
-        IpAddr::V6(a) => format!("[{a}]:{p}/{}", proto.as_str()),
-    }
-}
-
 /// The services to check. Empty means: infer them from the traffic.
 #[derive(Debug, Clone, Default)]
 pub struct Model {
@@ -159,23 +317,26 @@ pub struct Model {
 }
 
 impl Model {
-    pub fn find(&self, ip: IpAddr, port: u16, proto: u8) -> Option<usize> {
-        self.services
-            .iter()
-            .position(|s| s.matches(ip, port, proto))
+    pub fn find(&self, v: Vaddr) -> Option<&Service> {
+        self.services.iter().find(|s| s.matches(v))
     }
 
     /// Every VIP and real server address, when they are all the traffic
     /// there is to see (`None` without services, or with a firewall-mark
     /// service, whose addresses are not known).
     pub fn addresses(&self) -> Option<Vec<IpAddr>> {
-        if self.services.is_empty() || self.services.iter().any(|s| s.fwmark.is_some()) {
+        if self.services.is_empty() || self.services.iter().any(|s| s.key.vip().is_none()) {
             return None;
         }
         let mut v: Vec<IpAddr> = self
             .services
             .iter()
-            .flat_map(|s| std::iter::once(s.vip).chain(s.real_servers.iter().map(|r| r.addr)))
+            .flat_map(|s| {
+                s.key
+                    .vip()
+                    .into_iter()
+                    .chain(s.real_servers.iter().map(|r| r.addr))
+            })
             .collect();
         v.sort();
         v.dedup();
@@ -183,7 +344,7 @@ impl Model {
     }
 
     pub fn is_vip(&self, ip: IpAddr) -> bool {
-        self.services.iter().any(|s| s.vip == ip)
+        self.services.iter().any(|s| s.key.vip() == Some(ip))
     }
 
     /// The real server configured at `ip`, in any service.
@@ -193,13 +354,9 @@ impl Model {
             .find_map(|s| s.real_servers.iter().find(|r| r.addr == ip).map(|r| (s, r)))
     }
 
-    /// Adds or merges a service (same VIP, port, protocol).
+    /// Adds or merges a service (same key).
     pub fn add(&mut self, svc: Service) {
-        if let Some(existing) = self
-            .services
-            .iter_mut()
-            .find(|s| s.vip == svc.vip && s.port == svc.port && s.proto == svc.proto)
-        {
+        if let Some(existing) = self.services.iter_mut().find(|s| s.key == svc.key) {
             for r in svc.real_servers {
                 if !existing
                     .real_servers
@@ -257,23 +414,35 @@ mod tests {
 
     #[test]
     fn service_matching_and_labels() {
+        let vip = "192.0.2.100".parse().unwrap();
+        let va = |proto, port| Vaddr {
+            proto,
+            ip: vip,
+            port,
+        };
         let s = Service::new(
-            "192.0.2.100".parse().unwrap(),
-            Some(80),
-            Proto::Tcp,
+            ServiceKey::addr(Proto::Tcp, vip, Some(80)),
             Origin::CommandLine,
         );
-        assert!(s.matches("192.0.2.100".parse().unwrap(), 80, 6));
-        assert!(!s.matches("192.0.2.100".parse().unwrap(), 443, 6));
-        assert!(!s.matches("192.0.2.100".parse().unwrap(), 80, 17));
+        assert!(s.matches(va(Proto::Tcp, 80)));
+        assert!(!s.matches(va(Proto::Tcp, 443)));
+        assert!(!s.matches(va(Proto::Udp, 80)));
         assert_eq!(s.label(), "192.0.2.100:80/tcp");
-        let any = Service::new(
-            "2001:db8::100".parse().unwrap(),
-            None,
-            Proto::Udp,
-            Origin::CommandLine,
-        );
-        assert!(any.matches("2001:db8::100".parse().unwrap(), 53, 17));
+        assert_eq!(s.key.ipvsadm_arg().unwrap(), "-t 192.0.2.100:80");
+        let v6 = "2001:db8::100".parse().unwrap();
+        let any = Service::new(ServiceKey::addr(Proto::Udp, v6, None), Origin::CommandLine);
+        assert!(any.matches(Vaddr {
+            proto: Proto::Udp,
+            ip: v6,
+            port: 53
+        }));
         assert_eq!(any.label(), "[2001:db8::100]:*/udp");
+        assert_eq!(any.key.ipvsadm_arg().unwrap(), "-u [2001:db8::100]:0");
+        let fwm = ServiceKey::Fwmark { mark: 1, v6: false };
+        assert!(!fwm.matches(va(Proto::Tcp, 80)));
+        assert_eq!(fwm.to_string(), "FWM 1");
+        assert_eq!(fwm.ipvsadm_arg().unwrap(), "-f 1");
+        assert_eq!(Proto::from(String::from("47")), Proto::Other(47));
+        assert_eq!(String::from(Proto::Udp), "udp");
     }
 }

@@ -1,12 +1,12 @@
 //! The JSON report: the CI contract. Fields are added freely, never renamed:
-//! `inputs[].{point,path,link_type,packets}`, `services[].{vip,port,protocol,mode,source}`,
+//! `inputs[].{point,path,link_type,packets}`, `services[].{service,vip,port,protocol,fwmark,mode,source}`,
 //! `real_servers[].{service,ip,mac,connections,established,failed,syn_retransmits}`,
 //! `findings[].{code,severity,service,real_server,summary,evidence[].{point,frame,time},fix}`.
 
 use super::{fmt_time, sanitize};
 use crate::decode::fmt_mac;
 use crate::engine::Analysis;
-use crate::model::Origin;
+use crate::model::{Origin, ServiceKey};
 use serde_json::{json, Value};
 
 pub fn render(a: &Analysis) -> String {
@@ -69,13 +69,17 @@ fn value(a: &Analysis) -> Value {
                 Origin::Inferred(why) => why.clone(),
             };
             json!({
-                "vip": sv.vip.to_string(),
-                "port": sv.port,
-                "protocol": sv.proto.as_str(),
+                "service": sv.label(),
+                "vip": sv.key.vip().map(|v| v.to_string()),
+                "port": sv.key.port(),
+                "protocol": sv.key.proto().map(|p| p.name()),
                 "mode": sv.mode.map(|m| m.as_str()),
                 "source": sv.origin.label(),
                 "source_detail": detail,
-                "fwmark": sv.fwmark,
+                "fwmark": match sv.key {
+                    ServiceKey::Fwmark { mark, .. } => Some(mark),
+                    ServiceKey::Addr { .. } => None,
+                },
                 "scheduler": sv.scheduler,
                 "persistent": sv.persistent,
                 "connections": s.stats.connections,
@@ -94,7 +98,7 @@ fn value(a: &Analysis) -> Value {
         .iter()
         .map(|r| {
             json!({
-                "service": r.service,
+                "service": r.service.to_string(),
                 "ip": r.ip.map(|i| i.to_string()),
                 "mac": r.mac.map(|m| fmt_mac(&m)),
                 "port": r.port,
@@ -116,8 +120,8 @@ fn value(a: &Analysis) -> Value {
             json!({
                 "code": f.code,
                 "severity": f.severity.as_str(),
-                "service": f.service,
-                "real_server": f.real_server,
+                "service": f.service_label(),
+                "real_server": f.rs_label(),
                 "summary": f.summary,
                 "cause": f.cause,
                 "evidence": f.evidence.iter().map(|e| json!({

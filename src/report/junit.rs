@@ -33,7 +33,8 @@ pub fn render(a: &Analysis, fail_on: Option<Severity>) -> String {
     // (suite name, cases)
     let mut suites: Vec<(String, Vec<Case<'_>>)> = Vec::new();
     for s in &a.services {
-        let label = s.service.label();
+        let key = s.service.key;
+        let label = key.to_string();
         let mode = s
             .service
             .mode
@@ -43,23 +44,18 @@ pub fn render(a: &Analysis, fail_on: Option<Severity>) -> String {
             findings: a
                 .findings
                 .iter()
-                .filter(|f| f.service.as_deref() == Some(&label) && f.real_server.is_none())
+                .filter(|f| f.service == Some(key) && f.real_server.is_none())
                 .collect(),
         }];
-        for r in a.real_servers.iter().filter(|r| r.service == label) {
-            let who =
-                r.ip.map(|i| i.to_string())
-                    .or(r.mac.map(|m| crate::decode::fmt_mac(&m)))
-                    .unwrap_or_else(|| "?".into());
+        for r in a.real_servers.iter().filter(|r| r.service == key) {
+            let id = r.id();
+            let who = id.map_or_else(|| "?".into(), |i| i.to_string());
             cases.push(Case {
                 name: format!("real server {who}"),
                 findings: a
                     .findings
                     .iter()
-                    .filter(|f| {
-                        f.service.as_deref() == Some(&label)
-                            && f.real_server.as_deref() == Some(&who)
-                    })
+                    .filter(|f| f.service == Some(key) && id.is_some() && f.real_server == id)
                     .collect(),
             });
         }
@@ -72,12 +68,12 @@ pub fn render(a: &Analysis, fail_on: Option<Severity>) -> String {
         let stray: Vec<&Finding> = a
             .findings
             .iter()
-            .filter(|f| f.service.as_deref() == Some(&label))
+            .filter(|f| f.service == Some(key))
             .filter(|f| !listed(f))
             .collect();
         for f in stray {
             cases.push(Case {
-                name: format!("real server {}", f.real_server.as_deref().unwrap_or("?")),
+                name: format!("real server {}", f.rs_label().unwrap_or_else(|| "?".into())),
                 findings: vec![f],
             });
         }
@@ -86,11 +82,7 @@ pub fn render(a: &Analysis, fail_on: Option<Severity>) -> String {
     let other: Vec<&Finding> = a
         .findings
         .iter()
-        .filter(|f| {
-            !a.services
-                .iter()
-                .any(|s| f.service.as_deref() == Some(&s.service.label()))
-        })
+        .filter(|f| !a.services.iter().any(|s| f.service == Some(s.service.key)))
         .collect();
     if !other.is_empty() {
         suites.push((
@@ -98,7 +90,7 @@ pub fn render(a: &Analysis, fail_on: Option<Severity>) -> String {
             other
                 .into_iter()
                 .map(|f| Case {
-                    name: format!("{} {}", f.code, f.real_server.as_deref().unwrap_or(""))
+                    name: format!("{} {}", f.code, f.rs_label().unwrap_or_default())
                         .trim_end()
                         .to_string(),
                     findings: vec![f],

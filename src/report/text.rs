@@ -5,7 +5,7 @@ use super::fmt_utc;
 use crate::decode::fmt_mac;
 use crate::engine::{Analysis, Verdict};
 use crate::finding::Severity;
-use crate::model::{Mode, Origin};
+use crate::model::{Mode, Origin, RsId};
 use std::fmt::Write;
 
 pub struct Style {
@@ -43,21 +43,22 @@ pub fn render(a: &Analysis, style: &Style) -> String {
 
     // Verdict per service.
     for s in &a.services {
-        let label = s.service.label();
+        let key = s.service.key;
+        let label = key.to_string();
         let mode = s
             .service
             .mode
             .map_or("mode?".to_string(), |m: Mode| m.to_string());
-        let rs_total = a.real_servers.iter().filter(|r| r.service == label).count();
-        let mut broken: Vec<(String, &str)> = Vec::new();
+        let rs_total = a.real_servers.iter().filter(|r| r.service == key).count();
+        let mut broken: Vec<(RsId, &str)> = Vec::new();
         for f in a
             .findings
             .iter()
-            .filter(|f| f.severity == Severity::Error && f.service.as_deref() == Some(&label))
+            .filter(|f| f.severity == Severity::Error && f.service == Some(key))
         {
-            if let Some(rs) = &f.real_server {
-                if !broken.iter().any(|(r, _)| r == rs) {
-                    broken.push((rs.clone(), headline(f.confirmed_by.unwrap_or(f.code))));
+            if let Some(rs) = f.real_server {
+                if !broken.iter().any(|(r, _)| *r == rs) {
+                    broken.push((rs, headline(f.confirmed_by.unwrap_or(f.code))));
                 }
             }
         }
@@ -92,7 +93,7 @@ pub fn render(a: &Analysis, style: &Style) -> String {
             "  {} connections, {} established, {} failed, {} SYN retransmits ({origin})",
             s.stats.connections, s.stats.established, s.stats.failed, s.stats.syn_retransmits
         );
-        for r in a.real_servers.iter().filter(|r| r.service == label) {
+        for r in a.real_servers.iter().filter(|r| r.service == key) {
             let who = match (r.ip, r.mac) {
                 (Some(ip), Some(m)) => format!("{ip} ({})", fmt_mac(&m)),
                 (Some(ip), None) => ip.to_string(),
@@ -102,11 +103,7 @@ pub fn render(a: &Analysis, style: &Style) -> String {
             let worst = a
                 .findings
                 .iter()
-                .filter(|f| {
-                    f.real_server.is_some()
-                        && f.real_server
-                            == r.ip.map(|i| i.to_string()).or(r.mac.map(|m| fmt_mac(&m)))
-                })
+                .filter(|f| f.real_server.is_some() && f.real_server == r.id())
                 .map(|f| f.severity)
                 .max();
             let mark = match worst {
@@ -130,10 +127,7 @@ pub fn render(a: &Analysis, style: &Style) -> String {
         let _ = writeln!(o, "No findings.\n");
     }
     for f in &a.findings {
-        let who = f
-            .real_server
-            .as_deref()
-            .map_or(String::new(), |r| format!(" [{r}]"));
+        let who = f.real_server.map_or(String::new(), |r| format!(" [{r}]"));
         let _ = writeln!(
             o,
             "{} {}{who}: {}",

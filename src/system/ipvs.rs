@@ -9,7 +9,8 @@
 //! everything else (fwmark, timeouts, weights, counters) host order.
 
 use super::nl::{decode_stream, Conn, NlError};
-use super::{Ipvs, IpvsDest, IpvsService, Stats, SyncDaemon, Timeouts};
+use super::{Forward, Ipvs, IpvsDest, IpvsService, Stats, SyncDaemon, Timeouts};
+use crate::model::{Proto, ServiceKey};
 use netlink_packet_core::{
     DecodeError, DefaultNla, Emitable, NlaBuffer, NlasIterator, ParseableParametrized, NLA_F_NESTED,
 };
@@ -201,25 +202,6 @@ fn af_name(af: u16) -> String {
         n => format!("af{n}"),
     }
 }
-pub fn proto_name(p: u16) -> String {
-    match p {
-        6 => "tcp".into(),
-        17 => "udp".into(),
-        132 => "sctp".into(),
-        n => n.to_string(),
-    }
-}
-fn fwd_name(f: u32) -> String {
-    match f & 7 {
-        0 => "masq".into(),
-        1 => "local".into(),
-        2 => "tunnel".into(),
-        3 => "route".into(),
-        4 => "bypass".into(),
-        n => format!("fwd{n}"),
-    }
-}
-
 fn decode_stats(v: &[u8]) -> Result<Stats, String> {
     let mut s = Stats::default();
     walk(v, |k, v| {
@@ -291,7 +273,7 @@ pub fn decode_service(v: &[u8]) -> Result<(IpvsService, SvcKey), String> {
         fwmark: s.fwmark,
     };
     if s.fwmark.is_none() {
-        s.protocol = proto.map(proto_name);
+        s.protocol = proto.map(Proto::from_number);
         s.port = port;
         if let Some(a) = &raw_addr {
             s.address = addr(af, a);
@@ -339,8 +321,8 @@ pub fn decode_dest(v: &[u8], svc_af: u16) -> Result<Option<IpvsDest>, String> {
         return Ok(None);
     };
     d.address = a;
-    d.forward = fwd.map_or_else(|| "?".into(), fwd_name);
-    if d.forward != "tunnel" {
+    d.forward = fwd.map_or(Forward::Unknown, Forward::from_flags);
+    if d.forward != Forward::Tunnel {
         d.tun_type = None;
         d.tun_port = None;
     }
@@ -586,15 +568,19 @@ pub fn from_proc(text: &str) -> Ipvs {
         .services
         .into_iter()
         .map(|s| IpvsService {
-            af: if s.vip.is_ipv6() { "inet6" } else { "inet" }.into(),
-            protocol: s.fwmark.is_none().then(|| s.proto.as_str().to_string()),
-            address: s.fwmark.is_none().then_some(s.vip),
-            port: if s.fwmark.is_none() {
-                Some(s.port.unwrap_or(0))
-            } else {
-                None
+            af: match s.key {
+                ServiceKey::Addr { vip, .. } if vip.is_ipv6() => "inet6",
+                ServiceKey::Fwmark { v6: true, .. } => "inet6",
+                _ => "inet",
+            }
+            .into(),
+            protocol: s.key.proto(),
+            address: s.key.vip(),
+            port: s.key.vip().map(|_| s.key.port().unwrap_or(0)),
+            fwmark: match s.key {
+                ServiceKey::Fwmark { mark, .. } => Some(mark),
+                ServiceKey::Addr { .. } => None,
             },
-            fwmark: s.fwmark,
             scheduler: s.scheduler.clone(),
             persistent: s.persistent.is_some(),
             timeout: s.persistent.unwrap_or(0),
@@ -607,11 +593,10 @@ pub fn from_proc(text: &str) -> Ipvs {
                         address: r.addr,
                         port: r.port.unwrap_or(0),
                         forward: match r.mode {
-                            crate::model::Mode::Nat => "masq",
-                            crate::model::Mode::Dr => "route",
-                            crate::model::Mode::Tun => "tunnel",
-                        }
-                        .into(),
+                            crate::model::Mode::Nat => Forward::Masq,
+                            crate::model::Mode::Dr => Forward::Route,
+                            crate::model::Mode::Tun => Forward::Tunnel,
+                        },
                         weight: r.weight,
                         active_conns: a,
                         inactive_conns: i,

@@ -18,6 +18,7 @@ pub mod rtnl;
 pub mod sockets;
 pub mod sysctl;
 
+use crate::model::{Mode, Proto, ServiceKey};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -66,8 +67,7 @@ pub struct HostSnapshot {
 /// A listening socket.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Listener {
-    /// `tcp`.
-    pub protocol: String,
+    pub protocol: Proto,
     /// The bound address; `0.0.0.0` / `::` for any.
     pub address: IpAddr,
     pub port: u16,
@@ -96,7 +96,7 @@ pub struct IpvsService {
     pub af: String,
     /// `tcp`, `udp`, `sctp` or the protocol number; absent for fwmark services.
     #[serde(default)]
-    pub protocol: Option<String>,
+    pub protocol: Option<Proto>,
     #[serde(default)]
     pub address: Option<IpAddr>,
     #[serde(default)]
@@ -125,19 +125,98 @@ pub struct IpvsService {
 }
 
 impl IpvsService {
-    /// `192.0.2.100:80/tcp`, `[2001:db8::100]:80/tcp` or `fwmark 1`.
+    /// The service's key: a firewall mark, else protocol, address and
+    /// port (port 0, a persistent any-port service: `None`).
+    pub fn key(&self) -> Option<ServiceKey> {
+        match (self.fwmark, self.address, self.protocol) {
+            (Some(mark), _, _) => Some(ServiceKey::Fwmark {
+                mark,
+                v6: self.af == "inet6",
+            }),
+            (None, Some(a), Some(p)) => Some(ServiceKey::addr(p, a, self.port.filter(|p| *p != 0))),
+            _ => None,
+        }
+    }
+
+    /// `192.0.2.100:80/tcp`, `[2001:db8::100]:80/tcp` or `FWM 1`.
     pub fn label(&self) -> String {
-        match (self.fwmark, self.address) {
-            (Some(m), _) => format!("fwmark {m}"),
-            (None, Some(a)) => {
-                let p = self.protocol.as_deref().unwrap_or("?");
-                let port = self.port.unwrap_or(0);
-                match a {
-                    IpAddr::V4(a) => format!("{a}:{port}/{p}"),
-                    IpAddr::V6(a) => format!("[{a}]:{port}/{p}"),
-                }
-            }
-            (None, None) => "?".into(),
+        self.key().map_or("?".into(), |k| k.to_string())
+    }
+}
+
+/// How IPVS forwards to a real server (`IP_VS_CONN_F_FWD_MASK`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum Forward {
+    /// NAT (`-m`).
+    Masq,
+    /// The director itself.
+    Local,
+    /// IP-in-IP, GUE or GRE (`-i`).
+    Tunnel,
+    /// DR (`-g`).
+    Route,
+    Bypass,
+    /// A method number this build does not know.
+    Other(u32),
+    /// Not given.
+    Unknown,
+}
+
+impl Forward {
+    pub fn from_flags(f: u32) -> Forward {
+        match f & 7 {
+            0 => Forward::Masq,
+            1 => Forward::Local,
+            2 => Forward::Tunnel,
+            3 => Forward::Route,
+            4 => Forward::Bypass,
+            n => Forward::Other(n),
+        }
+    }
+    pub fn mode(self) -> Option<Mode> {
+        match self {
+            Forward::Masq => Some(Mode::Nat),
+            Forward::Route | Forward::Local => Some(Mode::Dr),
+            Forward::Tunnel => Some(Mode::Tun),
+            _ => None,
+        }
+    }
+}
+
+/// `masq`, `local`, `tunnel`, `route`, `bypass`, `fwdN`, `?`.
+impl std::fmt::Display for Forward {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Forward::Masq => f.write_str("masq"),
+            Forward::Local => f.write_str("local"),
+            Forward::Tunnel => f.write_str("tunnel"),
+            Forward::Route => f.write_str("route"),
+            Forward::Bypass => f.write_str("bypass"),
+            Forward::Other(n) => write!(f, "fwd{n}"),
+            Forward::Unknown => f.write_str("?"),
+        }
+    }
+}
+
+impl From<Forward> for String {
+    fn from(f: Forward) -> String {
+        f.to_string()
+    }
+}
+
+impl From<String> for Forward {
+    fn from(s: String) -> Forward {
+        match s.as_str() {
+            "masq" => Forward::Masq,
+            "local" => Forward::Local,
+            "tunnel" => Forward::Tunnel,
+            "route" => Forward::Route,
+            "bypass" => Forward::Bypass,
+            o => o
+                .strip_prefix("fwd")
+                .and_then(|n| n.parse().ok())
+                .map_or(Forward::Unknown, Forward::Other),
         }
     }
 }
@@ -146,8 +225,7 @@ impl IpvsService {
 pub struct IpvsDest {
     pub address: IpAddr,
     pub port: u16,
-    /// `masq` (NAT), `route` (DR), `tunnel` (TUN), `local`, `bypass`.
-    pub forward: String,
+    pub forward: Forward,
     pub weight: i64,
     #[serde(default)]
     pub u_threshold: Option<u32>,
@@ -173,7 +251,7 @@ impl Default for IpvsDest {
         IpvsDest {
             address: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
             port: 0,
-            forward: String::new(),
+            forward: Forward::Unknown,
             weight: 0,
             u_threshold: None,
             l_threshold: None,
@@ -188,14 +266,8 @@ impl Default for IpvsDest {
 }
 
 impl IpvsDest {
-    pub fn mode(&self) -> Option<crate::model::Mode> {
-        use crate::model::Mode;
-        match self.forward.as_str() {
-            "masq" => Some(Mode::Nat),
-            "route" | "local" => Some(Mode::Dr),
-            "tunnel" => Some(Mode::Tun),
-            _ => None,
-        }
+    pub fn mode(&self) -> Option<Mode> {
+        self.forward.mode()
     }
 }
 
@@ -487,31 +559,14 @@ pub fn to_json(snaps: &[HostSnapshot]) -> String {
 /// The LVS model (services, real servers, modes) from the IPVS of every
 /// snapshot that has one.
 pub fn to_model(snaps: &[HostSnapshot]) -> crate::model::Model {
-    use crate::model::{Model, Origin, Proto, RealServerCfg, Service};
+    use crate::model::{Model, Origin, RealServerCfg, Service};
     let mut m = Model::default();
     for h in snaps {
         let Some(ipvs) = &h.ipvs else { continue };
         for s in &ipvs.services {
             let origin = Origin::Ipvs(format!("{} snapshot", h.host));
-            let proto = match s.protocol.as_deref() {
-                Some("udp") => Proto::Udp,
-                Some("sctp") => Proto::Sctp,
-                _ => Proto::Tcp,
-            };
-            let mut svc = match (s.fwmark, s.address) {
-                (Some(mark), _) => {
-                    let mut svc = Service::new(
-                        IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-                        None,
-                        proto,
-                        origin,
-                    );
-                    svc.fwmark = Some(mark);
-                    svc
-                }
-                (None, Some(a)) => Service::new(a, s.port.filter(|p| *p != 0), proto, origin),
-                (None, None) => continue,
-            };
+            let Some(key) = s.key() else { continue };
+            let mut svc = Service::new(key, origin);
             svc.scheduler = s.scheduler.clone();
             svc.persistent = s.persistent.then_some(s.timeout);
             svc.real_servers = s

@@ -40,7 +40,7 @@ pub fn parse(text: &str) -> Vec<Listener> {
             }
             let (addr, port) = local.split_once(':')?;
             Some(Listener {
-                protocol: "tcp".into(),
+                protocol: crate::model::Proto::Tcp,
                 address: hex_addr(addr)?,
                 port: u16::from_str_radix(port, 16).ok()?,
             })

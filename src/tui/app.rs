@@ -109,8 +109,8 @@ impl App {
                     "{} {} {} {} {}",
                     f.severity,
                     f.code,
-                    f.service.as_deref().unwrap_or(""),
-                    f.real_server.as_deref().unwrap_or(""),
+                    f.service_label().unwrap_or_default(),
+                    f.rs_label().unwrap_or_default(),
                     f.summary
                 ))
             })

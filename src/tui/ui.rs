@@ -254,8 +254,7 @@ fn service_rows(a: &Analysis) -> Vec<SvcRow<'_>> {
     let mut out = Vec::new();
     for s in &a.services {
         out.push(SvcRow::Service(s));
-        let label = s.service.label();
-        for r in a.real_servers.iter().filter(|r| r.service == label) {
+        for r in a.real_servers.iter().filter(|r| r.service == s.service.key) {
             out.push(SvcRow::Server(r));
         }
     }
@@ -302,7 +301,7 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
                 let worst = a
                     .findings
                     .iter()
-                    .filter(|f| f.service.as_deref() == Some(&label))
+                    .filter(|f| f.service == Some(s.service.key))
                     .map(|f| f.severity)
                     .max();
                 let st = &s.stats;
@@ -326,8 +325,9 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
                     .findings
                     .iter()
                     .filter(|f| {
-                        f.service.as_deref() == Some(&r.service)
-                            && f.real_server.as_deref() == Some(&name)
+                        f.service == Some(r.service)
+                            && f.real_server.is_some()
+                            && f.real_server == r.id()
                     })
                     .max_by_key(|f| f.severity);
                 let st = &r.stats;
@@ -525,7 +525,7 @@ fn draw_findings(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
             Row::new(vec![
                 Cell::from(sev_word(x.severity)).style(sev_style(x.severity)),
                 Cell::from(x.code),
-                Cell::from(x.real_server.clone().unwrap_or_default()),
+                Cell::from(x.rs_label().unwrap_or_default()),
                 Cell::from(match &x.losses {
                     // The drops sit next to every finding they weaken.
                     Some(_) if x.weakened => format!("[drops: not proven] {}", x.summary),
@@ -578,8 +578,8 @@ fn draw_finding_detail(f: &mut Frame, area: Rect, app: &App, x: &Finding, a: &An
             Span::styled(x.code, Style::new().add_modifier(Modifier::BOLD)),
             Span::raw(format!(
                 "  {}  {}",
-                x.service.as_deref().unwrap_or(""),
-                x.real_server.as_deref().unwrap_or("")
+                x.service_label().unwrap_or_default(),
+                x.rs_label().unwrap_or_default()
             )),
         ]),
         Line::from(""),
