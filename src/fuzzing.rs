@@ -113,7 +113,7 @@ pub fn ipvs_netlink(data: &[u8]) {
 /// ruleset evaluated for a forwarded SYN (IPv4 and IPv6), and as snapshot
 /// files run through every configuration check.
 pub fn snapshot(data: &[u8]) {
-    use crate::checks::rs_firewall_drops::{fate, Packet};
+    use crate::system::nft::{fate, Packet};
     let _ = crate::system::sockets::parse(&String::from_utf8_lossy(data));
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
         for dst in ["192.0.2.100", "2001:db8::100"] {

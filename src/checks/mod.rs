@@ -17,7 +17,7 @@ mod nat_rs_no_reply;
 mod rp_filter_drops_asymmetric;
 mod rs_arp_announce;
 mod rs_arp_ignore;
-pub mod rs_firewall_drops;
+mod rs_firewall_drops;
 mod rs_no_listener;
 mod rs_vip_not_on_loopback;
 mod syn_retransmit;

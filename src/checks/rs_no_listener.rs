@@ -3,11 +3,11 @@
 //! DR/TUN, the RIP in NAT): the kernel answers each SYN with a RST.
 
 use super::config_view::{arrives_at, dests, line};
-use super::rs_firewall_drops::may_redirect;
 use super::{weight_zero_cmd, Check, Context};
 use crate::finding::{Finding, Severity};
 use crate::model::RsId;
 use crate::model::{Mode, Proto};
+use crate::system::nft::Ruleset;
 use crate::system::Listener;
 use std::net::{IpAddr, SocketAddr};
 
@@ -50,7 +50,11 @@ impl Check for RsNoListener {
                 // Without the VIP the packets are not local at all
                 // (rs-vip-not-on-loopback says so); a DNAT/redirect may take
                 // them to a socket elsewhere (a container, another port).
-                if h.ifaces_with(dst).is_empty() || h.nftables.as_ref().is_some_and(may_redirect) {
+                if h.ifaces_with(dst).is_empty()
+                    || h.nftables
+                        .as_ref()
+                        .is_some_and(|v| Ruleset::parse(v).is_ok_and(|r| r.redirects()))
+                {
                     continue;
                 }
                 if listeners.iter().any(|l| accepts(l, dst, port)) {

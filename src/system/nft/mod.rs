@@ -1,6 +1,10 @@
 //! The nftables ruleset, read with `nft -j list ruleset` (a read-only listing;
 //! the child process inherits the calling thread's network namespace). Kept
-//! as nft's own JSON (libnftables-json(5)); the checks evaluate it.
+//! in snapshots as nft's own JSON (libnftables-json(5)); [`eval`] parses it
+//! and decides a packet's fate for the checks.
+
+pub mod eval;
+pub use eval::{fate, Fate, Packet, Ruleset};
 
 use std::io::Read;
 use std::process::{Command, Stdio};
