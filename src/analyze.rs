@@ -1,5 +1,6 @@
 //! `lvsdiag analyze`: capture files in, report and exit status out.
 
+use crate::drive::{drive, Control};
 use crate::engine::{Analysis, Engine, Options};
 use crate::finding::Severity;
 use crate::model::{self, ipvsadm, Model, Origin, Proto, Service, ServiceKey};
@@ -64,18 +65,16 @@ pub fn run_files_with(
         sources.push(FileSource::open(name, &path)?);
     }
     let mut progress = Progress::new(total_bytes);
-    let mut merger = Merger::new(sources);
     let mut engine = Engine::new(model, opts).with_snapshots(snapshots);
-    while let Some(p) = merger.next_packet() {
+    let points = drive(
+        Box::new(Merger::new(sources)),
+        &mut engine,
         // Record header plus captured bytes: where the readers are in the files.
-        progress.advance(16 + p.data.len() as u64);
-        if !engine.feed(&p) {
-            let point = p.point;
-            merger.count_undecodable(point);
-        }
-    }
+        &mut |p, _| progress.advance(16 + p.data.len() as u64),
+        &mut |_, _| Control::Go,
+    );
     progress.done();
-    Ok(engine.finish(merger.finish()))
+    Ok(engine.finish(points))
 }
 
 /// A progress line on stderr for large inputs, only when stderr is a terminal.

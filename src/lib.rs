@@ -18,6 +18,7 @@ pub mod analyze;
 pub mod capture;
 pub mod checks;
 pub mod decode;
+pub mod drive;
 pub mod engine;
 pub mod export;
 pub mod finding;

@@ -4,13 +4,14 @@
 //! report if the input ended now. Readers take the latest; nothing the
 //! engine does waits for them.
 
+use crate::drive::{drive, Control};
 use crate::engine::{Engine, Options, Overview};
 use crate::export::{self, Ring, Selector};
 use crate::model::Model;
 use crate::source::file::FileSource;
-use crate::source::live::{CaptureOptions, Pkt, Spec, Streams};
+use crate::source::live::{CaptureOptions, LiveInput, Spec, Streams};
 use crate::source::merge::Merger;
-use crate::source::{InputError, PointInfo};
+use crate::source::{InputError, PacketSource, PointInfo};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -69,11 +70,6 @@ pub struct Session {
     thread: Option<JoinHandle<()>>,
 }
 
-enum Input {
-    Files(Merger),
-    Streams(Streams),
-}
-
 impl Session {
     /// Opens every source (errors come back here, before any thread runs
     /// the analysis) and starts the engine.
@@ -87,17 +83,21 @@ impl Session {
                 "no capture points: give capture files, -i IFACE or --exec NAME='COMMAND'".into(),
             ));
         }
-        let input = if specs.iter().all(|s| !s.is_live()) && opts.speed.is_none() {
-            let mut files = Vec::new();
-            for s in specs {
-                if let Spec::File { name, path } = s {
-                    files.push(FileSource::open(name, &path)?);
+        let input: Box<dyn PacketSource + Send> =
+            if specs.iter().all(|s| !s.is_live()) && opts.speed.is_none() {
+                let mut files = Vec::new();
+                for s in specs {
+                    if let Spec::File { name, path } = s {
+                        files.push(FileSource::open(name, &path)?);
+                    }
                 }
-            }
-            Input::Files(Merger::new(files))
-        } else {
-            Input::Streams(Streams::open(specs, &opts.capture)?)
-        };
+                Box::new(Merger::new(files))
+            } else {
+                Box::new(LiveInput::new(
+                    Streams::open(specs, &opts.capture)?,
+                    opts.speed,
+                ))
+            };
         let latest = Arc::new(Mutex::new(None));
         let stop = Arc::new(AtomicBool::new(false));
         let (cmd, cmd_rx) = channel();
@@ -165,7 +165,7 @@ impl Drop for Session {
 }
 
 fn run(
-    mut input: Input,
+    input: Box<dyn PacketSource + Send>,
     model: Model,
     opts: SessionOptions,
     latest: Arc<Mutex<Option<Arc<Published>>>>,
@@ -175,7 +175,8 @@ fn run(
     let started = Instant::now();
     let mut engine = Engine::new(model, opts.engine.clone()).with_snapshots(opts.snapshots);
     let mut seq = 0u64;
-    let mut ring = Ring::new(opts.ring_bytes);
+    // Live packets kept for export: filled as they pass, read by exports.
+    let ring = std::cell::RefCell::new(Ring::new(opts.ring_bytes));
     let mut has_live = false;
     let publish = |ov: Overview, done: bool, seq: &mut u64| {
         *seq += 1;
@@ -190,99 +191,35 @@ fn run(
         }
     };
     let mut last_pub = Instant::now();
-    let mut points: Vec<PointInfo>;
-    let mut pace = Pace::new(opts.speed);
-    match &mut input {
-        Input::Files(m) => {
-            let mut n = 0u32;
-            while let Some(p) = m.next_packet() {
-                if !engine.feed(&p) {
-                    let pt = p.point;
-                    m.count_undecodable(pt);
-                }
-                n = n.wrapping_add(1);
-                if n.is_multiple_of(4096) {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    if last_pub.elapsed() >= opts.interval {
-                        // Points' counts are known only at the end for files.
-                        publish(engine.overview(m.points()), false, &mut seq);
-                        last_pub = Instant::now();
-                    }
-                }
+    let points = drive(
+        input,
+        &mut engine,
+        &mut |_, live| {
+            if let Some(p) = live {
+                has_live = true;
+                ring.borrow_mut().push(p.clone());
             }
-            let Input::Files(m) = input else {
-                unreachable!()
-            };
-            points = m.finish();
-        }
-        Input::Streams(s) => {
-            let mut batch: Vec<Pkt> = Vec::new();
-            let mut pending: std::collections::VecDeque<Pkt> = Default::default();
-            let mut more = true;
-            loop {
-                if pending.is_empty() && more {
-                    more = s.poll(Duration::from_millis(50), &mut batch);
-                    pending.extend(batch.drain(..));
-                }
-                let now = Instant::now();
-                while let Some(p) = pending.front() {
-                    if pace.due(p.ts).is_some_and(|d| d > now) {
-                        break;
-                    }
-                    let p = pending.pop_front().expect("front");
-                    if !engine.feed(&p.raw()) {
-                        s.count_undecodable(p.point);
-                    }
-                    if s.is_live(p.point) {
-                        has_live = true;
-                        ring.push(p);
-                    }
-                }
-                if let Some(d) = pending.front().and_then(|p| pace.due(p.ts)) {
-                    let now = Instant::now();
-                    if d > now {
-                        std::thread::sleep((d - now).min(Duration::from_millis(50)));
-                    }
-                }
-                while let Ok(c) = cmds.try_recv() {
-                    handle(c, &s.points(), Some(&ring));
-                }
-                if stop.load(Ordering::Relaxed) || (!more && pending.is_empty()) {
-                    break;
-                }
-                if last_pub.elapsed() >= opts.interval {
-                    publish(engine.overview(s.points()), false, &mut seq);
-                    last_pub = Instant::now();
-                }
+        },
+        &mut |engine, src| {
+            while let Ok(c) = cmds.try_recv() {
+                handle(c, &src.points(), Some(&ring.borrow()));
             }
-            // What the readers sent before they stopped.
-            s.stop();
-            s.drain(&mut batch);
-            for p in pending.drain(..).chain(batch.drain(..)) {
-                if !engine.feed(&p.raw()) {
-                    s.count_undecodable(p.point);
-                }
-                if s.is_live(p.point) {
-                    has_live = true;
-                    ring.push(p);
-                }
+            if stop.load(Ordering::Relaxed) {
+                return Control::Stop;
             }
-            points = s.points();
-        }
-    }
-    for p in &mut points {
-        if let Some(l) = &mut p.live {
-            l.running = false;
-        }
-    }
+            if last_pub.elapsed() >= opts.interval {
+                publish(engine.overview(src.points()), false, &mut seq);
+                last_pub = Instant::now();
+            }
+            Control::Go
+        },
+    );
     let final_points = points.clone();
     publish(engine.finish_overview(points), true, &mut seq);
     // Serve exports until the session is dropped.
     while !stop.load(Ordering::Relaxed) {
         match cmds.recv_timeout(Duration::from_millis(100)) {
-            Ok(c) => handle(c, &final_points, has_live.then_some(&ring)),
+            Ok(c) => handle(c, &final_points, has_live.then_some(&ring.borrow())),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             Err(_) => break,
         }
@@ -294,28 +231,5 @@ fn handle(c: Cmd, points: &[PointInfo], ring: Option<&Ring>) {
         Cmd::Export(sel, path, reply) => {
             let _ = reply.send(export::export(points, ring, &sel, &path));
         }
-    }
-}
-
-/// Replays at capture speed (times `speed`): waits until a packet is due.
-struct Pace {
-    speed: Option<f64>,
-    origin: Option<(i64, Instant)>,
-}
-
-impl Pace {
-    fn new(speed: Option<f64>) -> Pace {
-        Pace {
-            speed: speed.filter(|s| *s > 0.0),
-            origin: None,
-        }
-    }
-
-    /// When the packet with capture time `ts` is due (None: not paced).
-    fn due(&mut self, ts: i64) -> Option<Instant> {
-        let speed = self.speed?;
-        let (t0, w0) = *self.origin.get_or_insert((ts, Instant::now()));
-        let offset = ((ts - t0).max(0) as f64 / speed).min(1e15) as u64;
-        Some(w0 + Duration::from_nanos(offset))
     }
 }

@@ -5,7 +5,7 @@
 //! channels, and batches are recycled, so there is no allocation per packet.
 
 use super::file::FileSource;
-use super::{PointInfo, RawPacket};
+use super::{PacketSource, PointInfo, RawPacket};
 use crate::decode::LinkType;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -115,6 +115,8 @@ fn spawn(mut src: FileSource, base: usize) -> Feed {
 
 pub struct Merger {
     feeds: Vec<Feed>,
+    /// Stopped early: no more packets are handed over.
+    stopped: bool,
     /// (timestamp, source index) of each source's current packet.
     heap: BinaryHeap<Reverse<(i64, usize)>>,
     current: Option<usize>,
@@ -147,6 +149,7 @@ impl Merger {
         let n = infos.len();
         Merger {
             feeds,
+            stopped: false,
             heap,
             current: None,
             undecodable: vec![0; n],
@@ -194,12 +197,14 @@ impl Merger {
         v
     }
 
-    /// Ends reading (all sources must be exhausted) and returns each point's info.
+    /// Ends reading and returns each point's info (what was read so far,
+    /// when it ends early).
     pub fn finish(mut self) -> Vec<PointInfo> {
         let mut out = Vec::with_capacity(self.infos.len());
         for f in self.feeds.iter_mut() {
-            // Unblock the reader if it is still sending, then collect its info.
-            while f.rx.try_recv().is_ok() {}
+            // A reader still sending stops when its channel is gone.
+            let (_, gone) = sync_channel(0);
+            drop(std::mem::replace(&mut f.rx, gone));
             let infos = f
                 .thread
                 .take()
@@ -213,6 +218,42 @@ impl Merger {
             o.undecodable += u;
         }
         out
+    }
+}
+
+/// Packets handed over between two looks at the clock (publishing, stop).
+const PUMP_PACKETS: u32 = 4096;
+
+impl PacketSource for Merger {
+    fn pump(
+        &mut self,
+        sink: &mut dyn FnMut(&RawPacket<'_>, Option<&super::live::Pkt>) -> bool,
+    ) -> bool {
+        for _ in 0..PUMP_PACKETS {
+            if self.stopped {
+                return false;
+            }
+            let Some(p) = self.next_packet() else {
+                return false;
+            };
+            let point = p.point;
+            if !sink(&p, None) {
+                self.count_undecodable(point);
+            }
+        }
+        true
+    }
+
+    fn points(&self) -> Vec<PointInfo> {
+        Merger::points(self)
+    }
+
+    fn stop(&mut self) {
+        self.stopped = true;
+    }
+
+    fn finish(self: Box<Self>) -> Vec<PointInfo> {
+        Merger::finish(*self)
     }
 }
 

@@ -1,7 +1,8 @@
 //! Sources: where packets come from. Each source is one capture point.
 //!
 //! Files are read with libpcap (pcap and pcapng); several points are merged
-//! into one time-ordered stream by [`merge::Merger`].
+//! into one time-ordered stream by [`merge::Merger`]. Live interfaces and
+//! commands are read by [`live::Streams`]. Both are a [`PacketSource`].
 
 pub mod file;
 pub mod live;
@@ -25,6 +26,25 @@ pub struct RawPacket<'a> {
     pub data: &'a [u8],
     /// Length on the wire (may exceed `data.len()` when cut by the snap length).
     pub wire_len: u32,
+}
+
+/// Where the drive loop takes packets from: capture files merged in time
+/// order ([`merge::Merger`]), or live sources (interfaces, commands, paced
+/// files: [`live::LiveInput`]). One loop drives either
+/// ([`crate::drive::drive`]).
+pub trait PacketSource {
+    /// Hands every packet that is ready, in time order, to `sink`, with its
+    /// owned copy for a live capture point (kept for export); `sink` says
+    /// whether it could decode the packet. Returns `false` once every
+    /// capture point has ended and everything was handed over.
+    fn pump(&mut self, sink: &mut dyn FnMut(&RawPacket<'_>, Option<&live::Pkt>) -> bool) -> bool;
+    /// The capture points as they are now.
+    fn points(&self) -> Vec<PointInfo>;
+    /// Stops reading: what was already read is still handed over, then
+    /// [`PacketSource::pump`] returns `false`.
+    fn stop(&mut self);
+    /// The capture points at the end (each reader finished).
+    fn finish(self: Box<Self>) -> Vec<PointInfo>;
 }
 
 /// A libpcap packet time in nanoseconds since the epoch (captures are opened

@@ -20,7 +20,10 @@ use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryS
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+mod input;
 mod reorder;
+
+pub use input::LiveInput;
 use reorder::{Batch, Reorder};
 use std::time::{Duration, Instant};
 

@@ -150,7 +150,6 @@ pub enum Fate {
     Undecided(String),
 }
 
-
 /// How a chain ends for the packet: accepted (the next base chain still
 /// sees it), fallen through (policy or caller decides), or decided for good
 /// (dropped, or undecidable).
