@@ -130,7 +130,7 @@ fn finding_detail_has_cause_evidence_and_fix() {
         "the explained symptom is listed: {list}"
     );
     key(&mut app, &p, KeyCode::Enter);
-    assert!(app.detail);
+    assert!(app.pane().detail);
     let s = screen(&app, &p, 140, 40);
     assert!(
         s.contains("ERROR dr-rs-no-reply  192.0.2.100:80/tcp  192.0.2.13"),
@@ -157,7 +157,7 @@ fn finding_detail_has_cause_evidence_and_fix() {
         other => panic!("expected an export, got {other:?}"),
     }
     key(&mut app, &p, KeyCode::Esc);
-    assert!(!app.detail);
+    assert!(!app.pane().detail);
 }
 
 #[test]
@@ -170,21 +170,25 @@ fn text_views_scroll_without_moving_the_selection() {
     assert!(top.contains("ERROR dr-rs-no-reply"), "{top}");
     key(&mut app, &p, KeyCode::Char('j'));
     key(&mut app, &p, KeyCode::Down);
-    assert_eq!(app.scroll, 2);
-    assert_eq!(app.selected[1], 0, "the finding selection stays");
+    assert_eq!(app.pane().scroll, 2);
+    assert_eq!(
+        app.pane_of(View::Findings).selected,
+        0,
+        "the finding selection stays"
+    );
     let scrolled = screen(&app, &p, 100, 12);
     assert!(!scrolled.contains("ERROR dr-rs-no-reply"), "{scrolled}");
     key(&mut app, &p, KeyCode::Char('k'));
-    assert_eq!(app.scroll, 1);
+    assert_eq!(app.pane().scroll, 1);
     key(&mut app, &p, KeyCode::Esc);
-    assert!(!app.detail);
-    assert_eq!(app.scroll, 0);
+    assert!(!app.pane().detail);
+    assert_eq!(app.pane().scroll, 0);
     // Config scrolls too, and a view switch starts at the top.
     key(&mut app, &p, KeyCode::Char('5'));
     key(&mut app, &p, KeyCode::PageDown);
-    assert_eq!(app.scroll, 10);
+    assert_eq!(app.pane().scroll, 10);
     key(&mut app, &p, KeyCode::Char('1'));
-    assert_eq!(app.scroll, 0);
+    assert_eq!(app.pane().scroll, 0);
 }
 
 #[test]
@@ -193,14 +197,17 @@ fn flow_ladder_marks_the_missing_syn_ack() {
     let mut app = App::new("x".into());
     key(&mut app, &p, KeyCode::Char('3'));
     let all = screen(&app, &p, 140, 40);
-    assert!(all.contains("flows, newest first (24 kept"), "{all}");
+    assert!(
+        all.contains("flows (24 kept; Enter: ladder, e: export pcapng), by newest"),
+        "{all}"
+    );
     // Filter to the failed flows: all of them went to rs3.
     key(&mut app, &p, KeyCode::Char('/'));
     typed(&mut app, &p, "failed");
     key(&mut app, &p, KeyCode::Enter);
     let list = screen(&app, &p, 140, 40);
     assert!(
-        list.contains("flows matching \"failed\" (8 of 24)"),
+        list.contains("flows (8 of 24) matching \"failed\", by newest"),
         "{list}"
     );
     let rows: Vec<&str> = list
@@ -323,9 +330,12 @@ fn keys_switch_views_pause_help_and_quit() {
     for _ in 0..100 {
         key(&mut app, &p, KeyCode::Char('j'));
     }
-    assert_eq!(app.selected[2], p.overview.flows.len() - 1);
+    assert_eq!(
+        app.pane_of(View::Flows).selected,
+        p.overview.flows.len() - 1
+    );
     key(&mut app, &p, KeyCode::Char('g'));
-    assert_eq!(app.selected[2], 0);
+    assert_eq!(app.pane_of(View::Flows).selected, 0);
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert_eq!(app.on_key(ctrl_c, Some(&p), 0), Action::Quit);
     assert_eq!(key(&mut app, &p, KeyCode::Char('q')), Action::Quit);
@@ -453,5 +463,109 @@ fn small_terminals_keep_the_verdict_of_every_real_server() {
             broken.contains("ERROR") && broken.contains(" 8 "),
             "{w}x{h}: {broken}"
         );
+    }
+}
+
+#[test]
+fn enter_on_a_real_server_opens_its_findings_and_flows_each_view_keeping_its_filter() {
+    let (_s, p) = fixture("dr-rs-no-vip");
+    let mut app = App::new("x".into());
+    // Services: the service row, then its real servers; rs3 (192.0.2.13) is broken.
+    let rows = lvsdiag::tui::app::service_rows(&app, &p.overview.analysis);
+    let rs3 = rows
+        .iter()
+        .position(|r| matches!(r, lvsdiag::tui::app::SvcRow::Server(s) if s.ip.is_some_and(|i| i.to_string() == "192.0.2.13")))
+        .expect("rs3 listed");
+    for _ in 0..rs3 {
+        key(&mut app, &p, KeyCode::Down);
+    }
+    key(&mut app, &p, KeyCode::Enter);
+    assert_eq!(app.view, View::Findings);
+    assert_eq!(app.pane().filter, "192.0.2.100:80/tcp 192.0.2.13");
+    let fs = app.findings(&p.overview);
+    assert!(!fs.is_empty());
+    assert!(
+        fs.iter()
+            .all(|f| f.rs_label().as_deref() == Some("192.0.2.13")),
+        "only rs3's findings"
+    );
+    // Its flows one Tab away: all 8 failed ones, and only those.
+    key(&mut app, &p, KeyCode::Tab);
+    assert_eq!(app.view, View::Flows);
+    assert_eq!(app.pane().filter, "192.0.2.100:80 192.0.2.13");
+    let flows = app.flows(&p.overview);
+    assert_eq!(flows.len(), 8);
+    assert!(flows
+        .iter()
+        .all(|r| r.rs_label.as_deref() == Some("192.0.2.13")));
+    // Esc keeps a filter (it says how to clear it); / then Esc clears it.
+    key(&mut app, &p, KeyCode::Esc);
+    assert_eq!(app.pane().filter, "192.0.2.100:80 192.0.2.13");
+    assert!(app
+        .status
+        .as_deref()
+        .is_some_and(|s| s.contains("/ then Esc")));
+    key(&mut app, &p, KeyCode::Char('/'));
+    key(&mut app, &p, KeyCode::Esc);
+    assert_eq!(app.flows(&p.overview).len(), 24);
+    // The Findings view kept its own filter.
+    assert_eq!(
+        app.pane_of(View::Findings).filter,
+        "192.0.2.100:80/tcp 192.0.2.13"
+    );
+    // s sorts: by client, ascending.
+    key(&mut app, &p, KeyCode::Char('s'));
+    key(&mut app, &p, KeyCode::Char('s'));
+    assert_eq!(app.pane().sort_name(), Some("client"));
+    let by_client: Vec<_> = app
+        .flows(&p.overview)
+        .iter()
+        .map(|r| (r.client, r.cport))
+        .collect();
+    let mut sorted = by_client.clone();
+    sorted.sort();
+    assert_eq!(by_client, sorted);
+    let s = screen(&app, &p, 120, 24);
+    assert!(s.contains(", by client"), "{s}");
+}
+
+/// The screens an operator sees first, at the sizes of an ssh session at
+/// 3 a.m. (80×24) and of a split pane (60×15), against files a person
+/// reviewed (tests/snapshots/). `LVSDIAG_UPDATE_SNAPSHOTS=1` rewrites them
+/// for review (git diff).
+#[test]
+fn screens_match_the_reviewed_snapshots() {
+    let (_s, p) = fixture("dr-rs-no-vip");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let update = std::env::var_os("LVSDIAG_UPDATE_SNAPSHOTS").is_some();
+    let mut app = App::new("fixtures/dr-rs-no-vip".into());
+    let mut shots = Vec::new();
+    for (w, h) in [(80, 24), (60, 15)] {
+        shots.push((format!("services-{w}x{h}"), screen(&app, &p, w, h)));
+    }
+    key(&mut app, &p, KeyCode::Char('2'));
+    shots.push(("findings-80x24".into(), screen(&app, &p, 80, 24)));
+    key(&mut app, &p, KeyCode::Enter);
+    shots.push(("finding-detail-80x24".into(), screen(&app, &p, 80, 24)));
+    for (name, got) in shots {
+        let got = got
+            .lines()
+            .map(|l| l.trim_end().to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n";
+        let path = dir.join(format!("{name}.txt"));
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &got).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run with LVSDIAG_UPDATE_SNAPSHOTS=1 and review",
+                path.display()
+            )
+        });
+        assert_eq!(got, want, "{name} differs from {}", path.display());
     }
 }

@@ -1,12 +1,15 @@
 //! The TUI's state and what each key does. Rendering is in `ui.rs`; the
 //! data comes from the session's latest [`Published`] overview.
 
+use super::pane::{Caps, Outcome, Pane};
+use crate::analysis::{Analysis, ArpRow, RsReport, SvcReport};
 use crate::engine::Overview;
 use crate::export::Selector;
 use crate::finding::Finding;
 use crate::flow::ladder::FlowRow;
 use crate::session::Published;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -38,7 +41,7 @@ impl View {
         }
     }
 
-    fn index(self) -> usize {
+    pub fn index(self) -> usize {
         View::ALL.iter().position(|v| *v == self).expect("listed")
     }
 }
@@ -53,14 +56,9 @@ pub enum Action {
 
 pub struct App {
     pub view: View,
-    /// Selected row per view.
-    pub selected: [usize; 5],
-    /// Enter: detail of the selected finding / ladder of the selected flow.
-    pub detail: bool,
+    /// Each view's own selection, scroll, filter, sort and detail.
+    panes: [Pane; 5],
     pub help: bool,
-    /// `/` filter for findings and flows: every word must match.
-    pub filter: String,
-    pub editing_filter: bool,
     /// `p`: the screen stays on this overview while capture goes on.
     pub frozen: Option<Arc<Published>>,
     /// One line at the bottom (export result, errors).
@@ -69,25 +67,68 @@ pub struct App {
     pub source: String,
     /// Where `e` writes.
     pub export_dir: PathBuf,
-    /// Lines scrolled in text views (Config, finding detail, flow ladder).
-    pub scroll: u16,
+}
+
+/// What each view's pane can do.
+fn caps(v: View) -> Caps {
+    match v {
+        View::Services => Caps {
+            filter: true,
+            detail: false,
+            text: false,
+            sorts: &["configuration", "most failed"],
+        },
+        View::Findings => Caps {
+            filter: true,
+            detail: true,
+            text: false,
+            sorts: &["severity", "code", "real server", "time"],
+        },
+        View::Flows => Caps {
+            filter: true,
+            detail: true,
+            text: false,
+            sorts: &["newest", "oldest", "client", "state", "handshake time"],
+        },
+        View::Arp => Caps {
+            filter: true,
+            detail: false,
+            text: false,
+            sorts: &["VIP", "last seen"],
+        },
+        View::Config => Caps {
+            filter: false,
+            detail: false,
+            text: true,
+            sorts: &[],
+        },
+    }
 }
 
 impl App {
     pub fn new(source: String) -> App {
         App {
             view: View::Services,
-            selected: [0; 5],
-            detail: false,
+            panes: View::ALL.map(|v| Pane::new(caps(v))),
             help: false,
-            filter: String::new(),
-            editing_filter: false,
             frozen: None,
             status: None,
             source,
             export_dir: PathBuf::from("."),
-            scroll: 0,
         }
+    }
+
+    /// The current view's pane.
+    pub fn pane(&self) -> &Pane {
+        &self.panes[self.view.index()]
+    }
+
+    pub fn pane_of(&self, v: View) -> &Pane {
+        &self.panes[v.index()]
+    }
+
+    fn pane_mut(&mut self) -> &mut Pane {
+        &mut self.panes[self.view.index()]
     }
 
     pub fn paused(&self) -> bool {
@@ -99,13 +140,15 @@ impl App {
         self.frozen.clone().or(latest)
     }
 
-    /// Findings in display order, filtered.
+    /// Findings as the Findings view lists them: filtered and sorted.
     pub fn findings<'a>(&self, o: &'a Overview) -> Vec<&'a Finding> {
-        o.analysis
+        let pane = self.pane_of(View::Findings);
+        let mut v: Vec<&Finding> = o
+            .analysis
             .findings
             .iter()
             .filter(|f| {
-                self.matches(&format!(
+                pane.matches(&format!(
                     "{} {} {} {} {}",
                     f.severity,
                     f.code,
@@ -114,21 +157,29 @@ impl App {
                     f.summary
                 ))
             })
-            .collect()
+            .collect();
+        // Stable sorts: ties keep the report's order (severity first).
+        match pane.sort_name() {
+            Some("code") => v.sort_by_key(|f| f.code),
+            Some("real server") => v.sort_by_key(|f| f.real_server),
+            Some("time") => v.sort_by_key(|f| f.evidence.first().map_or(i64::MAX, |e| e.time)),
+            _ => {}
+        }
+        v
     }
 
-    /// Flows newest first, filtered by client, VIP, real server, state, mode.
+    /// Flows as the Flows view lists them: filtered by client, VIP, real
+    /// server, state and mode, and sorted (newest first by default).
     pub fn flows<'a>(&self, o: &'a Overview) -> Vec<&'a FlowRow> {
+        let pane = self.pane_of(View::Flows);
         let mut v: Vec<&FlowRow> = o
             .flows
             .iter()
             .filter(|r| {
-                self.matches(&format!(
-                    "{}:{} {}:{} {} {} {}{}",
-                    r.client,
-                    r.cport,
-                    r.vip,
-                    r.vport,
+                pane.matches(&format!(
+                    "{} {} {} {} {}{}",
+                    SocketAddr::new(r.client, r.cport),
+                    SocketAddr::new(r.vip, r.vport),
                     r.rs_label.as_deref().unwrap_or("-"),
                     r.state.as_str(),
                     r.mode.map_or("", |m| m.as_str()),
@@ -140,44 +191,48 @@ impl App {
                 ))
             })
             .collect();
-        v.sort_by_key(|r| std::cmp::Reverse((r.first_ts, r.client, r.cport)));
+        let newest = |r: &&FlowRow| std::cmp::Reverse((r.first_ts, r.client, r.cport));
+        v.sort_by_key(newest);
+        match pane.sort_name() {
+            Some("oldest") => v.reverse(),
+            Some("client") => v.sort_by_key(|r| (r.client, r.cport)),
+            Some("state") => v.sort_by_key(|r| r.state.as_str()),
+            Some("handshake time") => {
+                v.sort_by_key(|r| std::cmp::Reverse(r.rtt_ns.unwrap_or(i64::MIN)))
+            }
+            _ => {}
+        }
         v
     }
 
-    fn matches(&self, text: &str) -> bool {
-        let t = text.to_ascii_lowercase();
-        self.filter
-            .split_whitespace()
-            .all(|w| t.contains(&w.to_ascii_lowercase()))
-    }
-
-    fn sel(&mut self) -> &mut usize {
-        &mut self.selected[self.view.index()]
+    /// The ARP view's rows: filtered (VIP, MAC, role) and sorted.
+    pub fn arp_rows<'a>(&self, o: &'a Overview) -> Vec<&'a ArpRow> {
+        let pane = self.pane_of(View::Arp);
+        let mut v: Vec<&ArpRow> = o
+            .arp
+            .iter()
+            .filter(|r| {
+                pane.matches(&format!(
+                    "{} {} {}{}",
+                    r.ip,
+                    crate::decode::fmt_mac(&r.mac),
+                    if r.director { "director" } else { "" },
+                    if r.real_server { " real server" } else { "" }
+                ))
+            })
+            .collect();
+        if pane.sort_name() == Some("last seen") {
+            v.sort_by_key(|r| std::cmp::Reverse(r.last.time));
+        }
+        v
     }
 
     /// Handles one key. `data` is what is on screen; `rows` the number of
-    /// rows of the current list (for moving the selection).
+    /// rows of the current list (for moving the selection). The current
+    /// view's pane sees it first.
     pub fn on_key(&mut self, key: KeyEvent, data: Option<&Arc<Published>>, rows: usize) -> Action {
         if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
             return Action::Quit;
-        }
-        if self.editing_filter {
-            match key.code {
-                KeyCode::Enter => self.editing_filter = false,
-                KeyCode::Esc => {
-                    self.editing_filter = false;
-                    self.filter.clear();
-                }
-                KeyCode::Backspace => {
-                    self.filter.pop();
-                }
-                KeyCode::Char(c) if !c.is_control() && self.filter.len() < 80 => {
-                    self.filter.push(c);
-                    *self.sel() = 0;
-                }
-                _ => {}
-            }
-            return Action::None;
         }
         if self.help {
             self.help = false;
@@ -187,76 +242,31 @@ impl App {
             };
         }
         self.status = None;
-        // Text views scroll instead of moving a selection.
-        if self.detail || self.view == View::Config {
-            let s = self.scroll;
-            let scrolled = match key.code {
-                KeyCode::Down | KeyCode::Char('j') => Some(s.saturating_add(1)),
-                KeyCode::Up | KeyCode::Char('k') => Some(s.saturating_sub(1)),
-                KeyCode::PageDown => Some(s.saturating_add(10)),
-                KeyCode::PageUp => Some(s.saturating_sub(10)),
-                KeyCode::Home | KeyCode::Char('g') => Some(0),
-                _ => None,
-            };
-            if let Some(v) = scrolled {
-                self.scroll = v;
+        match self.pane_mut().on_key(key, rows) {
+            Outcome::Consumed => return Action::None,
+            Outcome::Status(s) => {
+                self.status = Some(s);
                 return Action::None;
             }
-        }
-        if key.code == KeyCode::Esc || key.code == KeyCode::Enter {
-            self.scroll = 0;
+            Outcome::Passed => {}
         }
         match key.code {
             KeyCode::Char('q') => return Action::Quit,
-            KeyCode::Esc => {
-                if self.detail {
-                    self.detail = false;
-                } else if !self.filter.is_empty() {
-                    self.filter.clear();
-                }
-            }
             KeyCode::Char('?') | KeyCode::F(1) => self.help = true,
-            KeyCode::Tab | KeyCode::Right | KeyCode::Char('l')
-                if !self.detail || key.code == KeyCode::Tab =>
-            {
+            KeyCode::Tab | KeyCode::Right | KeyCode::Char('l') => {
                 self.switch((self.view.index() + 1) % View::ALL.len())
             }
             KeyCode::BackTab | KeyCode::Left | KeyCode::Char('h') => {
-                if self.detail && key.code != KeyCode::BackTab {
-                    self.detail = false;
-                } else {
-                    self.switch((self.view.index() + View::ALL.len() - 1) % View::ALL.len())
-                }
+                self.switch((self.view.index() + View::ALL.len() - 1) % View::ALL.len())
             }
             KeyCode::Char(c @ '1'..='5') => self.switch(usize::from(c as u8 - b'1')),
-            KeyCode::Down | KeyCode::Char('j') => {
-                let s = self.sel();
-                *s = (*s + 1).min(rows.saturating_sub(1));
-            }
-            KeyCode::Up | KeyCode::Char('k') => {
-                let s = self.sel();
-                *s = s.saturating_sub(1);
-            }
-            KeyCode::PageDown => {
-                let s = self.sel();
-                *s = (*s + 10).min(rows.saturating_sub(1));
-            }
-            KeyCode::PageUp => {
-                let s = self.sel();
-                *s = s.saturating_sub(10);
-            }
-            KeyCode::Home | KeyCode::Char('g') => *self.sel() = 0,
-            KeyCode::End | KeyCode::Char('G') => *self.sel() = rows.saturating_sub(1),
-            KeyCode::Enter if matches!(self.view, View::Findings | View::Flows) && rows > 0 => {
-                self.detail = !self.detail;
+            KeyCode::Enter if self.view == View::Services => {
+                if let Some(d) = data {
+                    self.open_service_row(&d.overview);
+                }
             }
             KeyCode::Char('/') => {
-                if matches!(self.view, View::Findings | View::Flows) {
-                    self.editing_filter = true;
-                    self.detail = false;
-                } else {
-                    self.status = Some("/ filters the Findings and Flows views".into());
-                }
+                self.status = Some(format!("{} has nothing to filter", self.view.title()));
             }
             KeyCode::Char('p') | KeyCode::Char(' ') => {
                 if self.frozen.is_some() {
@@ -276,8 +286,36 @@ impl App {
 
     fn switch(&mut self, i: usize) {
         self.view = View::ALL[i];
-        self.detail = false;
-        self.scroll = 0;
+    }
+
+    /// Enter on a service or real server row: its findings, with its flows
+    /// one Tab away (both views filtered to it).
+    fn open_service_row(&mut self, o: &Overview) {
+        let rows = service_rows(self, &o.analysis);
+        let Some(row) = rows.get(self.pane().selected) else {
+            return;
+        };
+        let (svc, rs) = match row {
+            SvcRow::Service(s) => (s.service.key, None),
+            SvcRow::Server(r) => (r.service, r.id()),
+        };
+        let rs = rs.map(|r| r.to_string());
+        let label = svc.to_string();
+        let findings = [Some(label.clone()), rs.clone()].into_iter().flatten();
+        self.panes[View::Findings.index()].set_filter(&findings.collect::<Vec<_>>().join(" "));
+        // Flows show the VIP as ADDR:PORT, without the protocol.
+        let vip = match (svc.vip(), svc.port()) {
+            (Some(ip), Some(port)) => Some(SocketAddr::new(ip, port).to_string()),
+            (Some(ip), None) => Some(ip.to_string()),
+            _ => None,
+        };
+        let flows = [vip, rs].into_iter().flatten();
+        self.panes[View::Flows.index()].set_filter(&flows.collect::<Vec<_>>().join(" "));
+        self.view = View::Findings;
+        self.status = Some(format!(
+            "findings of {} (Tab: its flows; / then Esc clears a filter)",
+            self.pane_of(View::Findings).filter
+        ));
     }
 
     fn export(&mut self, data: Option<&Arc<Published>>) -> Action {
@@ -285,7 +323,7 @@ impl App {
             return Action::None;
         };
         let o = &d.overview;
-        let sel = self.selected[self.view.index()];
+        let sel = self.pane().selected;
         match self.view {
             View::Flows => {
                 let rows = self.flows(o);
@@ -328,4 +366,40 @@ impl App {
             }
         }
     }
+}
+
+/// A row of the Services view: a service, then its real servers.
+pub enum SvcRow<'a> {
+    Service(&'a SvcReport),
+    Server(&'a RsReport),
+}
+
+/// The Services view's rows, filtered (a service stays when it or one of
+/// its real servers matches) and sorted.
+pub fn service_rows<'a>(app: &App, a: &'a Analysis) -> Vec<SvcRow<'a>> {
+    let pane = app.pane_of(View::Services);
+    let mut out = Vec::new();
+    for s in &a.services {
+        let label = s.service.label();
+        let mut servers: Vec<&RsReport> = a
+            .real_servers
+            .iter()
+            .filter(|r| r.service == s.service.key)
+            .filter(|r| {
+                pane.matches(&format!(
+                    "{label} {}",
+                    r.id().map_or_else(|| "-".into(), |i| i.to_string())
+                ))
+            })
+            .collect();
+        if servers.is_empty() && !pane.matches(&label) {
+            continue;
+        }
+        if pane.sort_name() == Some("most failed") {
+            servers.sort_by_key(|r| std::cmp::Reverse(r.stats.failed));
+        }
+        out.push(SvcRow::Service(s));
+        out.extend(servers.into_iter().map(SvcRow::Server));
+    }
+    out
 }

@@ -4,6 +4,7 @@
 //! rendering never waits on capture and stays steady at any packet rate.
 
 pub mod app;
+pub mod pane;
 pub mod ui;
 
 use crate::session::Session;

@@ -1,7 +1,8 @@
 //! Drawing the TUI: title bar with capture points and drops, the verdict
 //! row, view tabs, the current view, and the key line.
 
-use super::app::{App, View};
+use super::app::{service_rows, App, SvcRow, View};
+use super::pane::Pane;
 use crate::decode::fmt_mac;
 use crate::engine::{Analysis, Overview, RsReport};
 use crate::finding::{Evidence, Finding, Severity};
@@ -40,10 +41,10 @@ const SELECTED: Style = Style::new().add_modifier(Modifier::REVERSED);
 /// Rows in the current view's list (for moving the selection).
 pub fn rows(app: &App, o: &Overview) -> usize {
     match app.view {
-        View::Services => service_rows(&o.analysis).len(),
+        View::Services => service_rows(app, &o.analysis).len(),
         View::Findings => app.findings(o).len(),
         View::Flows => app.flows(o).len(),
-        View::Arp => o.arp.len(),
+        View::Arp => app.arp_rows(o).len(),
         View::Config => 0,
     }
 }
@@ -244,23 +245,6 @@ fn draw_verdict(f: &mut Frame, area: Rect, a: &Analysis) {
     f.render_widget(Paragraph::new(Span::styled(text, style)), area);
 }
 
-/// Services with their real servers, as table rows (service row first).
-enum SvcRow<'a> {
-    Service(&'a crate::engine::SvcReport),
-    Server(&'a RsReport),
-}
-
-fn service_rows(a: &Analysis) -> Vec<SvcRow<'_>> {
-    let mut out = Vec::new();
-    for s in &a.services {
-        out.push(SvcRow::Service(s));
-        for r in a.real_servers.iter().filter(|r| r.service == s.service.key) {
-            out.push(SvcRow::Server(r));
-        }
-    }
-    out
-}
-
 fn rtt(ms: Option<f64>) -> String {
     ms.map_or("-".into(), |m| format!("{m:.2}"))
 }
@@ -281,7 +265,7 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
         Constraint::Length((n_points + 3).min(area.height / 2).max(4)),
     ])
     .areas(area);
-    let svc_rows = service_rows(a);
+    let svc_rows = service_rows(app, a);
     // The name column as wide as its longest entry; the verdict takes the rest.
     let name_w = svc_rows
         .iter()
@@ -421,8 +405,11 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
                 .collect::<Vec<_>>(),
         ))
         .row_highlight_style(SELECTED)
-        .block(top_block("services → real servers"));
-    let mut st = TableState::default().with_selected(Some(app.selected[0]));
+        .block(top_block(list_title(
+            app.pane(),
+            "services → real servers".into(),
+        )));
+    let mut st = TableState::default().with_selected(Some(app.pane_of(View::Services).selected));
     f.render_stateful_widget(table, top, &mut st);
 
     let prow: Vec<Row> = a
@@ -457,8 +444,10 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
                 Cell::from(p.name.clone()),
                 Cell::from(p.live.as_ref().map_or_else(
                     || {
+                        // The file's name: its directory is in the title.
                         p.path.as_ref().map_or(String::new(), |x| {
-                            crate::report::sanitize(&x.display().to_string())
+                            let name = x.file_name().map_or(x.as_os_str(), |n| n);
+                            crate::report::sanitize(&name.to_string_lossy())
                         })
                     },
                     |l| l.what.clone(),
@@ -513,8 +502,11 @@ fn point_name(a: &Analysis, e: &Evidence) -> String {
 
 fn draw_findings(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
     let fs = app.findings(o);
-    let sel = app.selected[1].min(fs.len().saturating_sub(1));
-    if app.detail {
+    let sel = app
+        .pane_of(View::Findings)
+        .selected
+        .min(fs.len().saturating_sub(1));
+    if app.pane().detail {
         if let Some(x) = fs.get(sel) {
             return draw_finding_detail(f, area, app, x, &o.analysis);
         }
@@ -547,11 +539,10 @@ fn draw_findings(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
     )
     .header(header(["sev", "code", "real server", "summary"]))
     .row_highlight_style(SELECTED)
-    .block(top_block(if app.filter.is_empty() {
-        "findings (Enter: detail, e: export evidence)".to_string()
-    } else {
-        format!("findings matching \"{}\"", app.filter)
-    }));
+    .block(top_block(list_title(
+        app.pane(),
+        "findings (Enter: detail, e: export evidence)".into(),
+    )));
     let mut st = TableState::default().with_selected((!empty).then_some(sel));
     f.render_stateful_widget(t, area, &mut st);
     if empty {
@@ -649,7 +640,7 @@ fn draw_finding_detail(f: &mut Frame, area: Rect, app: &App, x: &Finding, a: &An
     f.render_widget(
         Paragraph::new(Text::from(lines))
             .wrap(Wrap { trim: false })
-            .scroll((app.scroll, 0))
+            .scroll((app.pane().scroll, 0))
             .block(top_block(
                 "finding (Esc: back, e: export evidence as pcapng)",
             )),
@@ -667,8 +658,11 @@ fn state_style(s: FlowState) -> Style {
 
 fn draw_flows(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
     let rows = app.flows(o);
-    let sel = app.selected[2].min(rows.len().saturating_sub(1));
-    if app.detail {
+    let sel = app
+        .pane_of(View::Flows)
+        .selected
+        .min(rows.len().saturating_sub(1));
+    if app.pane().detail {
         if let Some(r) = rows.get(sel) {
             return draw_ladder(f, area, app, r, &o.analysis);
         }
@@ -717,19 +711,17 @@ fn draw_flows(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
         "RTT ms",
     ]))
     .row_highlight_style(SELECTED)
-    .block(top_block(if app.filter.is_empty() {
-        format!(
-            "flows, newest first ({} kept; Enter: ladder, /: filter, e: export pcapng)",
-            o.flows.len()
-        )
-    } else {
-        format!(
-            "flows matching \"{}\" ({} of {})",
-            app.filter,
-            rows.len(),
-            o.flows.len()
-        )
-    }));
+    .block(top_block(list_title(
+        app.pane(),
+        if app.pane().filter.is_empty() {
+            format!(
+                "flows ({} kept; Enter: ladder, e: export pcapng)",
+                o.flows.len()
+            )
+        } else {
+            format!("flows ({} of {})", rows.len(), o.flows.len())
+        },
+    )));
     let mut st = TableState::default().with_selected((!empty).then_some(sel));
     f.render_stateful_widget(t, area, &mut st);
     if empty {
@@ -843,7 +835,7 @@ fn draw_ladder(f: &mut Frame, area: Rect, app: &App, r: &FlowRow, a: &Analysis) 
     f.render_widget(
         Paragraph::new(Text::from(lines))
             .wrap(Wrap { trim: false })
-            .scroll((app.scroll, 0))
+            .scroll((app.pane().scroll, 0))
             .block(top_block(
                 "flow ladder across capture points (Esc: back, e: export pcapng)",
             )),
@@ -853,9 +845,9 @@ fn draw_ladder(f: &mut Frame, area: Rect, app: &App, r: &FlowRow, a: &Analysis) 
 
 fn draw_arp(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
     let a = &o.analysis;
-    let rows: Vec<Row> = o
-        .arp
-        .iter()
+    let rows: Vec<Row> = app
+        .arp_rows(o)
+        .into_iter()
         .map(|r| {
             let owners = o.arp.iter().filter(|x| x.ip == r.ip).count();
             let role = if r.director {
@@ -915,10 +907,12 @@ fn draw_arp(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
         "",
     ]))
     .row_highlight_style(SELECTED)
-    .block(top_block(
-        "who answers ARP / neighbour discovery for each VIP",
-    ));
-    let mut st = TableState::default().with_selected((!empty).then_some(app.selected[3]));
+    .block(top_block(list_title(
+        app.pane(),
+        "who answers ARP / neighbour discovery for each VIP".into(),
+    )));
+    let mut st =
+        TableState::default().with_selected((!empty).then_some(app.pane_of(View::Arp).selected));
     f.render_stateful_widget(t, area, &mut st);
     if empty {
         f.render_widget(
@@ -1011,17 +1005,17 @@ fn draw_config(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
     f.render_widget(
         Paragraph::new(Text::from(lines))
             .wrap(Wrap { trim: false })
-            .scroll((app.scroll, 0))
+            .scroll((app.pane().scroll, 0))
             .block(top_block("configuration (IPVS model) and visibility")),
         area,
     );
 }
 
 fn draw_keys(f: &mut Frame, area: Rect, app: &App) {
-    let line = if app.editing_filter {
+    let line = if app.pane().editing {
         Line::from(vec![
             Span::styled("filter: ", Style::new().add_modifier(Modifier::BOLD)),
-            Span::raw(app.filter.clone()),
+            Span::raw(app.pane().filter.clone()),
             Span::styled("█", Style::new()),
             Span::raw("   (Enter: keep, Esc: clear)"),
         ])
@@ -1029,7 +1023,7 @@ fn draw_keys(f: &mut Frame, area: Rect, app: &App) {
         Line::from(Span::styled(s.clone(), Style::new().fg(Color::Yellow)))
     } else {
         Line::from(
-            "q quit  ? help  tab/1-5 views  ↑↓/jk move  Enter detail  / filter  p pause  e export pcapng",
+            "q quit  ? help  Tab views  Enter open  / filter  s sort  p pause  e export pcap",
         )
     };
     f.render_widget(Paragraph::new(line), area);
@@ -1037,7 +1031,7 @@ fn draw_keys(f: &mut Frame, area: Rect, app: &App) {
 
 fn draw_help(f: &mut Frame, area: Rect) {
     let w = area.width.min(64);
-    let h = area.height.min(18);
+    let h = area.height.min(20);
     let r = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
@@ -1047,8 +1041,10 @@ fn draw_help(f: &mut Frame, area: Rect) {
     let text = "\
 tab / shift-tab, 1-5   switch view (Services, Findings, Flows, ARP, Config)
 ↑ ↓  j k  PgUp PgDn    move the selection (g / G: first / last)
-Enter                  finding detail / flow ladder (Esc: back)
-/                      filter findings or flows (words: client, RS, state)
+Enter                  open: a service's findings and flows, a
+                       finding's detail, a flow's ladder (Esc: back)
+/                      filter this view (every word; / then Esc clears)
+s                      sort this view (the order is in its title)
 p or space             pause the screen (capture goes on)
 e                      export the selected flow or finding evidence (pcapng)
 ?                      this help
@@ -1065,6 +1061,18 @@ capture points table; a point that ended is named in the title.";
         ),
         r,
     );
+}
+
+/// A list's title: what it is, its filter and its sort order.
+fn list_title(p: &Pane, base: String) -> String {
+    let mut t = base;
+    if !p.filter.is_empty() {
+        t.push_str(&format!(" matching \"{}\"", p.filter));
+    }
+    if let Some(s) = p.sort_name() {
+        t.push_str(&format!(", by {s}"));
+    }
+    t
 }
 
 /// The counts of a service or real server row.
