@@ -11,7 +11,7 @@ use crate::flow::ladder::{self, FlowRow};
 use crate::flow::table::{FlowTable, DEFAULT_MAX_FLOWS};
 use crate::flow::view::{FlowView, RsKey};
 use crate::flow::Flow;
-use crate::model::{Mode, Model, Origin, RsId, Service, ServiceKey, Vaddr};
+use crate::model::{Mode, Model, Origin, Proto, RsId, Service, ServiceKey, Vaddr};
 use crate::source::{PointInfo, RawPacket};
 use crate::system::HostSnapshot;
 use std::collections::BTreeMap;
@@ -72,6 +72,10 @@ struct RsCensus {
 }
 
 const MAX_CENSUS: usize = 4096;
+
+/// UDP ports of LAN chatter (DHCP, NetBIOS, SSDP, mDNS, LLMNR, LAN sync),
+/// often to a subnet broadcast address: never inferred as a service.
+const LAN_UDP: &[u16] = &[67, 68, 137, 138, 1900, 5353, 5355, 17500];
 
 use crate::analysis::verdict;
 pub use crate::analysis::{Analysis, ArpRow, Overview, RsReport, Stats, SvcReport, Verdict};
@@ -145,8 +149,15 @@ impl Engine {
                         self.process_retired(false);
                     }
                 }
-                // UDP flows and ICMP errors are not tracked yet.
-                L4::Udp { .. } | L4::Incomplete | L4::Other(_) => {}
+                L4::Udp { sport, dport } => {
+                    self.flows
+                        .observe_udp(at, pkt.l2, &ip, (sport, dport), &mut self.retired);
+                    if !self.retired.is_empty() {
+                        self.process_retired(false);
+                    }
+                }
+                // ICMP errors are not tied to flows yet.
+                L4::Incomplete | L4::Other(_) => {}
             },
             Net::Other => {}
         }
@@ -420,26 +431,36 @@ impl Engine {
                 let mut s = Service::new(
                     va.key(),
                     Origin::Inferred(format!(
-                        "{mode} forwarding seen in {n} connection(s) ({how}), first at {} frame {}",
+                        "{mode} forwarding seen in {n} {} ({how}), first at {} frame {}",
+                        checks::words(va.proto).flows,
                         pname(e),
                         e.frame
                     )),
                 );
                 s.mode = Some(*mode);
                 model.add(s);
-            } else if !self.is_backend(va.ip) {
+            } else if !(self.is_backend(va.ip)
+                || va.proto == Proto::Udp && LAN_UDP.contains(&va.port))
+            {
                 unexplained.push((*va, c));
             }
         }
         if model.services.is_empty() {
             unexplained.sort_by_key(|(_, c)| std::cmp::Reverse(c.stats.connections));
             for (va, c) in unexplained.into_iter().take(3) {
-                let e = c.first.expect("flow has a SYN");
+                let e = c.first.expect("flow has an opening packet");
+                let w = checks::words(va.proto);
+                let first = if va.proto == Proto::Tcp {
+                    "SYN"
+                } else {
+                    "datagram"
+                };
                 let mut s = Service::new(
                     va.key(),
                     Origin::Inferred(format!(
-                        "{} connection(s) to it, first SYN at {} frame {}; no capture point shows a director forwarding them, so the mode is unknown",
+                        "{} {} to it, first {first} at {} frame {}; no capture point shows a director forwarding them, so the mode is unknown",
                         c.stats.connections,
+                        w.flows,
                         pname(&e),
                         e.frame
                     )),
@@ -449,7 +470,7 @@ impl Engine {
             }
         }
         if model.services.is_empty() && !points.is_empty() {
-            notes.push("No connections through a VIP were found: no TCP handshakes in these captures. Give --vip ADDR:PORT or --ipvs FILE if the service is there.".into());
+            notes.push("No connections through a VIP were found: no TCP handshakes or UDP exchanges in these captures. Give --vip ADDR:PORT or --ipvs FILE if the service is there.".into());
         }
         model
     }

@@ -268,6 +268,24 @@ pub fn syn_flood(path: &Path, syns: u64) -> Result<u64, String> {
     w.finish()
 }
 
+/// A UDP flood: `datagrams` requests to VIP:53, each from another client
+/// port, never answered.
+pub fn udp_flood(path: &Path, datagrams: u64) -> Result<u64, String> {
+    let mut w = Writer::new(path)?;
+    for n in 0..datagrams {
+        let c = client(n / 60_000);
+        w.buf.clear();
+        PacketBuilder::ethernet2(ROUTER, DIRECTOR)
+            .ipv4(c, VIP, 63)
+            .udp(1024 + (n % 60_000) as u16, 53)
+            .write(&mut w.buf, &[0u8; 32])
+            .expect("vec write");
+        w.emit();
+        w.ts_us += 2;
+    }
+    w.finish()
+}
+
 pub fn arp_storm(path: &Path, macs: u64) -> Result<u64, String> {
     let mut w = Writer::new(path)?;
     for n in 0..macs {

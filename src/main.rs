@@ -46,9 +46,10 @@ fn main() -> ExitCode {
                 "dr" => lvsdiag::generate::dr(&out, count),
                 "dr-healthy" => lvsdiag::generate::dr_healthy(&out, count),
                 "syn-flood" => lvsdiag::generate::syn_flood(&out, count),
+                "udp-flood" => lvsdiag::generate::udp_flood(&out, count),
                 "arp-storm" => lvsdiag::generate::arp_storm(&out, count),
                 other => Err(format!(
-                    "unknown kind {other}: dr, dr-healthy, syn-flood or arp-storm"
+                    "unknown kind {other}: dr, dr-healthy, syn-flood, udp-flood or arp-storm"
                 )),
             };
             match r {

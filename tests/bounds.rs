@@ -74,6 +74,20 @@ fn syn_flood_of_a_million_flows_stays_under_the_flow_cap() {
 }
 
 #[test]
+fn udp_flood_of_a_million_client_ports_stays_under_the_flow_cap() {
+    let p = generate("udp-flood", 1_000_000);
+    let (v, rss) = analyze(&[], &p);
+    let t = &v["totals"];
+    assert_eq!(t["packets"], 1_000_000);
+    assert_eq!(t["connections"], 1_000_000, "each client port is a flow");
+    assert_eq!(t["peak_flows"], 100_000, "the default cap");
+    assert_eq!(t["evicted_flows"], 900_000);
+    assert_eq!(v["services"][0]["service"], "192.0.2.100:53/udp");
+    assert!(rss < 96 * 1024, "peak RSS {rss} KiB");
+    std::fs::remove_file(p).ok();
+}
+
+#[test]
 fn arp_storm_of_100k_macs_is_bounded_and_still_flags_the_vip() {
     let p = generate("arp-storm", 100_000);
     let (v, rss) = analyze(&["--vip", "192.0.2.100:80"], &p);

@@ -23,6 +23,7 @@ mod rs_vip_not_on_loopback;
 mod syn_retransmit;
 mod traffic_to_unknown_rs;
 mod tun_rs_no_reply;
+mod udp_flow_pinned;
 mod vip_arp_failover;
 mod vip_arp_multiple_owners;
 mod vip_traffic_bypasses_director;
@@ -32,7 +33,7 @@ use crate::decode::{fmt_mac, Mac};
 use crate::finding::{Evidence, EvidenceSet, Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::{FlowView, RsKey};
-use crate::model::{Model, RsId, ServiceKey, Vaddr};
+use crate::model::{Model, Proto, RsId, ServiceKey, Vaddr};
 use crate::source::PointInfo;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -170,11 +171,48 @@ impl PerRs {
 
 /// Connections forwarded in one mode that failed with no answer at all,
 /// out of all forwarded to the same real server: the tally behind the
-/// `*-rs-no-reply` checks.
+/// `*-rs-no-reply` checks. A UDP service counts only when it answers at
+/// all (some real server answered, or its port is a request/response
+/// protocol's): syslog and other one-way services never answer.
 #[derive(Debug, Default, Clone)]
 pub struct Unanswered {
     failed: PerRs,
     total: PerRs,
+    /// Virtual addresses some of whose flows were answered.
+    answered: std::collections::BTreeSet<Vaddr>,
+}
+
+/// UDP ports whose protocol always answers a request: DNS, TFTP, NTP,
+/// SNMP, CLDAP, QUIC/HTTP3, RADIUS, SIP, DNS over QUIC.
+const UDP_ANSWERING: &[u16] = &[53, 69, 123, 161, 389, 443, 1812, 1813, 5060, 853];
+
+/// The words for a transport's flows in findings.
+pub struct Words {
+    /// "connection(s)" / "UDP flow(s)".
+    pub flows: &'static str,
+    /// What opens a flow: "SYNs" / "datagrams".
+    pub opens: &'static str,
+    /// The server's first answer: "SYN-ACK" / "answer".
+    pub answer: &'static str,
+    /// Listening sockets: "ss -ltn" / "ss -lun".
+    pub ss: &'static str,
+}
+
+pub fn words(p: Proto) -> Words {
+    match p {
+        Proto::Udp => Words {
+            flows: "UDP flow(s)",
+            opens: "datagrams",
+            answer: "answer",
+            ss: "ss -lun",
+        },
+        _ => Words {
+            flows: "connection(s)",
+            opens: "SYNs",
+            answer: "SYN-ACK",
+            ss: "ss -ltn",
+        },
+    }
 }
 
 impl Unanswered {
@@ -191,6 +229,9 @@ impl Unanswered {
         if m != mode {
             return;
         }
+        if v.established && self.answered.len() < MAX_PER_RS {
+            self.answered.insert(v.vaddr);
+        }
         self.total.add(v, rs, []);
         if v.failed && unanswered(v) {
             // The forwarded SYN as each point saw it (director and real server).
@@ -206,6 +247,11 @@ impl Unanswered {
     pub fn each(&self) -> impl Iterator<Item = (Vaddr, RsKey, &Tally, u64)> {
         self.failed
             .iter()
+            .filter(|((va, _), _)| {
+                va.proto != Proto::Udp
+                    || self.answered.contains(va)
+                    || UDP_ANSWERING.contains(&va.port)
+            })
             .map(|(k, t)| (k.0, k.1, t, self.total.flows(k).max(t.flows)))
     }
 }
@@ -429,6 +475,14 @@ pub const REGISTRY: &[Registered] = &[
         2,
         [],
         traffic_to_unknown_rs::TrafficToUnknownRs::default()
+    ),
+    check!(
+        "udp-flow-pinned",
+        "gets every datagram of one busy UDP client",
+        Cause,
+        6,
+        [],
+        udp_flow_pinned::UdpFlowPinned::default()
     ),
     check!(
         "weight-zero-receiving",

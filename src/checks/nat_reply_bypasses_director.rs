@@ -2,11 +2,11 @@
 //! its RIP directly (its route to the client does not go via the director),
 //! so the reply is never rewritten back to the VIP and the client resets it.
 
-use super::{Check, Context, PerRs};
+use super::{words, Check, Context, PerRs};
 use crate::finding::{Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::{FlowView, RsKey};
-use crate::model::Mode;
+use crate::model::{Mode, Proto};
 
 #[derive(Default, Clone)]
 pub struct NatReplyBypassesDirector {
@@ -45,11 +45,11 @@ impl Check for NatReplyBypassesDirector {
                 Finding::new(
                     "nat-reply-bypasses-director",
                     Severity::Error,
-                    format!("{rs} answered {} connection(s) from its own address straight to the client, bypassing the director; the client resets them", t.flows),
+                    format!("{rs} answered {} {} from its own address straight to the client, bypassing the director; {}", t.flows, words(va.proto).flows, if va.proto == Proto::Tcp { "the client resets them" } else { "the client drops the answers" }),
                 )
                 .service(ctx.service(*va))
                 .maybe_real_server(rs_id)
-                .cause(format!("In NAT the director must rewrite the reply's source from {rs} back to {vip}, so every reply has to cross it. {rs}'s default route (or its route to the clients) points at another gateway, so the client receives a SYN-ACK from {rs}, which matches none of its connections, and answers with RST."))
+                .cause(format!("In NAT the director must rewrite the reply's source from {rs} back to {vip}, so every reply has to cross it. {rs}'s default route (or its route to the clients) points at another gateway, so the client receives {} from {rs}, which matches none of its connections, and {}.", if va.proto == Proto::Tcp { "a SYN-ACK" } else { "the answer" }, if va.proto == Proto::Tcp { "answers with RST" } else { "drops it (or answers with ICMP port unreachable)" }))
                 .evidence_set(&t.evidence).affected(t.flows)
                 .fix(format!("On {rs}: ip route replace default via <the director's address on this segment>; verify with ip route get <client address>.")),
             );

@@ -1,6 +1,6 @@
 //! `nat-rs-no-reply`: NAT; SYNs the director rewrote to a real server's RIP get no reply at all.
 
-use super::{Check, Context, Unanswered};
+use super::{words, Check, Context, Unanswered};
 use crate::finding::{Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::FlowView;
@@ -19,19 +19,20 @@ impl Check for NatRsNoReply {
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for (va, rs, t, total) in self.0.each() {
             let (vip, port) = (va.ip, va.port);
+            let w = words(va.proto);
             let rs_id = ctx.rs_id(rs);
             let rs = ctx.rs_label(rs);
             out.push(
                 Finding::new(
                     "nat-rs-no-reply",
                     Severity::Error,
-                    format!("{} of {total} connection(s) forwarded to {rs} got no reply through the director", t.flows),
+                    format!("{} of {total} {} forwarded to {rs} got no reply through the director", t.flows, w.flows),
                 )
                 .service(ctx.service(va))
                 .maybe_real_server(rs_id)
-                .cause(format!("The director rewrote the SYNs to {rs} but nothing came back through it: {rs} is down or not listening on the mapped port, a firewall drops them, or {rs} answers by another route that bypasses the director (capture on {rs} or the client to tell; check ip route on {rs})."))
+                .cause(format!("The director rewrote the {} to {rs} but nothing came back through it: {rs} is down or not listening on the mapped port, a firewall drops them, or {rs} answers by another route that bypasses the director (capture on {rs} or the client to tell; check ip route on {rs}).", w.opens))
                 .evidence_set(&t.evidence).affected_of(t.flows, total).absence()
-                .fix(format!("On {rs}: ss -ltn; ip route get <client address> (must go via the director); nft list ruleset. On the director: ipvsadm -Ln --stats -t {vip}:{port}.")),
+                .fix(format!("On {rs}: {}; ip route get <client address> (must go via the director); nft list ruleset. On the director: ipvsadm -Ln --stats {}.", w.ss, ctx.service(va).ipvsadm_arg().unwrap_or_else(|| format!("-t {}", std::net::SocketAddr::new(vip, port))))),
             );
         }
     }

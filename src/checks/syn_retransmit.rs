@@ -15,6 +15,9 @@ pub struct SynRetransmit {
 
 impl Check for SynRetransmit {
     fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
+        if v.flow.proto != crate::model::Proto::Tcp {
+            return; // a TCP handshake's symptom
+        }
         let rs = v.rs.unwrap_or(RsKey::Unseen);
         self.total.add(v, rs, []);
         let n = v.flow.syn_retransmits();

@@ -1,6 +1,6 @@
 //! `tun-rs-no-reply`: TUN; SYNs the director encapsulated (IP-in-IP) to a real server get no reply.
 
-use super::{Check, Context, Unanswered};
+use super::{words, Check, Context, Unanswered};
 use crate::finding::{Finding, Severity};
 use crate::flow::hosts::HostMap;
 use crate::flow::view::FlowView;
@@ -25,7 +25,7 @@ impl Check for TunRsNoReply {
                 Finding::new(
                     "tun-rs-no-reply",
                     Severity::Error,
-                    format!("{} of {total} connection(s) forwarded to {rs} got no reply", t.flows),
+                    format!("{} of {total} {} forwarded to {rs} got no reply", t.flows, words(va.proto).flows),
                 )
                 .service(ctx.service(va))
                 .maybe_real_server(rs_id)

@@ -8,7 +8,7 @@ use super::view::{FlowView, RsKey};
 use super::Flow;
 use crate::decode::Mac;
 use crate::finding::Evidence;
-use crate::model::Mode;
+use crate::model::{Mode, Proto};
 use std::net::IpAddr;
 
 /// How a connection's handshake ended.
@@ -48,11 +48,22 @@ pub enum Step {
 }
 
 impl Step {
+    /// The step as a TCP handshake names it.
     pub fn as_str(self) -> &'static str {
+        self.name(Proto::Tcp)
+    }
+
+    /// The step's name for a flow of `proto` (UDP: datagrams and answers).
+    pub fn name(self, proto: Proto) -> &'static str {
+        let udp = proto == Proto::Udp;
         match self {
+            Step::ClientSyn if udp => "datagram client→VIP",
             Step::ClientSyn => "SYN client→VIP",
+            Step::Forward if udp => "datagram forwarded",
             Step::Forward => "SYN forwarded",
+            Step::Bypass if udp => "datagram bypassing director",
             Step::Bypass => "SYN bypassing director",
+            Step::Reply if udp => "answer",
             Step::Reply => "SYN-ACK",
             Step::ClientAck => "ACK client",
         }
@@ -79,6 +90,7 @@ pub struct Leg {
 /// A connection as the flow view shows it.
 #[derive(Debug, Clone)]
 pub struct FlowRow {
+    pub proto: Proto,
     pub client: IpAddr,
     pub cport: u16,
     pub vip: IpAddr,
@@ -170,6 +182,7 @@ impl FlowRow {
         let mode = v.mode.or(expected_mode);
         let missing = missing_steps(v, mode, state, rs_label.as_deref());
         FlowRow {
+            proto: f.proto,
             client: f.client,
             cport: f.cport,
             vip: v.vaddr.ip,
@@ -194,15 +207,21 @@ fn missing_steps(
     rs_label: Option<&str>,
 ) -> Vec<(Step, String)> {
     let f = v.flow;
+    let udp = f.proto == Proto::Udp;
+    let (open, answer) = if udp {
+        ("datagram", "answer")
+    } else {
+        ("SYN", "SYN-ACK")
+    };
     let mut out = Vec::new();
     if v.forward.is_none() && v.bypassed.is_none() {
         out.push((
             Step::Forward,
             match mode {
                 Some(m) => format!(
-                    "no capture point shows the director forwarding this SYN ({m}): capture on the director's real-server side, or the director did not schedule it (no real server available?)"
+                    "no capture point shows the director forwarding this {open} ({m}): capture on the director's real-server side, or the director did not schedule it (no real server available?)"
                 ),
-                None => "no capture point shows a director forwarding this SYN".into(),
+                None => format!("no capture point shows a director forwarding this {open}"),
             },
         ));
     }
@@ -217,15 +236,19 @@ fn missing_steps(
         };
         out.push((
             Step::Reply,
-            format!("no SYN-ACK at any capture point: {who} never answered{why}"),
+            format!("no {answer} at any capture point: {who} never answered{why}"),
         ));
     } else if mode == Some(Mode::Nat) && f.synack_seen() && !v.replies_from_vip().any(|r| !r.rst) {
         out.push((
             Step::Reply,
-            "no SYN-ACK from the VIP: the real server's reply was not rewritten by the director (it bypassed it)".into(),
+            format!("no {answer} from the VIP: the real server's reply was not rewritten by the director (it bypassed it)"),
         ));
     }
-    if state != FlowState::Established && state != FlowState::Open && f.client_ack().is_none() {
+    if !udp
+        && state != FlowState::Established
+        && state != FlowState::Open
+        && f.client_ack().is_none()
+    {
         out.push((
             Step::ClientAck,
             "the client never completed the handshake".into(),

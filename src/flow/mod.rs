@@ -84,6 +84,11 @@ pub struct TcpState {
 #[derive(Debug, Clone)]
 pub enum Transport {
     Tcp(TcpState),
+    /// A UDP exchange: the client's datagrams are its opening copies (each
+    /// copy counting the datagrams seen with that addressing at that
+    /// point), the server's its answers. It ends when idle (IPVS's UDP
+    /// timeout), never by a packet.
+    Udp,
 }
 
 #[derive(Debug, Clone)]
@@ -108,8 +113,26 @@ pub struct Flow {
 impl Flow {
     /// A TCP connection opened by a SYN with sequence number `isn`.
     pub fn tcp(client: IpAddr, cport: u16, isn: u32, ts: i64) -> Flow {
+        Flow::new(
+            Proto::Tcp,
+            client,
+            cport,
+            ts,
+            Transport::Tcp(TcpState {
+                isn,
+                ..TcpState::default()
+            }),
+        )
+    }
+
+    /// A UDP exchange opened by a datagram from `client:cport`.
+    pub fn udp(client: IpAddr, cport: u16, ts: i64) -> Flow {
+        Flow::new(Proto::Udp, client, cport, ts, Transport::Udp)
+    }
+
+    fn new(proto: Proto, client: IpAddr, cport: u16, ts: i64, state: Transport) -> Flow {
         Flow {
-            proto: Proto::Tcp,
+            proto,
             client,
             cport,
             first_ts: ts,
@@ -119,10 +142,7 @@ impl Flow {
             closed_ts: None,
             packets: 0,
             copies_overflow: false,
-            state: Transport::Tcp(TcpState {
-                isn,
-                ..TcpState::default()
-            }),
+            state,
         }
     }
 
@@ -138,6 +158,7 @@ impl Flow {
     pub fn tcp_state(&self) -> Option<&TcpState> {
         match &self.state {
             Transport::Tcp(t) => Some(t),
+            Transport::Udp => None,
         }
     }
 
@@ -152,13 +173,19 @@ impl Flow {
     }
 
     /// The client re-sent its opening packet: the most times one copy was
-    /// seen, minus one (TCP: SYN retransmissions).
+    /// seen, minus one (TCP: SYN retransmissions; UDP: datagrams re-sent
+    /// while no answer came, none once one did).
     pub fn syn_retransmits(&self) -> u16 {
-        self.opens
-            .iter()
-            .map(|c| c.count.saturating_sub(1))
-            .max()
-            .unwrap_or(0)
+        if matches!(self.state, Transport::Udp) && self.synack_seen() {
+            return 0;
+        }
+        self.datagrams().saturating_sub(1)
+    }
+
+    /// Client packets of its opening kind (TCP: SYNs; UDP: datagrams) as
+    /// the best-placed point saw them.
+    pub fn datagrams(&self) -> u16 {
+        self.opens.iter().map(|c| c.count).max().unwrap_or(0)
     }
 
     /// The server answered (TCP: a SYN-ACK).
@@ -175,6 +202,7 @@ impl Flow {
     pub fn established(&self) -> bool {
         match &self.state {
             Transport::Tcp(t) => t.client_ack.is_some() || (self.synack_seen() && t.server_data),
+            Transport::Udp => self.synack_seen(),
         }
     }
 }

@@ -1,10 +1,11 @@
 //! The flow table: bounded by live flows, never by capture size.
 
 use super::{Flow, FlowKey, OpenCopy, ReplyCopy, Transport, MAX_COPIES};
-use crate::decode::{Ip, Tcp, L2};
+use crate::decode::{Ip, Mac, Tcp, L2};
 use crate::finding::Evidence;
 use crate::model::Proto;
 use rustc_hash::FxHashMap;
+use std::net::IpAddr;
 
 /// Default cap on live flows (about 0.5 KB each).
 pub const DEFAULT_MAX_FLOWS: usize = 100_000;
@@ -26,6 +27,9 @@ pub struct TableStats {
     pub evicted: u64,
     /// TCP packets that belong to no tracked connection (their SYN was not seen).
     pub untracked: u64,
+    /// UDP datagrams that belong to no flow: broadcast or multicast, or an
+    /// answer whose request was not seen.
+    pub untracked_udp: u64,
     pub peak_flows: usize,
 }
 
@@ -110,6 +114,68 @@ impl FlowTable {
         }
     }
 
+    /// Adds one UDP datagram. A datagram from a port that has a flow is
+    /// its client's; to such a port, its server's. Otherwise it opens a
+    /// flow when it looks like a request: to a port no higher than its
+    /// source port (services listen on low ports, clients send from
+    /// ephemeral ones), to a unicast address. An answer whose request was
+    /// not seen opens nothing.
+    pub fn observe_udp(
+        &mut self,
+        at: Evidence,
+        l2: Option<L2>,
+        ip: &Ip,
+        (sport, dport): (u16, u16),
+        retired: &mut Vec<Box<Flow>>,
+    ) {
+        let ts = at.time;
+        if ts.saturating_sub(self.last_sweep) >= SWEEP_EVERY_NS {
+            self.sweep(ts, retired);
+            self.last_sweep = ts;
+        }
+        let (src_mac, dst_mac) = (l2.map(|l| l.src), l2.and_then(|l| l.dst));
+        // Broadcast and multicast (by address or by frame) belong to no flow.
+        if !unicast(ip.dst) || !unicast(ip.src) || dst_mac.is_some_and(|m| m[0] & 1 == 1) {
+            self.stats.untracked_udp += 1;
+            return;
+        }
+        let ck = FlowKey {
+            proto: Proto::Udp,
+            client: ip.src,
+            cport: sport,
+        };
+        if let Some(f) = self.map.get_mut(&ck) {
+            f.packets = f.packets.saturating_add(1);
+            f.last_ts = f.last_ts.max(ts);
+            add_open(f, at, src_mac, dst_mac, ip, dport);
+            return;
+        }
+        let sk = FlowKey {
+            proto: Proto::Udp,
+            client: ip.dst,
+            cport: dport,
+        };
+        if let Some(f) = self.map.get_mut(&sk) {
+            f.packets = f.packets.saturating_add(1);
+            f.last_ts = f.last_ts.max(ts);
+            add_reply(f, at, src_mac, dst_mac, ip, sport, false);
+            return;
+        }
+        if dport > sport {
+            self.stats.untracked_udp += 1;
+            return;
+        }
+        if self.map.len() >= self.cap {
+            self.evict(ts, retired);
+        }
+        let mut f = Box::new(Flow::udp(ip.src, sport, ts));
+        f.packets = 1;
+        add_open(&mut f, at, src_mac, dst_mac, ip, dport);
+        self.map.insert(ck, f);
+        self.stats.flows += 1;
+        self.stats.peak_flows = self.stats.peak_flows.max(self.map.len());
+    }
+
     #[allow(clippy::vec_box)] // boxes move between map and list as pointers
     fn sweep(&mut self, now: i64, retired: &mut Vec<Box<Flow>>) {
         if self.map.is_empty() {
@@ -156,47 +222,22 @@ impl FlowTable {
 fn client_packet(
     f: &mut Flow,
     at: Evidence,
-    src_mac: Option<crate::decode::Mac>,
-    dst_mac: Option<crate::decode::Mac>,
+    src_mac: Option<Mac>,
+    dst_mac: Option<Mac>,
     ip: &Ip,
     tcp: &Tcp,
 ) {
     f.packets = f.packets.saturating_add(1);
     f.last_ts = f.last_ts.max(at.time);
     if tcp.syn() && !tcp.ack_flag() {
-        let same = |c: &OpenCopy| {
-            c.at.point == at.point
-                && c.src_mac == src_mac
-                && c.dst_mac == dst_mac
-                && c.dst == ip.dst
-                && c.dport == tcp.dport
-                && c.outer == ip.outer
-        };
         // A retransmitted SYN reopens a connection its reset had closed.
         f.closed_ts = None;
-        if let Some(c) = f.opens.iter_mut().find(|c| same(c)) {
-            c.count = c.count.saturating_add(1);
-        } else if f.opens.len() < MAX_COPIES {
-            f.opens.reserve_exact(1);
-            f.opens.push(OpenCopy {
-                at,
-                count: 1,
-                src_mac,
-                dst_mac,
-                dst: ip.dst,
-                dport: tcp.dport,
-                ttl: ip.ttl,
-                id: ip.id,
-                tos: ip.tos,
-                len: ip.len,
-                outer: ip.outer,
-            });
-        } else {
-            f.copies_overflow = true;
-        }
+        add_open(f, at, src_mac, dst_mac, ip, tcp.dport);
         return;
     }
-    let Transport::Tcp(t) = &mut f.state;
+    let Transport::Tcp(t) = &mut f.state else {
+        return;
+    };
     if tcp.rst() {
         t.client_rst.get_or_insert(at);
         f.closed_ts = Some(at.time);
@@ -216,8 +257,8 @@ fn client_packet(
 fn server_packet(
     f: &mut Flow,
     at: Evidence,
-    src_mac: Option<crate::decode::Mac>,
-    dst_mac: Option<crate::decode::Mac>,
+    src_mac: Option<Mac>,
+    dst_mac: Option<Mac>,
     ip: &Ip,
     tcp: &Tcp,
 ) {
@@ -226,32 +267,7 @@ fn server_packet(
     let synack = tcp.syn() && tcp.ack_flag();
     if synack || (tcp.rst() && !f.established()) {
         let rst = !synack;
-        let same = |c: &ReplyCopy| {
-            c.at.point == at.point
-                && c.src_mac == src_mac
-                && c.dst_mac == dst_mac
-                && c.src == ip.src
-                && c.sport == tcp.sport
-                && c.rst == rst
-                && c.outer == ip.outer
-        };
-        if let Some(c) = f.replies.iter_mut().find(|c| same(c)) {
-            c.count = c.count.saturating_add(1);
-        } else if f.replies.len() < MAX_COPIES {
-            f.replies.reserve_exact(1);
-            f.replies.push(ReplyCopy {
-                at,
-                count: 1,
-                src_mac,
-                dst_mac,
-                src: ip.src,
-                sport: tcp.sport,
-                rst,
-                outer: ip.outer,
-            });
-        } else {
-            f.copies_overflow = true;
-        }
+        add_reply(f, at, src_mac, dst_mac, ip, tcp.sport, rst);
         if rst {
             f.closed_ts = Some(at.time);
         }
@@ -261,12 +277,315 @@ fn server_packet(
         f.closed_ts.get_or_insert(at.time);
         return;
     }
-    let Transport::Tcp(t) = &mut f.state;
+    let Transport::Tcp(t) = &mut f.state else {
+        return;
+    };
     t.server_data = true;
     if tcp.fin() {
         t.fin_server = true;
         if t.fin_client {
             f.closed_ts.get_or_insert(at.time);
         }
+    }
+}
+
+/// Counts a client packet of the flow's opening kind: one more at a copy
+/// already seen (same point and addressing), else a new copy.
+fn add_open(
+    f: &mut Flow,
+    at: Evidence,
+    src_mac: Option<Mac>,
+    dst_mac: Option<Mac>,
+    ip: &Ip,
+    dport: u16,
+) {
+    let same = |c: &OpenCopy| {
+        c.at.point == at.point
+            && c.src_mac == src_mac
+            && c.dst_mac == dst_mac
+            && c.dst == ip.dst
+            && c.dport == dport
+            && c.outer == ip.outer
+    };
+    if let Some(c) = f.opens.iter_mut().find(|c| same(c)) {
+        c.count = c.count.saturating_add(1);
+    } else if f.opens.len() < MAX_COPIES {
+        f.opens.reserve_exact(1);
+        f.opens.push(OpenCopy {
+            at,
+            count: 1,
+            src_mac,
+            dst_mac,
+            dst: ip.dst,
+            dport,
+            ttl: ip.ttl,
+            id: ip.id,
+            tos: ip.tos,
+            len: ip.len,
+            outer: ip.outer,
+        });
+    } else {
+        f.copies_overflow = true;
+    }
+}
+
+/// Counts a server answer (TCP: SYN-ACK or RST; UDP: a datagram).
+fn add_reply(
+    f: &mut Flow,
+    at: Evidence,
+    src_mac: Option<Mac>,
+    dst_mac: Option<Mac>,
+    ip: &Ip,
+    sport: u16,
+    rst: bool,
+) {
+    let same = |c: &ReplyCopy| {
+        c.at.point == at.point
+            && c.src_mac == src_mac
+            && c.dst_mac == dst_mac
+            && c.src == ip.src
+            && c.sport == sport
+            && c.rst == rst
+            && c.outer == ip.outer
+    };
+    if let Some(c) = f.replies.iter_mut().find(|c| same(c)) {
+        c.count = c.count.saturating_add(1);
+    } else if f.replies.len() < MAX_COPIES {
+        f.replies.reserve_exact(1);
+        f.replies.push(ReplyCopy {
+            at,
+            count: 1,
+            src_mac,
+            dst_mac,
+            src: ip.src,
+            sport,
+            rst,
+            outer: ip.outer,
+        });
+    } else {
+        f.copies_overflow = true;
+    }
+}
+
+/// Not multicast, broadcast, unspecified or loopback.
+fn unicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => {
+            !(a.is_multicast() || a.is_broadcast() || a.is_unspecified() || a.is_loopback())
+        }
+        IpAddr::V6(a) => !(a.is_multicast() || a.is_unspecified() || a.is_loopback()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::L4;
+    use crate::flow::hosts::HostMap;
+    use crate::flow::view::{FlowView, RsKey};
+    use crate::model::{Mode, Model};
+
+    const CLIENT: [u8; 6] = [2, 0, 0, 0, 0x0c, 0];
+    const ROUTER: [u8; 6] = [2, 0, 0, 0, 1, 1];
+    const DIRECTOR: [u8; 6] = [2, 0, 0, 0, 0x0d, 0];
+    const RS: [u8; 6] = [2, 0, 0, 0, 0x13, 0];
+
+    #[allow(clippy::too_many_arguments, clippy::vec_box)]
+    fn dgram(
+        t: &mut FlowTable,
+        point: u16,
+        time: i64,
+        (src_mac, dst_mac): ([u8; 6], [u8; 6]),
+        (src, sport): (&str, u16),
+        (dst, dport): (&str, u16),
+        (ttl, id): (u8, u16),
+        out: &mut Vec<Box<Flow>>,
+    ) {
+        let ip = Ip {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            ttl,
+            id,
+            tos: 0,
+            len: 60,
+            l4: L4::Udp { sport, dport },
+            outer: None,
+        };
+        let l2 = L2 {
+            src: src_mac,
+            dst: Some(dst_mac),
+            vlan: None,
+        };
+        let at = Evidence {
+            point,
+            frame: time as u64,
+            time,
+        };
+        t.observe_udp(at, Some(l2), &ip, (sport, dport), out);
+    }
+
+    #[test]
+    fn a_udp_request_and_its_answer_are_one_flow_seen_forwarded_in_dr() {
+        let mut t = FlowTable::new(100);
+        let mut out = Vec::new();
+        let c = ("203.0.113.10", 40000);
+        let vip = ("192.0.2.100", 53);
+        // The gateway's frame to the director, the director's copy to rs3
+        // (same datagram: IP ID and length), rs3's answer.
+        dgram(&mut t, 0, 1, (ROUTER, DIRECTOR), c, vip, (63, 7), &mut out);
+        dgram(&mut t, 0, 2, (DIRECTOR, RS), c, vip, (63, 7), &mut out);
+        dgram(&mut t, 0, 3, (RS, ROUTER), vip, c, (64, 0), &mut out);
+        // An answer whose request was not seen, and a broadcast: no flow.
+        dgram(
+            &mut t,
+            0,
+            4,
+            (RS, ROUTER),
+            vip,
+            ("203.0.113.11", 40001),
+            (64, 0),
+            &mut out,
+        );
+        dgram(
+            &mut t,
+            0,
+            5,
+            (CLIENT, [0xff; 6]),
+            c,
+            ("203.0.113.255", 137),
+            (64, 1),
+            &mut out,
+        );
+        assert_eq!((t.len(), t.stats.untracked_udp), (1, 2));
+        t.drain(&mut out);
+        let f = &out[0];
+        assert_eq!(f.proto, Proto::Udp);
+        assert!(f.established());
+        let mut hosts = HostMap::default();
+        hosts.neigh.observe(
+            &crate::decode::Neigh {
+                op: crate::decode::NeighOp::Reply,
+                sender_mac: DIRECTOR,
+                sender_ip: "192.0.2.100".parse().unwrap(),
+                target_ip: "192.0.2.1".parse().unwrap(),
+                gratuitous: false,
+            },
+            Evidence {
+                point: 0,
+                frame: 0,
+                time: 0,
+            },
+        );
+        let v = FlowView::new(f, &Model::default(), &hosts, 10);
+        assert_eq!(v.mode, Some(Mode::Dr));
+        assert_eq!(v.rs, Some(RsKey::Mac(RS)));
+        assert_eq!(v.vaddr.proto, Proto::Udp);
+    }
+
+    #[test]
+    fn one_client_socket_talking_to_two_servers_is_not_a_nat_rewrite() {
+        let mut t = FlowTable::new(100);
+        let mut out = Vec::new();
+        let c = ("203.0.113.10", 123);
+        // Two NTP servers from one socket: different datagrams (IP IDs), same TTL.
+        dgram(
+            &mut t,
+            0,
+            1,
+            (CLIENT, ROUTER),
+            c,
+            ("192.0.2.100", 123),
+            (64, 1),
+            &mut out,
+        );
+        dgram(
+            &mut t,
+            0,
+            2,
+            (CLIENT, ROUTER),
+            c,
+            ("198.51.100.7", 123),
+            (64, 2),
+            &mut out,
+        );
+        t.drain(&mut out);
+        let v = FlowView::new(&out[0], &Model::default(), &HostMap::default(), 10);
+        assert_eq!(v.mode, None);
+        // The same datagram one hop later, re-addressed: that is NAT.
+        let mut t = FlowTable::new(100);
+        let mut out = Vec::new();
+        dgram(
+            &mut t,
+            0,
+            1,
+            (ROUTER, DIRECTOR),
+            c,
+            ("192.0.2.100", 53),
+            (63, 9),
+            &mut out,
+        );
+        dgram(
+            &mut t,
+            1,
+            2,
+            (DIRECTOR, RS),
+            c,
+            ("198.51.100.13", 53),
+            (62, 9),
+            &mut out,
+        );
+        t.drain(&mut out);
+        let v = FlowView::new(&out[0], &Model::default(), &HostMap::default(), 10);
+        assert_eq!(v.mode, Some(Mode::Nat));
+        assert_eq!(v.rs, Some(RsKey::Ip("198.51.100.13".parse().unwrap())));
+    }
+
+    #[test]
+    fn unanswered_udp_retries_count_as_retransmits_answered_ones_do_not() {
+        let mut t = FlowTable::new(100);
+        let mut out = Vec::new();
+        let c = ("203.0.113.10", 40000);
+        let vip = ("192.0.2.100", 53);
+        for i in 0..3 {
+            dgram(
+                &mut t,
+                0,
+                i,
+                (ROUTER, DIRECTOR),
+                c,
+                vip,
+                (63, i as u16),
+                &mut out,
+            );
+        }
+        t.drain(&mut out);
+        assert_eq!(out[0].syn_retransmits(), 2);
+        assert!(!out[0].established());
+        let mut t = FlowTable::new(100);
+        let mut out = Vec::new();
+        for i in 0..3 {
+            dgram(
+                &mut t,
+                0,
+                2 * i,
+                (ROUTER, DIRECTOR),
+                c,
+                vip,
+                (63, i as u16),
+                &mut out,
+            );
+            dgram(
+                &mut t,
+                0,
+                2 * i + 1,
+                (DIRECTOR, ROUTER),
+                vip,
+                c,
+                (64, 0),
+                &mut out,
+            );
+        }
+        t.drain(&mut out);
+        assert_eq!((out[0].syn_retransmits(), out[0].datagrams()), (0, 3));
     }
 }

@@ -5,7 +5,7 @@
 use super::hosts::HostMap;
 use super::{Flow, OpenCopy, ReplyCopy};
 use crate::decode::Mac;
-use crate::model::{Mode, Model, ServiceKey, Vaddr};
+use crate::model::{Mode, Model, Proto, ServiceKey, Vaddr};
 use std::net::IpAddr;
 
 /// Where a flow was scheduled: the real server, by RIP and/or MAC.
@@ -114,10 +114,20 @@ impl<'a> FlowView<'a> {
             return;
         }
         // NAT: the same client SYN (same ISN) re-addressed to a real server.
-        if let Some(c) = syns
-            .iter()
-            .find(|c| c.outer.is_none() && c.dst != self.vaddr.ip)
-        {
+        // UDP has no ISN: a copy to the VIP must be the same datagram (IP ID
+        // and length) a hop earlier, or a client socket that talks to two
+        // servers would look like a rewrite.
+        let udp = self.flow.proto == Proto::Udp;
+        let same_datagram =
+            |i: &OpenCopy, c: &OpenCopy| i.id == c.id && i.len == c.len && i.ttl > c.ttl;
+        if let Some(c) = syns.iter().find(|c| {
+            c.outer.is_none()
+                && c.dst != self.vaddr.ip
+                && (!udp
+                    || syns.iter().any(|i| {
+                        i.outer.is_none() && i.dst == self.vaddr.ip && same_datagram(i, c)
+                    }))
+        }) {
             self.set(Mode::Nat, c, Some(RsKey::Ip(c.dst)), Some(c.dport));
             self.director_mac = c.src_mac;
             // The copy that reached the director: to the VIP, addressed to
@@ -137,7 +147,12 @@ impl<'a> FlowView<'a> {
                 let (Some(ad), Some(bs), Some(bd)) = (a.dst_mac, b.src_mac, b.dst_mac) else {
                     continue;
                 };
-                if bs != ad || bd == ad || a.dst != b.dst || a.outer.is_some() || b.outer.is_some()
+                if bs != ad
+                    || bd == ad
+                    || a.dst != b.dst
+                    || a.outer.is_some()
+                    || b.outer.is_some()
+                    || (udp && (a.id != b.id || a.len != b.len))
                 {
                     continue;
                 }

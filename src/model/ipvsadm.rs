@@ -70,6 +70,7 @@ fn parse_rule_line(line: &str, origin: &str) -> Option<Rule> {
     let mut key = None;
     let mut sched = None;
     let mut persistent = None;
+    let mut ops = false;
     let mut rs_addr = None;
     let mut mode = Mode::Dr; // ipvsadm's default forwarding method is -g
     let mut weight = 1i64;
@@ -100,6 +101,10 @@ fn parse_rule_line(line: &str, origin: &str) -> Option<Rule> {
             "-s" | "--scheduler" => {
                 sched = arg.map(str::to_string);
                 i += 2;
+            }
+            "-o" | "--ops" => {
+                ops = true;
+                i += 1;
             }
             "-p" | "--persistent" => {
                 // Optional argument: a timeout in seconds.
@@ -160,6 +165,7 @@ fn parse_rule_line(line: &str, origin: &str) -> Option<Rule> {
             let mut s = Service::new(key, Origin::Ipvs(origin.to_string()));
             s.scheduler = sched;
             s.persistent = persistent;
+            s.ops = ops;
             Some(Rule::Service(key, s))
         }
         "-a" | "--add-server" => {

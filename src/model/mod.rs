@@ -272,6 +272,9 @@ pub struct Service {
     pub key: ServiceKey,
     pub scheduler: Option<String>,
     pub persistent: Option<u32>,
+    /// One-packet scheduling (`ipvsadm -o`, UDP): each datagram is
+    /// scheduled on its own.
+    pub ops: bool,
     pub mode: Option<Mode>,
     pub origin: Origin,
     pub real_servers: Vec<RealServerCfg>,
@@ -283,6 +286,7 @@ impl Service {
             key,
             scheduler: None,
             persistent: None,
+            ops: false,
             mode: None,
             origin,
             real_servers: Vec::new(),

@@ -1,7 +1,7 @@
 //! The JSON report: the CI contract. Fields are added freely, never renamed:
 //! `inputs[].{point,path,link_type,packets}`, `services[].{service,vip,port,protocol,fwmark,mode,source}`,
-//! `real_servers[].{service,ip,mac,connections,established,failed,syn_retransmits}`,
-//! `findings[].{code,severity,service,real_server,summary,evidence[].{point,frame,time},fix}`.
+//! `real_servers[].{service,protocol,ip,mac,connections,established,failed,syn_retransmits}`,
+//! `findings[].{code,severity,service,protocol,real_server,summary,evidence[].{point,frame,time},fix}`.
 
 use super::{fmt_time, sanitize};
 use crate::decode::fmt_mac;
@@ -99,6 +99,7 @@ fn value(a: &Analysis) -> Value {
         .map(|r| {
             json!({
                 "service": r.service.to_string(),
+                "protocol": r.service.proto().map(|p| p.name()),
                 "ip": r.ip.map(|i| i.to_string()),
                 "mac": r.mac.map(|m| fmt_mac(&m)),
                 "port": r.port,
@@ -121,6 +122,7 @@ fn value(a: &Analysis) -> Value {
                 "code": f.code,
                 "severity": f.severity.as_str(),
                 "service": f.service_label(),
+                "protocol": f.service.and_then(|s| s.proto()).map(|p| p.name()),
                 "real_server": f.rs_label(),
                 "summary": f.summary,
                 "cause": f.cause,
@@ -153,6 +155,7 @@ fn value(a: &Analysis) -> Value {
             "packets": a.packets,
             "connections": a.flows.flows,
             "untracked_tcp_packets": a.flows.untracked,
+            "untracked_udp_datagrams": a.flows.untracked_udp,
             "evicted_flows": a.flows.evicted,
             "peak_flows": a.flows.peak_flows,
         },

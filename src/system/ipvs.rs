@@ -78,6 +78,8 @@ const INFO_CONN_TAB_SIZE: u16 = 2;
 const AF_INET: u16 = 2;
 const AF_INET6: u16 = 10;
 const IP_VS_SVC_F_PERSISTENT: u32 = 0x1;
+/// One-packet scheduling (`ipvsadm -o`).
+pub const IP_VS_SVC_F_ONEPACKET: u32 = 0x4;
 
 /// An IPVS generic netlink message: the command and its raw attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -569,6 +569,7 @@ pub fn to_model(snaps: &[HostSnapshot]) -> crate::model::Model {
             let mut svc = Service::new(key, origin);
             svc.scheduler = s.scheduler.clone();
             svc.persistent = s.persistent.then_some(s.timeout);
+            svc.ops = s.flags & crate::system::ipvs::IP_VS_SVC_F_ONEPACKET != 0;
             svc.real_servers = s
                 .destinations
                 .iter()

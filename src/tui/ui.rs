@@ -7,7 +7,7 @@ use crate::decode::fmt_mac;
 use crate::engine::{Analysis, Overview, RsReport};
 use crate::finding::{Evidence, Finding, Severity};
 use crate::flow::ladder::{FlowRow, FlowState, Leg, Step};
-use crate::model::Origin;
+use crate::model::{Origin, Proto};
 use crate::report::fmt_utc;
 use crate::report::text::headline;
 use crate::session::Published;
@@ -674,7 +674,7 @@ fn draw_flows(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
             Row::new(vec![
                 Cell::from(format!("{:.3}", (r.first_ts - t0) as f64 / 1e9)),
                 Cell::from(sock(r.client, r.cport)),
-                Cell::from(sock(r.vip, r.vport)),
+                Cell::from(format!("{}/{}", sock(r.vip, r.vport), r.proto)),
                 Cell::from(r.rs_label.clone().unwrap_or_else(|| "-".into())),
                 Cell::from(r.mode.map_or("?".into(), |m| m.to_string())),
                 Cell::from(r.state.as_str()).style(state_style(r.state)),
@@ -748,11 +748,11 @@ fn mac(m: Option<[u8; 6]>) -> String {
     m.map_or("-".into(), |m| fmt_mac(&m))
 }
 
-fn leg_line(l: &Leg, a: &Analysis, t0: i64) -> Line<'static> {
+fn leg_line(l: &Leg, proto: Proto, a: &Analysis, t0: i64) -> Line<'static> {
     let what = if l.step == Step::Reply && l.rst {
         "RST"
     } else {
-        l.step.as_str()
+        l.step.name(proto)
     };
     let mut s = format!(
         "{:>8.3} ms  {:<14} {:<22} {} → {}",
@@ -784,7 +784,12 @@ fn draw_ladder(f: &mut Frame, area: Rect, app: &App, r: &FlowRow, a: &Analysis) 
     let mut lines = vec![
         Line::from(vec![
             Span::styled(
-                format!("{} → {}", sock(r.client, r.cport), sock(r.vip, r.vport)),
+                format!(
+                    "{} → {}/{}",
+                    sock(r.client, r.cport),
+                    sock(r.vip, r.vport),
+                    r.proto
+                ),
                 Style::new().add_modifier(Modifier::BOLD),
             ),
             Span::raw(format!(
@@ -806,12 +811,12 @@ fn draw_ladder(f: &mut Frame, area: Rect, app: &App, r: &FlowRow, a: &Analysis) 
     ] {
         let legs: Vec<&Leg> = r.legs.iter().filter(|l| l.step == step).collect();
         for l in &legs {
-            lines.push(leg_line(l, a, t0));
+            lines.push(leg_line(l, r.proto, a, t0));
         }
         if legs.is_empty() {
             if let Some((_, why)) = r.missing.iter().find(|(s, _)| *s == step) {
                 lines.push(Line::from(Span::styled(
-                    format!("     ✗ missing  {:<22} {why}", step.as_str()),
+                    format!("     ✗ missing  {:<22} {why}", step.name(r.proto)),
                     Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
                 )));
             }
