@@ -18,6 +18,8 @@ pub struct Stats {
     pub failed: u64,
     pub syn_retransmits: u64,
     pub resets: u64,
+    /// Connections answered by an ICMP error (port unreachable, …).
+    pub icmp_errors: u64,
     /// Sum and count of handshake round trips (first SYN to SYN-ACK at one point).
     pub rtt_total_ns: i64,
     pub rtt_count: u64,
@@ -30,6 +32,7 @@ impl Stats {
         self.failed += o.failed;
         self.syn_retransmits += o.syn_retransmits;
         self.resets += o.resets;
+        self.icmp_errors += o.icmp_errors;
         self.rtt_total_ns = self.rtt_total_ns.saturating_add(o.rtt_total_ns);
         self.rtt_count += o.rtt_count;
     }

@@ -43,6 +43,7 @@ impl Stats {
         self.failed += u64::from(v.failed);
         self.syn_retransmits += u64::from(v.flow.syn_retransmits());
         self.resets += u64::from(v.flow.server_rst().is_some() || v.flow.client_rst().is_some());
+        self.icmp_errors += u64::from(v.flow.request_error().is_some());
         if let Some(r) = ladder::rtt(v.flow) {
             self.rtt_total_ns = self.rtt_total_ns.saturating_add(r);
             self.rtt_count += 1;
@@ -156,7 +157,9 @@ impl Engine {
                         self.process_retired(false);
                     }
                 }
-                // ICMP errors are not tied to flows yet.
+                L4::IcmpError { kind, quote } => {
+                    self.flows.observe_icmp(at, pkt.l2, &ip, kind, quote);
+                }
                 L4::Incomplete | L4::Other(_) => {}
             },
             Net::Other => {}

@@ -14,7 +14,10 @@ pub struct DrRsNoReply(Unanswered);
 impl Check for DrRsNoReply {
     fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
         self.0.observe(v, Mode::Dr, |v| {
-            !v.flow.synack_seen() && v.flow.server_rst().is_none() && v.flow.client_rst().is_none()
+            !v.flow.synack_seen()
+                && v.flow.server_rst().is_none()
+                && v.flow.client_rst().is_none()
+                && v.flow.request_error().is_none()
         });
     }
 

@@ -19,6 +19,7 @@ mod rs_arp_announce;
 mod rs_arp_ignore;
 mod rs_firewall_drops;
 mod rs_no_listener;
+mod rs_port_unreachable;
 mod rs_vip_not_on_loopback;
 mod syn_retransmit;
 mod traffic_to_unknown_rs;
@@ -475,6 +476,14 @@ pub const REGISTRY: &[Registered] = &[
         2,
         [],
         traffic_to_unknown_rs::TrafficToUnknownRs::default()
+    ),
+    check!(
+        "rs-port-unreachable",
+        "answers ICMP port unreachable (nothing listens)",
+        Cause,
+        1,
+        [],
+        rs_port_unreachable::RsPortUnreachable::default()
     ),
     check!(
         "udp-flow-pinned",

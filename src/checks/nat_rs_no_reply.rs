@@ -12,7 +12,9 @@ pub struct NatRsNoReply(Unanswered);
 impl Check for NatRsNoReply {
     fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
         self.0.observe(v, Mode::Nat, |v| {
-            v.flow.replies.is_empty() && v.flow.client_rst().is_none()
+            v.flow.replies.is_empty()
+                && v.flow.client_rst().is_none()
+                && v.flow.request_error().is_none()
         });
     }
 

@@ -12,7 +12,9 @@ pub struct TunRsNoReply(Unanswered);
 impl Check for TunRsNoReply {
     fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
         self.0.observe(v, Mode::Tun, |v| {
-            v.flow.replies.is_empty() && v.flow.client_rst().is_none()
+            v.flow.replies.is_empty()
+                && v.flow.client_rst().is_none()
+                && v.flow.request_error().is_none()
         });
     }
 

@@ -81,9 +81,57 @@ pub enum L4 {
         sport: u16,
         dport: u16,
     },
+    /// An ICMP or ICMPv6 error, with the start of the packet it is about.
+    IcmpError {
+        kind: IcmpKind,
+        /// The quoted packet; `None` when too little of it was quoted.
+        quote: Option<Quote>,
+    },
     /// A non-first fragment, or a transport header cut off by the snap length.
     Incomplete,
     Other(u8),
+}
+
+/// What an ICMP error says (v4 and v6 mapped onto one set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IcmpKind {
+    PortUnreachable,
+    HostUnreachable,
+    NetUnreachable,
+    /// Administratively prohibited (a firewall's reject).
+    Prohibited,
+    /// Fragmentation needed (v4) / packet too big (v6), with the next-hop MTU.
+    TooBig(u32),
+    TimeExceeded,
+    /// Another unreachable code.
+    Unreachable(u8),
+}
+
+impl IcmpKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IcmpKind::PortUnreachable => "port unreachable",
+            IcmpKind::HostUnreachable => "host unreachable",
+            IcmpKind::NetUnreachable => "network unreachable",
+            IcmpKind::Prohibited => "administratively prohibited",
+            IcmpKind::TooBig(_) => "fragmentation needed",
+            IcmpKind::TimeExceeded => "time exceeded",
+            IcmpKind::Unreachable(_) => "unreachable",
+        }
+    }
+}
+
+/// The start of the packet an ICMP error quotes: its addresses, transport
+/// and ports (and, for an IP-in-IP packet, the inner ones with the tunnel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quote {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// IP protocol number of the quoted transport.
+    pub proto: u8,
+    pub sport: u16,
+    pub dport: u16,
+    pub outer: Option<(IpAddr, IpAddr)>,
 }
 
 /// An IP packet (the inner one for IP-in-IP, with the tunnel in `outer`).
@@ -248,7 +296,9 @@ fn decode_ip(b: &[u8], depth: u8) -> Result<Net, DecodeError> {
         if let Some(n) = decode_nd(src, body) {
             return Ok(Net::Neigh(n));
         }
-        L4::Other(58)
+        icmp_error(body, true).unwrap_or(L4::Other(58))
+    } else if proto == IpNumber::ICMP {
+        icmp_error(body, false).unwrap_or(L4::Other(1))
     } else {
         L4::Other(proto.0)
     };
@@ -262,6 +312,77 @@ fn decode_ip(b: &[u8], depth: u8) -> Result<Net, DecodeError> {
         l4,
         outer: None,
     }))
+}
+
+/// An ICMP (`v6`: ICMPv6) error message and its quote; `None` for other
+/// ICMP messages (echo, router advertisements…).
+fn icmp_error(b: &[u8], v6: bool) -> Option<L4> {
+    let (&ty, &code) = (b.first()?, b.get(1)?);
+    let mtu = || {
+        b.get(4..8)
+            .map_or(0, |m| u32::from_be_bytes(m.try_into().expect("4 bytes")))
+    };
+    let kind = match (v6, ty, code) {
+        (false, 3, 3) | (true, 1, 4) => IcmpKind::PortUnreachable,
+        (false, 3, 1) | (true, 1, 3) => IcmpKind::HostUnreachable,
+        (false, 3, 0) | (true, 1, 0) => IcmpKind::NetUnreachable,
+        (false, 3, 9 | 10 | 13) | (true, 1, 1) => IcmpKind::Prohibited,
+        // v4: the next-hop MTU is the low 16 bits of the second word.
+        (false, 3, 4) => IcmpKind::TooBig(mtu() & 0xffff),
+        (true, 2, _) => IcmpKind::TooBig(mtu()),
+        (false, 3, c) | (true, 1, c) => IcmpKind::Unreachable(c),
+        (false, 11, _) | (true, 3, _) => IcmpKind::TimeExceeded,
+        _ => return None,
+    };
+    Some(L4::IcmpError {
+        kind,
+        quote: b.get(8..).and_then(|q| quote(q, 0)),
+    })
+}
+
+/// Parses a quoted packet: an IP header (options and v6 extension headers
+/// skipped) and the first four bytes of its transport (the ports of TCP,
+/// UDP and SCTP). IP-in-IP is followed one level. A quote lies as easily as
+/// any packet: only its headers are read, never trusted for lengths.
+fn quote(b: &[u8], depth: u8) -> Option<Quote> {
+    let (src, dst, proto, rest) = match b.first()? >> 4 {
+        4 => {
+            let h = Ipv4HeaderSlice::from_slice(b).ok()?;
+            let hl = h.slice().len();
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                h.protocol(),
+                b.get(hl..)?,
+            )
+        }
+        6 => {
+            let h = Ipv6HeaderSlice::from_slice(b).ok()?;
+            let (_, proto, body) =
+                Ipv6ExtensionsSlice::from_slice(h.next_header(), b.get(40..)?).ok()?;
+            (
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+                proto,
+                body,
+            )
+        }
+        _ => return None,
+    };
+    if depth == 0 && (proto == IpNumber::IPV4 || proto == IpNumber::IPV6) {
+        let mut q = quote(rest, 1)?;
+        q.outer = Some((src, dst));
+        return Some(q);
+    }
+    let ports = rest.get(..4)?;
+    Some(Quote {
+        src,
+        dst,
+        proto: proto.0,
+        sport: u16::from_be_bytes([ports[0], ports[1]]),
+        dport: u16::from_be_bytes([ports[2], ports[3]]),
+        outer: None,
+    })
 }
 
 fn decode_arp(b: &[u8]) -> Option<Neigh> {
@@ -337,6 +458,80 @@ mod tests {
 
     const C: Mac = [2, 0, 0, 0, 0x0c, 0];
     const D: Mac = [2, 0, 0, 0, 0x0d, 0];
+
+    #[test]
+    fn icmp_errors_carry_their_kind_and_the_quoted_ports() {
+        // The datagram a real server could not deliver: client → VIP:53.
+        let mut quoted = Vec::new();
+        PacketBuilder::ipv4([203, 0, 113, 10], [192, 0, 2, 100], 63)
+            .udp(40000, 53)
+            .write(&mut quoted, &[0; 20])
+            .unwrap();
+        for (ty, kind) in [
+            (
+                etherparse::Icmpv4Type::DestinationUnreachable(
+                    etherparse::icmpv4::DestUnreachableHeader::Port,
+                ),
+                IcmpKind::PortUnreachable,
+            ),
+            (
+                etherparse::Icmpv4Type::DestinationUnreachable(
+                    etherparse::icmpv4::DestUnreachableHeader::FragmentationNeeded {
+                        next_hop_mtu: 1400,
+                    },
+                ),
+                IcmpKind::TooBig(1400),
+            ),
+        ] {
+            let mut f = Vec::new();
+            PacketBuilder::ethernet2(D, C)
+                .ipv4([192, 0, 2, 100], [203, 0, 113, 10], 64)
+                .icmpv4(ty.clone())
+                .write(&mut f, &quoted)
+                .unwrap();
+            let p = decode(LinkType::Ethernet, &f).unwrap();
+            let Net::Ip(ip) = p.net else { panic!() };
+            let L4::IcmpError {
+                kind: k,
+                quote: Some(q),
+            } = ip.l4
+            else {
+                panic!("{:?}", ip.l4)
+            };
+            assert_eq!(k, kind);
+            assert_eq!(
+                (q.src, q.dst, q.proto, q.sport, q.dport),
+                (
+                    "203.0.113.10".parse().unwrap(),
+                    "192.0.2.100".parse().unwrap(),
+                    17,
+                    40000,
+                    53
+                )
+            );
+            // A quote cut short is no quote, never a panic.
+            for cut in 0..quoted.len() {
+                let mut f = Vec::new();
+                PacketBuilder::ethernet2(D, C)
+                    .ipv4([192, 0, 2, 100], [203, 0, 113, 10], 64)
+                    .icmpv4(ty.clone())
+                    .write(&mut f, &quoted[..cut])
+                    .unwrap();
+                let _ = decode(LinkType::Ethernet, &f);
+            }
+        }
+        // An echo request is not an error.
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2(C, D)
+            .ipv4([203, 0, 113, 10], [192, 0, 2, 100], 64)
+            .icmpv4_echo_request(1, 1)
+            .write(&mut f, &[])
+            .unwrap();
+        let Net::Ip(ip) = decode(LinkType::Ethernet, &f).unwrap().net else {
+            panic!()
+        };
+        assert_eq!(ip.l4, L4::Other(1));
+    }
 
     fn syn(vlan: Option<u16>) -> Vec<u8> {
         let mut out = Vec::new();

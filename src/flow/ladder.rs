@@ -6,7 +6,7 @@
 
 use super::view::{FlowView, RsKey};
 use super::Flow;
-use crate::decode::Mac;
+use crate::decode::{IcmpKind, Mac};
 use crate::finding::Evidence;
 use crate::model::{Mode, Proto};
 use std::net::IpAddr;
@@ -43,6 +43,8 @@ pub enum Step {
     Bypass,
     /// A SYN-ACK (or RST) back to the client.
     Reply,
+    /// An ICMP error about one of its packets.
+    Icmp,
     /// The client's ACK completing the handshake.
     ClientAck,
 }
@@ -65,6 +67,7 @@ impl Step {
             Step::Bypass => "SYN bypassing director",
             Step::Reply if udp => "answer",
             Step::Reply => "SYN-ACK",
+            Step::Icmp => "ICMP error",
             Step::ClientAck => "ACK client",
         }
     }
@@ -85,6 +88,8 @@ pub struct Leg {
     pub outer: Option<(IpAddr, IpAddr)>,
     /// RST instead of SYN-ACK.
     pub rst: bool,
+    /// What an ICMP error says.
+    pub icmp: Option<IcmpKind>,
 }
 
 /// A connection as the flow view shows it.
@@ -140,6 +145,7 @@ impl FlowRow {
                 dst: (c.dst, c.dport),
                 outer: c.outer,
                 rst: false,
+                icmp: None,
             });
         }
         for r in &f.replies {
@@ -153,6 +159,25 @@ impl FlowRow {
                 dst: (f.client, f.cport),
                 outer: r.outer,
                 rst: r.rst,
+                icmp: None,
+            });
+        }
+        for i in &f.icmp {
+            legs.push(Leg {
+                step: Step::Icmp,
+                at: i.at,
+                count: i.count,
+                src_mac: i.src_mac,
+                dst_mac: i.dst_mac,
+                src: (i.from, 0),
+                dst: if i.about_request {
+                    (f.client, f.cport)
+                } else {
+                    (i.quoted_dst, 0)
+                },
+                outer: None,
+                rst: false,
+                icmp: Some(i.kind),
             });
         }
         if let Some(a) = f.client_ack() {
@@ -166,6 +191,7 @@ impl FlowRow {
                 dst: (v.vaddr.ip, v.vaddr.port),
                 outer: None,
                 rst: false,
+                icmp: None,
             });
         }
         legs.sort_by_key(|l| (l.at.time, l.at.point, l.at.frame));

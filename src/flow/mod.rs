@@ -15,7 +15,7 @@ pub mod neigh;
 pub mod table;
 pub mod view;
 
-use crate::decode::Mac;
+use crate::decode::{IcmpKind, Mac};
 use crate::finding::Evidence;
 use crate::model::Proto;
 use std::net::IpAddr;
@@ -91,6 +91,23 @@ pub enum Transport {
     Udp,
 }
 
+/// One distinct copy of an ICMP error about one of the flow's packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IcmpCopy {
+    pub at: Evidence,
+    pub count: u16,
+    pub kind: IcmpKind,
+    /// Who sent it.
+    pub from: IpAddr,
+    pub src_mac: Option<Mac>,
+    pub dst_mac: Option<Mac>,
+    /// About a packet from the client (else about one to it).
+    pub about_request: bool,
+    /// The quoted packet's destination (where the client's packet was
+    /// going when it failed: the VIP, or the RIP after a NAT rewrite).
+    pub quoted_dst: IpAddr,
+}
+
 #[derive(Debug, Clone)]
 pub struct Flow {
     pub proto: Proto,
@@ -103,6 +120,9 @@ pub struct Flow {
     pub opens: Vec<OpenCopy>,
     /// Copies of the server's answer (TCP: SYN-ACK or RST).
     pub replies: Vec<ReplyCopy>,
+    /// ICMP errors about its packets (grown one copy at a time; most flows
+    /// have none).
+    pub icmp: Vec<IcmpCopy>,
     pub closed_ts: Option<i64>,
     pub packets: u32,
     /// More distinct copies than `MAX_COPIES` were seen (extra ones ignored).
@@ -139,6 +159,7 @@ impl Flow {
             last_ts: ts,
             opens: Vec::new(),
             replies: Vec::new(),
+            icmp: Vec::new(),
             closed_ts: None,
             packets: 0,
             copies_overflow: false,
@@ -191,6 +212,11 @@ impl Flow {
     /// The server answered (TCP: a SYN-ACK).
     pub fn synack_seen(&self) -> bool {
         self.replies.iter().any(|r| !r.rst)
+    }
+
+    /// An ICMP error about the client's packets (port unreachable, …).
+    pub fn request_error(&self) -> Option<&IcmpCopy> {
+        self.icmp.iter().find(|i| i.about_request)
     }
 
     pub fn server_rst(&self) -> Option<&ReplyCopy> {

@@ -1,7 +1,7 @@
 //! The flow table: bounded by live flows, never by capture size.
 
-use super::{Flow, FlowKey, OpenCopy, ReplyCopy, Transport, MAX_COPIES};
-use crate::decode::{Ip, Mac, Tcp, L2};
+use super::{Flow, FlowKey, IcmpCopy, OpenCopy, ReplyCopy, Transport, MAX_COPIES};
+use crate::decode::{IcmpKind, Ip, Mac, Quote, Tcp, L2};
 use crate::finding::Evidence;
 use crate::model::Proto;
 use rustc_hash::FxHashMap;
@@ -30,6 +30,8 @@ pub struct TableStats {
     /// UDP datagrams that belong to no flow: broadcast or multicast, or an
     /// answer whose request was not seen.
     pub untracked_udp: u64,
+    /// ICMP errors about no tracked flow (or quoting too little to tell).
+    pub untracked_icmp: u64,
     pub peak_flows: usize,
 }
 
@@ -174,6 +176,71 @@ impl FlowTable {
         self.map.insert(ck, f);
         self.stats.flows += 1;
         self.stats.peak_flows = self.stats.peak_flows.max(self.map.len());
+    }
+
+    /// Adds an ICMP error to the flow whose packet it quotes: one from its
+    /// client (the error is about a request) or to it (about an answer). An
+    /// error about a packet never seen is counted and dropped.
+    pub fn observe_icmp(
+        &mut self,
+        at: Evidence,
+        l2: Option<L2>,
+        ip: &Ip,
+        kind: IcmpKind,
+        quote: Option<Quote>,
+    ) {
+        let Some(q) = quote else {
+            self.stats.untracked_icmp += 1;
+            return;
+        };
+        let proto = Proto::from_number(u16::from(q.proto));
+        let about_request = FlowKey {
+            proto,
+            client: q.src,
+            cport: q.sport,
+        };
+        let about_answer = FlowKey {
+            proto,
+            client: q.dst,
+            cport: q.dport,
+        };
+        let (f, about_request) = match self.map.get_mut(&about_request) {
+            Some(f) => (f, true),
+            None => match self.map.get_mut(&about_answer) {
+                Some(f) => (f, false),
+                None => {
+                    self.stats.untracked_icmp += 1;
+                    return;
+                }
+            },
+        };
+        f.packets = f.packets.saturating_add(1);
+        f.last_ts = f.last_ts.max(at.time);
+        let (src_mac, dst_mac) = (l2.map(|l| l.src), l2.and_then(|l| l.dst));
+        let same = |c: &IcmpCopy| {
+            c.at.point == at.point
+                && c.kind == kind
+                && c.from == ip.src
+                && c.src_mac == src_mac
+                && c.about_request == about_request
+        };
+        if let Some(c) = f.icmp.iter_mut().find(|c| same(c)) {
+            c.count = c.count.saturating_add(1);
+        } else if f.icmp.len() < MAX_COPIES {
+            f.icmp.reserve_exact(1);
+            f.icmp.push(IcmpCopy {
+                at,
+                count: 1,
+                kind,
+                from: ip.src,
+                src_mac,
+                dst_mac,
+                about_request,
+                quoted_dst: if about_request { q.dst } else { q.src },
+            });
+        } else {
+            f.copies_overflow = true;
+        }
     }
 
     #[allow(clippy::vec_box)] // boxes move between map and list as pointers

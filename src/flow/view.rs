@@ -95,6 +95,7 @@ impl<'a> FlowView<'a> {
         let answered = flow.synack_seen();
         v.failed = !v.established
             && (flow.server_rst().is_some()
+                || flow.request_error().is_some()
                 || flow.client_rst().is_some()
                 || (!answered
                     && (flow.syn_retransmits() > 0

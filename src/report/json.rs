@@ -87,6 +87,7 @@ fn value(a: &Analysis) -> Value {
                 "failed": s.stats.failed,
                 "syn_retransmits": s.stats.syn_retransmits,
                 "resets": s.stats.resets,
+                "icmp_errors": s.stats.icmp_errors,
                 "handshake_rtt_ms": s.stats.rtt_ms(),
                 "verdict": s.verdict.as_str(),
                 "verdict_reason": s.verdict_why,
@@ -110,6 +111,7 @@ fn value(a: &Analysis) -> Value {
                 "failed": r.stats.failed,
                 "syn_retransmits": r.stats.syn_retransmits,
                 "resets": r.stats.resets,
+                "icmp_errors": r.stats.icmp_errors,
                 "handshake_rtt_ms": r.stats.rtt_ms(),
             })
         })
@@ -156,6 +158,7 @@ fn value(a: &Analysis) -> Value {
             "connections": a.flows.flows,
             "untracked_tcp_packets": a.flows.untracked,
             "untracked_udp_datagrams": a.flows.untracked_udp,
+            "untracked_icmp_errors": a.flows.untracked_icmp,
             "evicted_flows": a.flows.evicted,
             "peak_flows": a.flows.peak_flows,
         },

@@ -749,8 +749,12 @@ fn mac(m: Option<[u8; 6]>) -> String {
 }
 
 fn leg_line(l: &Leg, proto: Proto, a: &Analysis, t0: i64) -> Line<'static> {
+    let icmp;
     let what = if l.step == Step::Reply && l.rst {
         "RST"
+    } else if let Some(k) = l.icmp {
+        icmp = format!("ICMP {}", k.as_str());
+        &icmp
     } else {
         l.step.name(proto)
     };
@@ -774,6 +778,7 @@ fn leg_line(l: &Leg, proto: Proto, a: &Analysis, t0: i64) -> Line<'static> {
     let style = match l.step {
         Step::Bypass => Style::new().fg(Color::Red),
         Step::Reply if l.rst => Style::new().fg(Color::Red),
+        Step::Icmp => Style::new().fg(Color::Red),
         _ => Style::new(),
     };
     Line::from(Span::styled(s, style))
@@ -807,6 +812,7 @@ fn draw_ladder(f: &mut Frame, area: Rect, app: &App, r: &FlowRow, a: &Analysis) 
         Step::Forward,
         Step::Bypass,
         Step::Reply,
+        Step::Icmp,
         Step::ClientAck,
     ] {
         let legs: Vec<&Leg> = r.legs.iter().filter(|l| l.step == step).collect();
