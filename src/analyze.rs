@@ -3,7 +3,7 @@
 use crate::drive::{drive, Control};
 use crate::engine::{Analysis, Engine, Options};
 use crate::finding::Severity;
-use crate::model::{self, ipvsadm, Model, Origin, Proto, Service, ServiceKey};
+use crate::model::{self, ipvsadm, Model, Origin, Service};
 use crate::source::file::{expand_inputs, FileSource};
 use crate::source::merge::Merger;
 use crate::source::InputError;
@@ -15,11 +15,8 @@ pub fn build_model(vips: &[String], ipvs: &[String]) -> Result<(Model, Vec<Strin
     let mut m = Model::default();
     let mut warnings = Vec::new();
     for v in vips {
-        let (ip, port) = model::parse_vip(v).map_err(InputError)?;
-        m.add(Service::new(
-            ServiceKey::addr(Proto::Tcp, ip, port),
-            Origin::CommandLine,
-        ));
+        let key = model::parse_vip(v).map_err(InputError)?;
+        m.add(Service::new(key, Origin::CommandLine));
     }
     for f in ipvs {
         let shown = sanitize(f);

@@ -95,10 +95,11 @@ fn every_fixture_yields_exactly_its_expected_findings() {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
         let vip = exp["vip"].as_str().unwrap();
         let port = exp["port"].as_u64().unwrap();
+        let proto = exp["proto"].as_str().unwrap_or("tcp");
         let vip_arg = if vip.contains(':') {
-            format!("[{vip}]:{port}")
+            format!("[{vip}]:{port}/{proto}")
         } else {
-            format!("{vip}:{port}")
+            format!("{vip}:{port}/{proto}")
         };
         let ipvs = dir.join("ipvsadm-S.txt");
         let mut variants = vec![

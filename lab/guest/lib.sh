@@ -218,10 +218,23 @@ httpd_stop() { # kill the busybox httpd of namespace NS
 
 # ------------------------------------------------------------------ IPVS
 # ipvs_service NS FWD(-g|-m|-i) SCHED VIP:PORT RIP:PORT...
+# (IPVS_PROTO=-u before the call: a UDP service)
+IPVS_PROTO=-t
 ipvs_setup() {
 	_ns=$1 _fwd=$2 _sched=$3 _svc=$4; shift 4
-	nsx "$_ns" ipvsadm -A -t "$_svc" -s "$_sched"
-	for _rs in "$@"; do nsx "$_ns" ipvsadm -a -t "$_svc" -r "$_rs" "$_fwd" -w 1; done
+	nsx "$_ns" ipvsadm -A "$IPVS_PROTO" "$_svc" -s "$_sched"
+	for _rs in "$@"; do nsx "$_ns" ipvsadm -a "$IPVS_PROTO" "$_svc" -r "$_rs" "$_fwd" -w 1; done
+}
+# UDP services on port 53 (DNS-like request/answer)
+ipvs_dr_udp() {
+	IPVS_PROTO=-u
+	ipvs_setup "${IPVS_NS:-director}" -g rr $VIP:53 192.0.2.11:53 192.0.2.12:53 192.0.2.13:53
+	IPVS_PROTO=-t
+}
+ipvs_nat_udp() {
+	IPVS_PROTO=-u
+	ipvs_setup "${IPVS_NS:-director}" -m rr $VIP:53 198.51.100.11:53 198.51.100.12:53 198.51.100.13:53
+	IPVS_PROTO=-t
 }
 ipvs_dr()  { ipvs_setup "${IPVS_NS:-director}" -g rr $VIP:80 192.0.2.11:80 192.0.2.12:80 192.0.2.13:80; }
 ipvs_tun() { ipvs_setup "${IPVS_NS:-director}" -i rr $VIP:80 192.0.2.11:80 192.0.2.12:80 192.0.2.13:80; }
@@ -324,6 +337,8 @@ capture_stop() {
 lab_stop_captures_quietly() {
 	for _p in $CAP_PIDS; do kill -TERM "$_p" 2>/dev/null || true; done
 	[ -z "$CAP_PIDS" ] || sleep 0.5
+	# UDP servers (socat) still hold the scenario's output pipe.
+	killall socat 2>/dev/null || true
 }
 
 neigh_flush_all() { for _h in $HOSTS; do nsx "$_h" ip neigh flush all; done; }
@@ -331,27 +346,73 @@ neigh_flush_all() { for _h in $HOSTS; do nsx "$_h" ip neigh flush all; done; }
 # ------------------------------------------------------------------ traffic
 # traffic COUNT [PARALLEL] [NS] [URL]: COUNT wget connections in batches
 TRAFFIC_SEQ=0
-traffic() {
-	_n=$1 _par=${2:-6} _cns=${3:-client} _url=${4:-http://$VIP/}
-	_i=0 _ok=0 _fail=0
+# in_batches COUNT PAR ONE: runs the function ONE in the background COUNT
+# times, PAR at a time (0.1 s apart unless PAR is 1); ONE sees $_seq (the
+# exchange's number) and $_t0 (its start, uptime seconds).
+in_batches() {
+	_n=$1 _par=$2 _one=$3 _i=0
 	while [ $_i -lt "$_n" ]; do
 		_j=0 _bp=""
 		while [ $_j -lt "$_par" ] && [ $_i -lt "$_n" ]; do
 			TRAFFIC_SEQ=$((TRAFFIC_SEQ + 1)) _seq=$TRAFFIC_SEQ _t0=$(cut -d' ' -f1 /proc/uptime)
-			(
-				# (busybox 1.35 wget -T segfaults, hence the external timeout)
-				_r=$(nsx "$_cns" timeout -s KILL "${CONN_TIMEOUT:-4}" wget -q -O- "$_url" 2>&1) && _s=ok || _s=FAIL
-				echo "$_t0 conn $_seq $_cns $_url $_s $(echo $_r | tr '\n' ' ')" >> "$OUT/traffic.log"
-			) &
+			"$_one" &
 			_bp="$_bp $!"
 			_i=$((_i + 1)) _j=$((_j + 1))
-			sleep 0.1
+			[ "$_par" = 1 ] || sleep 0.1
 		done
 		for _p in $_bp; do wait "$_p" || true; done
 	done
+}
+
+one_wget() {
+	# (busybox 1.35 wget -T segfaults, hence the external timeout)
+	_r=$(nsx "$_cns" timeout -s KILL "${CONN_TIMEOUT:-4}" wget -q -O- "$_url" 2>&1) && _s=ok || _s=FAIL
+	echo "$_t0 conn $_seq $_cns $_url $_s $(echo $_r | tr '\n' ' ')" >> "$OUT/traffic.log"
+}
+
+traffic() {
+	_cns=${3:-client} _url=${4:-http://$VIP/}
+	in_batches "$1" "${2:-6}" one_wget
 	_ok=$(grep -c " ok " "$OUT/traffic.log" || true)
 	_fail=$(grep -c " FAIL" "$OUT/traffic.log" || true)
 	glog "traffic: $_n connections from $_cns to $_url (cumulative: $_ok ok, $_fail failed)"
+}
+
+# ------------------------------------------------------------------ UDP
+# udp_server_start NS PORT [BIND]: socat answers each datagram with the
+# host's name. A DR real server binds to the VIP: an unbound UDP socket
+# would answer from its RIP, which the client does not expect.
+udp_server_start() {
+	_b=""; [ -n "${3:-}" ] && _b=",bind=$3"
+	nsx "$1" socat -T 0.5 "UDP4-RECVFROM:$2$_b,reuseaddr,fork" SYSTEM:"read x; echo $1" \
+		</dev/null >/dev/null 2>&1 &
+}
+
+# udp_traffic COUNT [PAR] [SPORT]: COUNT request/answer exchanges from the
+# client to VIP:53, each from a new port; with SPORT, all from that port,
+# one after another.
+one_udp() {
+	_r=$(echo "q$_seq" | nsx client timeout -s KILL 3 socat -T 0.5 - "UDP4:$VIP:53$_opt" 2>&1) || true
+	if [ -n "$_r" ]; then _s=ok; else _s=FAIL; fi
+	echo "$_t0 udp $_seq client $VIP:53${_sp:+ from port $_sp} $_s $(echo $_r | tr '\n' ' ')" >> "$OUT/traffic.log"
+}
+
+udp_traffic() {
+	_par=${2:-6} _opt="" _sp=${3:-}
+	if [ -n "$_sp" ]; then _opt=",sourceport=$_sp,reuseaddr"; _par=1; fi
+	in_batches "$1" "$_par" one_udp
+	_ok=$(grep -c " ok " "$OUT/traffic.log" || true)
+	_fail=$(grep -c " FAIL" "$OUT/traffic.log" || true)
+	glog "udp traffic: $_n exchanges to $VIP:53${3:+ from port $3} (cumulative: $_ok ok, $_fail failed)"
+}
+
+# The usual sequence for a UDP scenario: COUNT exchanges (default 24).
+udp_run() {
+	step capture-start capture_start
+	step neigh-flush neigh_flush_all
+	step udp-traffic udp_traffic "${CONNS:-24}" "${PAR:-8}"
+	step capture-stop capture_stop
+	step collect collect
 }
 
 # gratuitous ARP for IP from NS/DEV (busybox arping -U: unsolicited ARP request)

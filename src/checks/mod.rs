@@ -172,15 +172,18 @@ impl PerRs {
 
 /// Connections forwarded in one mode that failed with no answer at all,
 /// out of all forwarded to the same real server: the tally behind the
-/// `*-rs-no-reply` checks. A UDP service counts only when it answers at
-/// all (some real server answered, or its port is a request/response
-/// protocol's): syslog and other one-way services never answer.
+/// `*-rs-no-reply` checks. A UDP service counts only when some capture
+/// point shows it answering (syslog and other one-way services never do;
+/// in DR and TUN the answers bypass the director, so a capture there
+/// alone shows none), or, in NAT, where every answer crosses the
+/// director, when its port is a request/response protocol's.
 #[derive(Debug, Default, Clone)]
 pub struct Unanswered {
     failed: PerRs,
     total: PerRs,
     /// Virtual addresses some of whose flows were answered.
     answered: std::collections::BTreeSet<Vaddr>,
+    mode: Option<crate::model::Mode>,
 }
 
 /// UDP ports whose protocol always answers a request: DNS, TFTP, NTP,
@@ -230,6 +233,7 @@ impl Unanswered {
         if m != mode {
             return;
         }
+        self.mode = Some(mode);
         if v.established && self.answered.len() < MAX_PER_RS {
             self.answered.insert(v.vaddr);
         }
@@ -251,7 +255,8 @@ impl Unanswered {
             .filter(|((va, _), _)| {
                 va.proto != Proto::Udp
                     || self.answered.contains(va)
-                    || UDP_ANSWERING.contains(&va.port)
+                    || (self.mode == Some(crate::model::Mode::Nat)
+                        && UDP_ANSWERING.contains(&va.port))
             })
             .map(|(k, t)| (k.0, k.1, t, self.total.flows(k).max(t.flows)))
     }
@@ -506,7 +511,7 @@ pub const REGISTRY: &[Registered] = &[
         "has nothing listening on the service port",
         Config,
         2,
-        ["handshake-reset"],
+        ["handshake-reset", "rs-port-unreachable"],
         rs_no_listener::RsNoListener
     ),
     check!(

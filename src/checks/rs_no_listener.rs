@@ -3,7 +3,7 @@
 //! DR/TUN, the RIP in NAT): the kernel answers each SYN with a RST.
 
 use super::config_view::{arrives_at, dests, line};
-use super::{weight_zero_cmd, Check, Context};
+use super::{weight_zero_cmd, words, Check, Context};
 use crate::finding::{Finding, Severity};
 use crate::model::RsId;
 use crate::model::{Mode, Proto};
@@ -16,8 +16,8 @@ pub struct RsNoListener;
 
 /// Does `l` accept TCP connections to `dst:port`? A wildcard `::` socket
 /// takes IPv4 too (the Linux default, `net.ipv6.bindv6only = 0`).
-pub fn accepts(l: &Listener, dst: IpAddr, port: u16) -> bool {
-    if l.protocol != Proto::Tcp || l.port != port {
+pub fn accepts(l: &Listener, proto: Proto, dst: IpAddr, port: u16) -> bool {
+    if l.protocol != proto || l.port != port {
         return false;
     }
     match (l.address, dst) {
@@ -37,12 +37,17 @@ impl Check for RsNoListener {
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for mode in [Mode::Dr, Mode::Tun, Mode::Nat] {
             for (svc, vip, rs, h) in dests(ctx, mode) {
-                let Some(listeners) = &h.listeners else {
-                    continue; // not read
+                let proto = svc.key.proto();
+                let listeners = match proto {
+                    Some(Proto::Tcp) => &h.listeners,
+                    Some(Proto::Udp) => &h.udp_listeners,
+                    _ => &None,
                 };
-                if svc.key.proto() != Some(Proto::Tcp) {
-                    continue; // snapshots list TCP listeners only
-                }
+                let (Some(listeners), Some(proto)) = (listeners, proto) else {
+                    continue; // not read (an older snapshot), or not TCP/UDP
+                };
+                let w = words(proto);
+                let udp = proto == Proto::Udp;
                 let (dst, port) = arrives_at(svc, vip, rs);
                 let Some(port) = port else {
                     continue; // any port: nothing to look for
@@ -57,7 +62,7 @@ impl Check for RsNoListener {
                 {
                     continue;
                 }
-                if listeners.iter().any(|l| accepts(l, dst, port)) {
+                if listeners.iter().any(|l| accepts(l, proto, dst, port)) {
                     continue;
                 }
                 let same_port: Vec<String> = listeners
@@ -72,7 +77,7 @@ impl Check for RsNoListener {
                         same_port.join(", ")
                     )
                 } else if all.is_empty() {
-                    "no TCP socket listens at all".into()
+                    format!("no {} socket listens at all", proto.name().to_uppercase())
                 } else {
                     format!(
                         "nothing listens on port {port}; listening: {}{}",
@@ -90,19 +95,25 @@ impl Check for RsNoListener {
                         "rs-no-listener",
                         Severity::Error,
                         format!(
-                            "{} ({}) has nothing listening on {target}: it resets every connection the director sends it",
-                            rs.addr, h.host
+                            "{} ({}) has nothing listening on {target}{}: it {} the director sends it",
+                            rs.addr,
+                            h.host,
+                            if udp { "/udp" } else { "" },
+                            if udp { "refuses every datagram" } else { "resets every connection" }
                         ),
                     )
                     .cause(format!(
-                        "Connections forwarded to {} arrive addressed to {target}{}; with no socket listening there the kernel answers each SYN with a RST.",
+                        "{} forwarded to {} arrive addressed to {target}{}; with no socket listening there the kernel answers each {}.",
+                        if udp { "Datagrams" } else { "Connections" },
                         rs.addr,
-                        if mode == Mode::Nat { "" } else { " (the VIP: DR/TUN keep the destination address)" }
+                        if mode == Mode::Nat { "" } else { " (the VIP: DR/TUN keep the destination address)" },
+                        if udp { "with ICMP port unreachable" } else { "SYN with a RST" }
                     ))
                     .config([line(h, seen)])
                     .fix(format!(
-                        "On {}: start the service listening on {target} (or on any address, port {port}); check with ss -ltn 'sport = :{port}'. Until then, on the director: {}",
+                        "On {}: start the service listening on {target} (or on any address, port {port}); check with {} 'sport = :{port}'. Until then, on the director: {}",
                         h.host,
+                        w.ss,
                         weight_zero_cmd(svc.key, Some(RsId::Ip(rs.addr)), rs.port.unwrap_or(port))
                     ))
                     .service(svc.key)
@@ -128,17 +139,22 @@ mod tests {
     #[test]
     fn wildcards_exact_and_mapped_addresses() {
         let vip: IpAddr = "192.0.2.100".parse().unwrap();
-        assert!(accepts(&l("0.0.0.0", 80), vip, 80));
-        assert!(accepts(&l("::", 80), vip, 80), "dual-stack wildcard");
-        assert!(accepts(&l("192.0.2.100", 80), vip, 80));
-        assert!(accepts(&l("::ffff:192.0.2.100", 80), vip, 80));
+        assert!(accepts(&l("0.0.0.0", 80), Proto::Tcp, vip, 80));
         assert!(
-            !accepts(&l("192.0.2.11", 80), vip, 80),
+            accepts(&l("::", 80), Proto::Tcp, vip, 80),
+            "dual-stack wildcard"
+        );
+        assert!(accepts(&l("192.0.2.100", 80), Proto::Tcp, vip, 80));
+        assert!(accepts(&l("::ffff:192.0.2.100", 80), Proto::Tcp, vip, 80));
+        assert!(
+            !accepts(&l("192.0.2.11", 80), Proto::Tcp, vip, 80),
             "bound to the RIP only"
         );
-        assert!(!accepts(&l("0.0.0.0", 8080), vip, 80));
+        assert!(!accepts(&l("0.0.0.0", 8080), Proto::Tcp, vip, 80));
         let v6: IpAddr = "2001:db8::100".parse().unwrap();
-        assert!(accepts(&l("::", 80), v6, 80));
-        assert!(!accepts(&l("0.0.0.0", 80), v6, 80));
+        assert!(accepts(&l("::", 80), Proto::Tcp, v6, 80));
+        assert!(!accepts(&l("0.0.0.0", 80), Proto::Tcp, v6, 80));
+        // A TCP listener does not take UDP datagrams.
+        assert!(!accepts(&l("0.0.0.0", 80), Proto::Udp, vip, 80));
     }
 }

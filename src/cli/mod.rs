@@ -172,9 +172,9 @@ impl SourceArgs {
 /// What the load balancer is: services and modes.
 #[derive(clap::Args, Default)]
 pub(crate) struct ModelArgs {
-    /// A virtual service address, ADDR[:PORT] (repeatable). Without --vip/--ipvs the
-    /// services are inferred from the traffic.
-    #[arg(long, value_name = "ADDR[:PORT]")]
+    /// A virtual service address, ADDR[:PORT][/tcp|udp|sctp] (repeatable; TCP when not
+    /// said). Without --vip/--ipvs the services are inferred from the traffic.
+    #[arg(long, value_name = "ADDR[:PORT][/PROTO]")]
     pub(crate) vip: Vec<String>,
     /// IPVS configuration: output of `ipvsadm -S -n` or a copy of /proc/net/ip_vs (repeatable).
     #[arg(long, value_name = "FILE")]

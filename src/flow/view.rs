@@ -20,6 +20,9 @@ pub enum RsKey {
 /// How long a handshake may stay unanswered at the end of the capture before
 /// we call it failed rather than still in progress.
 pub const HANDSHAKE_GRACE_NS: i64 = 3_000_000_000;
+/// The same for a UDP request: answers come within a round trip, and a
+/// client does not re-send a datagram the way TCP re-sends a SYN.
+pub const UDP_GRACE_NS: i64 = 1_000_000_000;
 
 #[derive(Debug)]
 pub struct FlowView<'a> {
@@ -92,14 +95,17 @@ impl<'a> FlowView<'a> {
             failed: false,
         };
         v.find_forward(hosts);
+        let grace = if flow.proto == Proto::Udp {
+            UDP_GRACE_NS
+        } else {
+            HANDSHAKE_GRACE_NS
+        };
         let answered = flow.synack_seen();
         v.failed = !v.established
             && (flow.server_rst().is_some()
                 || flow.request_error().is_some()
                 || flow.client_rst().is_some()
-                || (!answered
-                    && (flow.syn_retransmits() > 0
-                        || end_ts - flow.first_ts >= HANDSHAKE_GRACE_NS)));
+                || (!answered && (flow.syn_retransmits() > 0 || end_ts - flow.first_ts >= grace)));
         v
     }
 

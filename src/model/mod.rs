@@ -377,17 +377,29 @@ impl Model {
     }
 }
 
-/// Parses `--vip ADDR[:PORT]` (IPv6 as `[ADDR]:PORT` or bare `ADDR`).
-pub fn parse_vip(s: &str) -> Result<(IpAddr, Option<u16>), String> {
-    if let Ok(ip) = s.parse::<IpAddr>() {
-        return Ok((ip, None));
+/// Parses `--vip ADDR[:PORT][/PROTO]` (IPv6 as `[ADDR]:PORT` or bare
+/// `ADDR`; PROTO `tcp` (the default), `udp` or `sctp`), the way services
+/// are labelled.
+pub fn parse_vip(s: &str) -> Result<ServiceKey, String> {
+    let bad = || {
+        format!(
+            "--vip {s}: not an address; use ADDR[:PORT][/tcp|udp|sctp], e.g. 192.0.2.100:80, 192.0.2.100:53/udp or [2001:db8::100]:80"
+        )
+    };
+    let (addr, proto) = match s.rsplit_once('/') {
+        Some((a, "tcp")) => (a, Proto::Tcp),
+        Some((a, "udp")) => (a, Proto::Udp),
+        Some((a, "sctp")) => (a, Proto::Sctp),
+        Some(_) => return Err(bad()),
+        None => (s, Proto::Tcp),
+    };
+    if let Ok(ip) = addr.parse::<IpAddr>() {
+        return Ok(ServiceKey::addr(proto, ip, None));
     }
-    if let Ok(sa) = s.parse::<SocketAddr>() {
-        return Ok((sa.ip(), Some(sa.port())));
+    if let Ok(sa) = addr.parse::<SocketAddr>() {
+        return Ok(ServiceKey::addr(proto, sa.ip(), Some(sa.port())));
     }
-    Err(format!(
-        "--vip {s}: not an address; use ADDR or ADDR:PORT, e.g. 192.0.2.100:80 or [2001:db8::100]:80"
-    ))
+    Err(bad())
 }
 
 #[cfg(test)]
@@ -396,24 +408,34 @@ mod tests {
 
     #[test]
     fn parses_vips() {
+        let v4 = "192.0.2.100".parse().unwrap();
+        let v6 = "2001:db8::100".parse().unwrap();
+        let ok = |s: &str| parse_vip(s).unwrap();
         assert_eq!(
-            parse_vip("192.0.2.100:80").unwrap(),
-            ("192.0.2.100".parse().unwrap(), Some(80))
+            ok("192.0.2.100:80"),
+            ServiceKey::addr(Proto::Tcp, v4, Some(80))
+        );
+        assert_eq!(ok("192.0.2.100"), ServiceKey::addr(Proto::Tcp, v4, None));
+        assert_eq!(
+            ok("[2001:db8::100]:443"),
+            ServiceKey::addr(Proto::Tcp, v6, Some(443))
+        );
+        assert_eq!(ok("2001:db8::100"), ServiceKey::addr(Proto::Tcp, v6, None));
+        assert_eq!(
+            ok("192.0.2.100:53/udp"),
+            ServiceKey::addr(Proto::Udp, v4, Some(53))
         );
         assert_eq!(
-            parse_vip("192.0.2.100").unwrap(),
-            ("192.0.2.100".parse().unwrap(), None)
+            ok("[2001:db8::100]:53/udp"),
+            ServiceKey::addr(Proto::Udp, v6, Some(53))
         );
-        assert_eq!(
-            parse_vip("[2001:db8::100]:443").unwrap(),
-            ("2001:db8::100".parse().unwrap(), Some(443))
-        );
-        assert_eq!(
-            parse_vip("2001:db8::100").unwrap(),
-            ("2001:db8::100".parse().unwrap(), None)
-        );
+        // What a label says is what --vip takes.
+        for k in [ok("192.0.2.100:53/udp"), ok("[2001:db8::100]:80/tcp")] {
+            assert_eq!(ok(&k.to_string()), k);
+        }
         assert!(parse_vip("vip").is_err());
         assert!(parse_vip("192.0.2.100:99999").is_err());
+        assert!(parse_vip("192.0.2.100:53/icmp").is_err());
     }
 
     #[test]

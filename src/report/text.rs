@@ -5,7 +5,7 @@ use super::fmt_utc;
 use crate::decode::fmt_mac;
 use crate::engine::{Analysis, Verdict};
 use crate::finding::Severity;
-use crate::model::{Mode, Origin, RsId};
+use crate::model::{Mode, Origin, Proto, RsId};
 use std::fmt::Write;
 
 pub struct Style {
@@ -88,11 +88,21 @@ pub fn render(a: &Analysis, style: &Style) -> String {
             Origin::Ipvs(f) => format!("from {}", super::sanitize(f)),
             Origin::Inferred(why) => format!("inferred: {why}"),
         };
-        let _ = writeln!(
-            o,
-            "  {} connections, {} established, {} failed, {} SYN retransmits ({origin})",
-            s.stats.connections, s.stats.established, s.stats.failed, s.stats.syn_retransmits
-        );
+        let udp = key.proto() == Some(Proto::Udp);
+        let st = &s.stats;
+        let _ = if udp {
+            writeln!(
+                o,
+                "  {} UDP flows, {} answered, {} failed, {} unanswered re-sends, {} ICMP errors ({origin})",
+                st.connections, st.established, st.failed, st.syn_retransmits, st.icmp_errors
+            )
+        } else {
+            writeln!(
+                o,
+                "  {} connections, {} established, {} failed, {} SYN retransmits ({origin})",
+                st.connections, st.established, st.failed, st.syn_retransmits
+            )
+        };
         for r in a.real_servers.iter().filter(|r| r.service == key) {
             let who = match (r.ip, r.mac) {
                 (Some(ip), Some(m)) => format!("{ip} ({})", fmt_mac(&m)),
@@ -113,9 +123,14 @@ pub fn render(a: &Analysis, style: &Style) -> String {
                 _ => style.paint("32", "✓"),
             };
             let weight = r.weight.map_or(String::new(), |w| format!(" weight {w}"));
+            let (c, e, x) = if udp {
+                ("flow", "ans", "resent")
+            } else {
+                ("conn", "est", "syn-retx")
+            };
             let _ = writeln!(
                 o,
-                "  {mark} {who:<36} {:>4} conn {:>4} est {:>4} failed {:>4} syn-retx{weight}",
+                "  {mark} {who:<36} {:>4} {c} {:>4} {e} {:>4} failed {:>4} {x}{weight}",
                 r.stats.connections, r.stats.established, r.stats.failed, r.stats.syn_retransmits
             );
         }

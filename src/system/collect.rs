@@ -93,6 +93,10 @@ pub fn take(
             .warnings
             .push(format!("listening sockets not read: {e}")),
     }
+    match sockets::read_udp(Path::new("/proc/thread-self/net")) {
+        Ok(l) => snap.udp_listeners = Some(l),
+        Err(e) => snap.warnings.push(format!("UDP sockets not read: {e}")),
+    }
     match nft::read() {
         Ok(Some(r)) => snap.nftables = Some(r),
         Ok(None) => snap

@@ -55,6 +55,9 @@ pub struct HostSnapshot {
     /// Listening TCP sockets (`ss -ltn`); `None`: not read (older snapshot).
     #[serde(default)]
     pub listeners: Option<Vec<Listener>>,
+    /// Unconnected UDP sockets (`ss -lun`); `None`: not read (older snapshot).
+    #[serde(default)]
+    pub udp_listeners: Option<Vec<Listener>>,
     /// The nftables ruleset as `nft -j list ruleset` prints it; `None`: not
     /// read (no `nft`, no privilege, or an older snapshot).
     #[serde(default)]

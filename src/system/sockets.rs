@@ -1,24 +1,41 @@
-//! Listening TCP sockets, from `/proc/net/tcp` and `/proc/net/tcp6` of the
-//! calling thread's network namespace (`/proc/thread-self/net/…`): what `ss
-//! -ltn` shows, readable without privilege.
+//! Listening sockets, from `/proc/net/{tcp,tcp6,udp,udp6}` of the calling
+//! thread's network namespace (`/proc/thread-self/net/…`): what `ss -ltn`
+//! and `ss -lun` show, readable without privilege.
 
 use super::Listener;
+use crate::model::Proto;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 /// TCP_LISTEN in the `st` column.
 const LISTEN: &str = "0A";
+/// An unconnected UDP socket (TCP_CLOSE in the `st` column): one that
+/// takes datagrams from anyone.
+const UDP_UNCONNECTED: &str = "07";
 
-/// Reads both tables under `net` (e.g. `/proc/thread-self/net`). `Err` names
-/// the file that could not be read.
+/// Reads the TCP tables under `net` (e.g. `/proc/thread-self/net`). `Err`
+/// names the file that could not be read.
 pub fn read(net: &Path) -> Result<Vec<Listener>, String> {
+    read_tables(net, Proto::Tcp)
+}
+
+/// Reads the UDP tables under `net`: the unconnected sockets.
+pub fn read_udp(net: &Path) -> Result<Vec<Listener>, String> {
+    read_tables(net, Proto::Udp)
+}
+
+fn read_tables(net: &Path, proto: Proto) -> Result<Vec<Listener>, String> {
+    let (v4, v6) = match proto {
+        Proto::Udp => ("udp", "udp6"),
+        _ => ("tcp", "tcp6"),
+    };
     let mut out = Vec::new();
-    for f in ["tcp", "tcp6"] {
+    for f in [v4, v6] {
         let p = net.join(f);
         match std::fs::read_to_string(&p) {
-            Ok(text) => out.extend(parse(&text)),
-            // No IPv6 in this kernel: no tcp6 table.
-            Err(e) if f == "tcp6" && e.kind() == std::io::ErrorKind::NotFound => {}
+            Ok(text) => out.extend(parse_table(&text, proto)),
+            // No IPv6 in this kernel: no tcp6/udp6 table.
+            Err(e) if f == v6 && e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(format!("cannot read {}: {e}", p.display())),
         }
     }
@@ -27,20 +44,30 @@ pub fn read(net: &Path) -> Result<Vec<Listener>, String> {
     Ok(out)
 }
 
-/// The listening sockets of one table's text; malformed lines are skipped.
+/// The listening sockets of one TCP table's text; malformed lines are skipped.
 pub fn parse(text: &str) -> Vec<Listener> {
+    parse_table(text, Proto::Tcp)
+}
+
+/// The listening (TCP) or unconnected (UDP) sockets of one table's text.
+pub fn parse_table(text: &str, proto: Proto) -> Vec<Listener> {
+    let want = if proto == Proto::Udp {
+        UDP_UNCONNECTED
+    } else {
+        LISTEN
+    };
     text.lines()
         .skip(1)
         .filter_map(|l| {
             let mut cols = l.split_whitespace();
             let local = cols.nth(1)?;
             let state = cols.nth(1)?;
-            if state != LISTEN {
+            if state != want {
                 return None;
             }
             let (addr, port) = local.split_once(':')?;
             Some(Listener {
-                protocol: crate::model::Proto::Tcp,
+                protocol: proto,
                 address: hex_addr(addr)?,
                 port: u16::from_str_radix(port, 16).ok()?,
             })
@@ -105,6 +132,25 @@ mod tests {
         let l = parse(&v6);
         assert_eq!(l.len(), 1);
         assert_eq!(l[0].address, IpAddr::V6(a));
+    }
+
+    #[test]
+    fn udp_sockets_are_the_unconnected_ones() {
+        let text = format!(
+            "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+             1: {}:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1 2 0000 0\n\
+             2: {}:9C40 {}:0035 01 00000000:00000000 00:00000000 00000000     0        0 2 2 0000 0\n",
+            ne([192, 0, 2, 100]),
+            ne([203, 0, 113, 10]),
+            ne([192, 0, 2, 100]),
+        );
+        let l = parse_table(&text, Proto::Udp);
+        assert_eq!(l.len(), 1, "a connected client socket is no server: {l:?}");
+        assert_eq!(
+            (l[0].protocol, l[0].address, l[0].port),
+            (Proto::Udp, "192.0.2.100".parse().unwrap(), 53)
+        );
+        assert!(parse(&text).is_empty(), "no TCP LISTEN line");
     }
 
     #[test]
