@@ -10,6 +10,33 @@ use crate::source::InputError;
 use crate::text::sanitize;
 use std::path::Path;
 
+/// Adds `--fwmark MARK=ADDR…` covers to the model: to its firewall-mark
+/// service MARK (from `--ipvs` or a snapshot), else to a new one.
+pub fn add_fwmarks(model: &mut Model, fwmarks: &[String]) -> Result<(), InputError> {
+    for f in fwmarks {
+        let (mark, covers) = model::parse_fwmark(f).map_err(InputError)?;
+        let v6 = covers.first().is_some_and(|c| c.vip.is_ipv6());
+        let found = model
+            .services
+            .iter_mut()
+            .find(|s| matches!(s.key, model::ServiceKey::Fwmark { mark: m, .. } if m == mark));
+        let svc = match found {
+            Some(s) => s,
+            None => {
+                model.add(Service::new(
+                    model::ServiceKey::Fwmark { mark, v6 },
+                    Origin::CommandLine,
+                ));
+                model.services.last_mut().expect("just added")
+            }
+        };
+        for c in covers {
+            svc.cover(c);
+        }
+    }
+    Ok(())
+}
+
 /// Builds the model from `--vip` and `--ipvs`. Warnings (skipped lines) are returned.
 pub fn build_model(vips: &[String], ipvs: &[String]) -> Result<(Model, Vec<String>), InputError> {
     let mut m = Model::default();

@@ -11,7 +11,7 @@ use crate::flow::ladder::{self, FlowRow};
 use crate::flow::table::{FlowTable, DEFAULT_MAX_FLOWS};
 use crate::flow::view::{FlowView, RsKey};
 use crate::flow::Flow;
-use crate::model::{Mode, Model, Origin, Proto, RsId, Service, ServiceKey, Vaddr};
+use crate::model::{Cover, Mode, Model, Origin, Proto, RsId, Service, ServiceKey, Vaddr};
 use crate::source::{PointInfo, RawPacket};
 use crate::system::HostSnapshot;
 use std::collections::BTreeMap;
@@ -425,6 +425,23 @@ impl Engine {
             if model.find(*va).is_some() {
                 continue;
             }
+            // Forwarded to a firewall-mark service's real servers: its traffic.
+            if let (Some(i), Some((_, (n, e)))) =
+                (self.fwmark_owner(&model, *va), c.modes.iter().next())
+            {
+                model.services[i].cover(Cover {
+                    proto: Some(va.proto),
+                    vip: va.ip,
+                    port: Some(va.port),
+                    from: format!(
+                        "inferred: {n} {} forwarded to its real servers, first at {} frame {}",
+                        checks::words(va.proto).flows,
+                        pname(e),
+                        e.frame
+                    ),
+                });
+                continue;
+            }
             if let Some((mode, (n, e))) = c.modes.iter().max_by_key(|(_, (n, _))| *n) {
                 let how = match mode {
                     Mode::Dr => "same IP packet re-sent to another MAC",
@@ -476,6 +493,34 @@ impl Engine {
             notes.push("No connections through a VIP were found: no TCP handshakes or UDP exchanges in these captures. Give --vip ADDR:PORT or --ipvs FILE if the service is there.".into());
         }
         model
+    }
+
+    /// The firewall-mark service whose real servers got every connection to
+    /// `va` that shows its real server.
+    fn fwmark_owner(&self, model: &Model, va: Vaddr) -> Option<usize> {
+        let rips: Vec<IpAddr> = self
+            .servers
+            .keys()
+            .filter(|(v, _)| *v == va)
+            .filter_map(|(_, k)| match k {
+                RsKey::Ip(ip) => Some(*ip),
+                RsKey::Mac(m) => self.hosts.ip_of(
+                    *m,
+                    |ip| model.is_vip(ip),
+                    |ip| model.real_server(ip).is_some(),
+                ),
+                RsKey::Unseen => None,
+            })
+            .collect();
+        if rips.is_empty() {
+            return None;
+        }
+        model.services.iter().position(|s| {
+            matches!(s.key, ServiceKey::Fwmark { .. })
+                && rips
+                    .iter()
+                    .all(|ip| s.real_servers.iter().any(|r| r.addr == *ip))
+        })
     }
 
     /// A destination that is a real server (health checks, NAT back-end leg).

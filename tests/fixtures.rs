@@ -123,10 +123,26 @@ fn every_fixture_yields_exactly_its_expected_findings() {
                     describe(&a)
                 ));
             }
-            // The service is found with the right mode.
-            let svc = a.services.iter().find(|s| {
-                s.service.key.vip().is_some_and(|v| v.to_string() == vip)
-                    && s.service.key.port() == Some(port as u16)
+            // The service is found with the right mode: by its address, or
+            // (a firewall-mark scenario, given its IPVS) as the FWM service
+            // covering that address.
+            let fwmark = exp["fwmark"].as_u64().filter(|_| how == "--ipvs");
+            let svc = a.services.iter().find(|s| match fwmark {
+                Some(m) => {
+                    s.service.key
+                        == lvsdiag::model::ServiceKey::Fwmark {
+                            mark: m as u32,
+                            v6: false,
+                        }
+                        && s.service
+                            .covers
+                            .iter()
+                            .any(|c| c.vip.to_string() == vip && c.port == Some(port as u16))
+                }
+                None => {
+                    s.service.key.vip().is_some_and(|v| v.to_string() == vip)
+                        && s.service.key.port() == Some(port as u16)
+                }
             });
             match svc {
                 None => failures.push(format!("{name} ({how}): service {vip}:{port} not reported")),
@@ -331,4 +347,71 @@ fn every_fixture_with_snapshots_yields_exactly_its_expected_findings() {
         "only {full} fixtures have listeners and nftables in every snapshot"
     );
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// A firewall-mark service is matched on the wire by what it covers: the
+/// director's nftables mark rule (snapshots), `--fwmark`, or the traffic
+/// forwarded to its real servers (`--ipvs` alone).
+#[test]
+fn fwmark_service_covers_what_the_director_marks() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/dr-fwmark");
+    let fwm = lvsdiag::model::ServiceKey::Fwmark { mark: 1, v6: false };
+    let covers = |a: &Analysis| -> Vec<(String, String)> {
+        let s = a
+            .services
+            .iter()
+            .find(|s| s.service.key == fwm)
+            .expect("FWM 1 reported");
+        let mut v: Vec<_> = s
+            .service
+            .covers
+            .iter()
+            .map(|c| {
+                let from = c.from.split(':').next().unwrap_or("").to_string();
+                (c.label(), from)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let pcaps = [dir.clone()];
+    // Snapshots: from the director's nftables rule.
+    let snaps = lvsdiag::system::load(&[dir.join("snapshot").display().to_string()]).unwrap();
+    let model = lvsdiag::system::to_model(&snaps);
+    let inputs = vec![dir.display().to_string()];
+    let a = run_files_with(&inputs, model, Options::default(), snaps).unwrap();
+    assert_eq!(
+        covers(&a),
+        [
+            (
+                "192.0.2.100:443/tcp".to_string(),
+                "director snapshot".to_string()
+            ),
+            (
+                "192.0.2.100:80/tcp".to_string(),
+                "director snapshot".to_string()
+            ),
+        ]
+    );
+    assert_eq!(a.services.len(), 1, "no other service inferred");
+    assert_eq!(got(&a), Got::new());
+    let s = &a.services[0];
+    assert_eq!((s.stats.connections, s.stats.established), (24, 24));
+    // --ipvs alone: learnt from the traffic; --fwmark names one port.
+    let (mut model, _) =
+        build_model(&[], &[dir.join("ipvsadm-S.txt").display().to_string()]).unwrap();
+    lvsdiag::analyze::add_fwmarks(&mut model, &["1=192.0.2.100:80".to_string()]).unwrap();
+    let a = analyze(&pcaps, model);
+    assert_eq!(
+        covers(&a),
+        [
+            ("192.0.2.100:443/tcp".to_string(), "inferred".to_string()),
+            ("192.0.2.100:80/tcp".to_string(), "--fwmark".to_string()),
+        ]
+    );
+    assert_eq!(got(&a), Got::new());
+    // A bad --fwmark is one line.
+    let mut m = Model::default();
+    let e = lvsdiag::analyze::add_fwmarks(&mut m, &["x=192.0.2.100".to_string()]).unwrap_err();
+    assert!(e.to_string().contains("--fwmark x=192.0.2.100"), "{e}");
 }

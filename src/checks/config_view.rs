@@ -211,7 +211,7 @@ impl Forwarded {
     /// Forwarded connections of service `svc`: in all, and to `rs`.
     pub fn count(&self, ctx: &Context<'_>, svc: ServiceKey, rs: Option<IpAddr>) -> u64 {
         self.each(ctx)
-            .filter(|(va, ip, _)| svc.matches(*va) && (rs.is_none() || *ip == rs))
+            .filter(|(va, ip, _)| ctx.covers(svc, *va) && (rs.is_none() || *ip == rs))
             .map(|(_, _, t)| t.flows)
             .sum()
     }

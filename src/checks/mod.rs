@@ -119,6 +119,17 @@ impl Context<'_> {
         self.model.find(v).map_or(v.key(), |s| s.key)
     }
 
+    /// Whether connections to `v` are service `key`'s: by its address, or
+    /// by what the model knows a firewall-mark service covers.
+    pub fn covers(&self, key: ServiceKey, v: Vaddr) -> bool {
+        key.matches(v)
+            || self
+                .model
+                .services
+                .iter()
+                .any(|s| s.key == key && s.matches(v))
+    }
+
     /// `02:00:00:00:0d:00 (192.0.2.2, director)`: a MAC with what we know of it.
     pub fn describe_mac(&self, m: Mac) -> String {
         let mut parts = Vec::new();

@@ -21,7 +21,7 @@ impl Check for TrafficToUnknownRs {
         let svcs: Vec<_> = ipvs_services(ctx.snapshots).collect();
         for (va, ip, t) in self.0.each(ctx) {
             let Some(ip) = ip else { continue };
-            let mine: Vec<_> = svcs.iter().filter(|(_, k, _)| k.matches(va)).collect();
+            let mine: Vec<_> = svcs.iter().filter(|(_, k, _)| ctx.covers(*k, va)).collect();
             if mine.is_empty() || ip == va.ip {
                 continue; // no snapshot of this service's director
             }

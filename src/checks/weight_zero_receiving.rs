@@ -26,7 +26,7 @@ impl Check for WeightZeroReceiving {
                 let ev: Vec<_> = self
                     .0
                     .each(ctx)
-                    .filter(|(va, ip, _)| key.matches(*va) && *ip == Some(d.address))
+                    .filter(|(va, ip, _)| ctx.covers(key, *va) && *ip == Some(d.address))
                     .flat_map(|(_, _, t)| t.evidence.iter().collect::<Vec<_>>())
                     .collect();
                 out.push(

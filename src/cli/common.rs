@@ -39,6 +39,7 @@ pub(crate) fn prepare(
     for s in system::to_model(&snapshots).services {
         model.add(s);
     }
+    lvsdiag::analyze::add_fwmarks(&mut model, &m.fwmark).map_err(|e| fail(&e.to_string()))?;
     for w in warnings {
         eprintln!("lvsdiag: warning: {w}");
     }

@@ -176,6 +176,11 @@ pub(crate) struct ModelArgs {
     /// said). Without --vip/--ipvs the services are inferred from the traffic.
     #[arg(long, value_name = "ADDR[:PORT][/PROTO]")]
     pub(crate) vip: Vec<String>,
+    /// What a firewall-mark service covers: MARK=ADDR[:PORT][/PROTO][,ADDR…] (repeatable),
+    /// e.g. 1=192.0.2.100:80,192.0.2.100:443. Else it is read from the director snapshot's
+    /// nftables rules, or learnt from the traffic forwarded to its real servers.
+    #[arg(long, value_name = "MARK=ADDR[:PORT],…")]
+    pub(crate) fwmark: Vec<String>,
     /// IPVS configuration: output of `ipvsadm -S -n` or a copy of /proc/net/ip_vs (repeatable).
     #[arg(long, value_name = "FILE")]
     pub(crate) ipvs: Vec<String>,

@@ -267,9 +267,43 @@ pub struct RealServerCfg {
     pub weight: i64,
 }
 
+/// What a firewall-mark service covers on the wire: traffic to this VIP
+/// (and port, and protocol, when known). The mark itself never is on the
+/// wire; where the cover was learnt is kept to say so in the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cover {
+    /// `None`: any protocol.
+    pub proto: Option<Proto>,
+    pub vip: IpAddr,
+    /// `None`: any port.
+    pub port: Option<u16>,
+    /// `--fwmark`, a director's nftables rule, or the traffic.
+    pub from: String,
+}
+
+impl Cover {
+    pub fn matches(&self, v: Vaddr) -> bool {
+        self.vip == v.ip
+            && self.proto.is_none_or(|p| p == v.proto)
+            && self.port.is_none_or(|p| p == v.port)
+    }
+
+    /// `192.0.2.100:80/tcp`, `192.0.2.100:*/any`.
+    pub fn label(&self) -> String {
+        let p = self.port.map_or("*".to_string(), |p| p.to_string());
+        let proto = self.proto.map_or("any".into(), |p| p.name());
+        match self.vip {
+            IpAddr::V4(a) => format!("{a}:{p}/{proto}"),
+            IpAddr::V6(a) => format!("[{a}]:{p}/{proto}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Service {
     pub key: ServiceKey,
+    /// A firewall-mark service: the addresses it covers, as far as known.
+    pub covers: Vec<Cover>,
     pub scheduler: Option<String>,
     pub persistent: Option<u32>,
     /// One-packet scheduling (`ipvsadm -o`, UDP): each datagram is
@@ -284,6 +318,7 @@ impl Service {
     pub fn new(key: ServiceKey, origin: Origin) -> Service {
         Service {
             key,
+            covers: Vec::new(),
             scheduler: None,
             persistent: None,
             ops: false,
@@ -293,8 +328,21 @@ impl Service {
         }
     }
 
+    /// Whether a connection to `v` is this service's: by its address, or,
+    /// for a firewall-mark service, by what it is known to cover.
     pub fn matches(&self, v: Vaddr) -> bool {
-        self.key.matches(v)
+        self.key.matches(v) || self.covers.iter().any(|c| c.matches(v))
+    }
+
+    /// Adds a cover unless one for the same address is there.
+    pub fn cover(&mut self, c: Cover) {
+        if !self
+            .covers
+            .iter()
+            .any(|x| (x.proto, x.vip, x.port) == (c.proto, c.vip, c.port))
+        {
+            self.covers.push(c);
+        }
     }
 
     /// `192.0.2.100:80/tcp`, `[2001:db8::100]:80/tcp`, `192.0.2.100:*/tcp`, `FWM 1`.
@@ -329,7 +377,8 @@ impl Model {
     /// there is to see (`None` without services, or with a firewall-mark
     /// service, whose addresses are not known).
     pub fn addresses(&self) -> Option<Vec<IpAddr>> {
-        if self.services.is_empty() || self.services.iter().any(|s| s.key.vip().is_none()) {
+        let unknown = |s: &Service| s.key.vip().is_none() && s.covers.is_empty();
+        if self.services.is_empty() || self.services.iter().any(unknown) {
             return None;
         }
         let mut v: Vec<IpAddr> = self
@@ -339,6 +388,7 @@ impl Model {
                 s.key
                     .vip()
                     .into_iter()
+                    .chain(s.covers.iter().map(|c| c.vip))
                     .chain(s.real_servers.iter().map(|r| r.addr))
             })
             .collect();
@@ -348,7 +398,9 @@ impl Model {
     }
 
     pub fn is_vip(&self, ip: IpAddr) -> bool {
-        self.services.iter().any(|s| s.key.vip() == Some(ip))
+        self.services
+            .iter()
+            .any(|s| s.key.vip() == Some(ip) || s.covers.iter().any(|c| c.vip == ip))
     }
 
     /// The real server configured at `ip`, in any service.
@@ -361,6 +413,9 @@ impl Model {
     /// Adds or merges a service (same key).
     pub fn add(&mut self, svc: Service) {
         if let Some(existing) = self.services.iter_mut().find(|s| s.key == svc.key) {
+            for c in svc.covers {
+                existing.cover(c);
+            }
             for r in svc.real_servers {
                 if !existing
                     .real_servers
@@ -375,6 +430,35 @@ impl Model {
             self.services.push(svc);
         }
     }
+}
+
+/// Parses `--fwmark MARK=ADDR[:PORT][/PROTO][,ADDR…]`: what the director's
+/// firewall marks with MARK (each target as `--vip` takes it).
+pub fn parse_fwmark(s: &str) -> Result<(u32, Vec<Cover>), String> {
+    let bad = |why: &str| {
+        format!("--fwmark {s}: {why}; use MARK=ADDR[:PORT][/tcp|udp][,ADDR…], e.g. 1=192.0.2.100:80,192.0.2.100:443")
+    };
+    let (mark, targets) = s.split_once('=').ok_or_else(|| bad("no ="))?;
+    let mark = mark
+        .trim()
+        .parse::<u32>()
+        .map_err(|_| bad("the mark is not a number"))?;
+    let mut covers = Vec::new();
+    for t in targets.split(',').filter(|t| !t.trim().is_empty()) {
+        let k = parse_vip(t.trim()).map_err(|_| bad(&format!("{t} is not ADDR[:PORT][/PROTO]")))?;
+        if let ServiceKey::Addr { proto, vip, port } = k {
+            covers.push(Cover {
+                proto: Some(proto),
+                vip,
+                port,
+                from: "--fwmark".into(),
+            });
+        }
+    }
+    if covers.is_empty() {
+        return Err(bad("no address"));
+    }
+    Ok((mark, covers))
 }
 
 /// Parses `--vip ADDR[:PORT][/PROTO]` (IPv6 as `[ADDR]:PORT` or bare

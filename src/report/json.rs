@@ -80,6 +80,10 @@ fn value(a: &Analysis) -> Value {
                     ServiceKey::Fwmark { mark, .. } => Some(mark),
                     ServiceKey::Addr { .. } => None,
                 },
+                "covers": sv.covers.iter().map(|c| json!({
+                    "service": c.label(),
+                    "from": sanitize(&c.from),
+                })).collect::<Vec<_>>(),
                 "scheduler": sv.scheduler,
                 "persistent": sv.persistent,
                 "connections": s.stats.connections,

@@ -88,6 +88,21 @@ pub fn render(a: &Analysis, style: &Style) -> String {
             Origin::Ipvs(f) => format!("from {}", super::sanitize(f)),
             Origin::Inferred(why) => format!("inferred: {why}"),
         };
+        if !s.service.covers.is_empty() {
+            // Addresses learnt from the same place are named once.
+            let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
+            for c in &s.service.covers {
+                match groups.iter_mut().find(|(f, _)| *f == c.from) {
+                    Some((_, v)) => v.push(c.label()),
+                    None => groups.push((&c.from, vec![c.label()])),
+                }
+            }
+            let covers: Vec<String> = groups
+                .iter()
+                .map(|(f, v)| format!("{} ({})", v.join(", "), super::sanitize(f)))
+                .collect();
+            let _ = writeln!(o, "  covers {}", covers.join("; "));
+        }
         let udp = key.proto() == Some(Proto::Udp);
         let st = &s.stats;
         let _ = if udp {

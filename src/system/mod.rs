@@ -586,6 +586,29 @@ pub fn to_model(snaps: &[HostSnapshot]) -> crate::model::Model {
                 })
                 .collect();
             svc.mode = svc.effective_mode();
+            // A firewall-mark service covers what this host's nftables marks.
+            if let (ServiceKey::Fwmark { mark, .. }, Some(rules)) = (key, &h.nftables) {
+                for r in nft::eval::mark_rules(rules)
+                    .into_iter()
+                    .filter(|r| r.mark == mark)
+                {
+                    let ports: Vec<Option<u16>> = if r.ports.is_empty() {
+                        vec![None]
+                    } else {
+                        r.ports.iter().copied().map(Some).collect()
+                    };
+                    for vip in &r.daddrs {
+                        for port in &ports {
+                            svc.cover(crate::model::Cover {
+                                proto: r.proto,
+                                vip: *vip,
+                                port: *port,
+                                from: format!("{} snapshot: nft rule `{}`", h.host, r.text),
+                            });
+                        }
+                    }
+                }
+            }
             m.add(svc);
         }
     }
