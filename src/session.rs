@@ -28,6 +28,9 @@ pub struct Published {
     pub seq: u64,
     /// Wall-clock time the analysis has been running.
     pub elapsed: Duration,
+    /// Files being read: bytes read so far of their total size (pcapng
+    /// block overhead is not counted, so it is an estimate below 100%).
+    pub read: Option<(u64, u64)>,
 }
 
 pub struct SessionOptions {
@@ -83,6 +86,15 @@ impl Session {
                 "no capture points: give capture files, -i IFACE or --exec NAME='COMMAND'".into(),
             ));
         }
+        let file_bytes = specs.iter().all(|s| !s.is_live()).then(|| {
+            specs
+                .iter()
+                .filter_map(|s| match s {
+                    Spec::File { path, .. } => std::fs::metadata(path).ok().map(|m| m.len()),
+                    _ => None,
+                })
+                .sum::<u64>()
+        });
         let input: Box<dyn PacketSource + Send> =
             if specs.iter().all(|s| !s.is_live()) && opts.speed.is_none() {
                 let mut files = Vec::new();
@@ -105,7 +117,7 @@ impl Session {
             let (latest, stop) = (latest.clone(), stop.clone());
             std::thread::Builder::new()
                 .name("engine".into())
-                .spawn(move || run(input, model, opts, latest, stop, cmd_rx))
+                .spawn(move || run(input, file_bytes, model, opts, latest, stop, cmd_rx))
                 .map_err(|e| InputError(format!("cannot start the analysis thread: {e}")))?
         };
         Ok(Session {
@@ -166,6 +178,7 @@ impl Drop for Session {
 
 fn run(
     input: Box<dyn PacketSource + Send>,
+    file_bytes: Option<u64>,
     model: Model,
     opts: SessionOptions,
     latest: Arc<Mutex<Option<Arc<Published>>>>,
@@ -178,6 +191,8 @@ fn run(
     // Live packets kept for export: filled as they pass, read by exports.
     let ring = std::cell::RefCell::new(Ring::new(opts.ring_bytes));
     let mut has_live = false;
+    // Record header plus captured bytes: where the readers are in the files.
+    let read = std::cell::Cell::new(0u64);
     let publish = |ov: Overview, done: bool, seq: &mut u64| {
         *seq += 1;
         let p = Arc::new(Published {
@@ -185,6 +200,7 @@ fn run(
             done,
             seq: *seq,
             elapsed: started.elapsed(),
+            read: file_bytes.map(|t| (read.get().min(t), t)),
         });
         if let Ok(mut l) = latest.lock() {
             *l = Some(p);
@@ -194,11 +210,12 @@ fn run(
     let points = drive(
         input,
         &mut engine,
-        &mut |_, live| {
-            if let Some(p) = live {
+        &mut |p, live| match live {
+            Some(p) => {
                 has_live = true;
                 ring.borrow_mut().push(p.clone());
             }
+            None => read.set(read.get() + 16 + p.data.len() as u64),
         },
         &mut |engine, src| {
             while let Ok(c) = cmds.try_recv() {

@@ -604,5 +604,37 @@ print(total, fails, ";".join(out))
             want.trim_end(),
             "{fixture_name}"
         );
+        junit_valid_by_schema(fixture_name, &o.stdout);
     }
+}
+
+/// Validates JUnit XML against Jenkins' JUnit schema (junit-10.xsd, the one
+/// Jenkins, GitLab and the common reporters accept), when
+/// `LVSDIAG_JUNIT_XSD` names it (`.ci/run` fetches it from pytest's source
+/// package, which tests its own JUnit output with it); says so otherwise.
+fn junit_valid_by_schema(name: &str, xml: &[u8]) {
+    let Some(xsd) = std::env::var_os("LVSDIAG_JUNIT_XSD") else {
+        eprintln!(
+            "junit schema validation not run: LVSDIAG_JUNIT_XSD is not set (.ci/run sets it)"
+        );
+        return;
+    };
+    assert!(
+        Path::new(&xsd).is_file(),
+        "LVSDIAG_JUNIT_XSD={} is set but is no file",
+        Path::new(&xsd).display()
+    );
+    let f = tmp(&format!("junit-{name}.xml"), xml);
+    let o = Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(&xsd)
+        .arg(&f)
+        .output()
+        .expect("xmllint (libxml2-utils) runs");
+    assert!(
+        o.status.success(),
+        "{name}: not valid by {}: {}",
+        Path::new(&xsd).display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

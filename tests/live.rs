@@ -231,6 +231,18 @@ fn live_errors_are_one_line_exit_2() {
         &lvsdiag(&["capture", "-w", "/tmp/x"]),
         &["capture needs live sources"],
     );
+    // capture takes live sources only: no file arguments, none in its help.
+    let o = lvsdiag(&["capture", "-w", "/tmp/x", "-i", "lo", "fixtures/dr-healthy"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("unexpected argument 'fixtures/dr-healthy'")
+    );
+    let help = String::from_utf8_lossy(&lvsdiag(&["capture", "--help"]).stdout).to_string();
+    assert!(
+        help.contains("--interface") && help.contains("--exec"),
+        "{help}"
+    );
+    assert!(!help.contains("--read") && !help.contains("PATH"), "{help}");
     assert_one_line_error(
         &lvsdiag(&["analyze", "--exec", "a=true", "--exec", "a=true"]),
         &["two capture points are named a"],

@@ -382,6 +382,7 @@ fn live_drops_and_ended_streams_are_always_visible() {
         done: false,
         seq: 1,
         elapsed: Duration::from_secs(3),
+        read: None,
     });
     let app = App::new("x".into());
     let s = screen(&app, &live, 160, 30);
@@ -567,5 +568,27 @@ fn screens_match_the_reviewed_snapshots() {
             )
         });
         assert_eq!(got, want, "{name} differs from {}", path.display());
+    }
+}
+
+/// Files being read are labelled READING with how far the readers are,
+/// never LIVE, and never 100% before the end.
+#[test]
+fn reading_files_shows_how_far() {
+    let (_s, done) = fixture("dr-healthy");
+    let (r, t) = done.read.expect("files: bytes read");
+    assert!(r > 0 && r <= t, "{r} of {t}");
+    let base = done.overview.clone();
+    for ((r, t), want) in [((50, 200), "READING 25%"), ((200, 200), "READING 99%")] {
+        let p = Arc::new(Published {
+            overview: base.clone(),
+            done: false,
+            seq: 1,
+            elapsed: Duration::from_secs(1),
+            read: Some((r, t)),
+        });
+        let s = screen(&App::new("x".into()), &p, 120, 30);
+        let title = s.lines().next().unwrap();
+        assert!(title.contains(want) && !title.contains("LIVE"), "{title}");
     }
 }

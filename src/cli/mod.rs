@@ -50,7 +50,7 @@ pub(crate) enum Cmd {
     Analyze(AnalyzeArgs),
     /// The incident view: services, findings, flows, ARP, config; from files or live.
     Tui(TuiArgs),
-    /// Capture live points to one pcap file per point, for a later `analyze`.
+    /// Capture live points to one pcapng file (an interface per point) or a directory of pcaps, for a later `analyze`.
     Capture(CaptureArgs),
     /// Read this host's LVS configuration from the kernel (IPVS, links, addresses,
     /// routes, neighbours, sysctls), read-only, and write it as JSON.
@@ -85,6 +85,13 @@ pub(crate) struct SourceArgs {
     /// A capture file to read (repeatable), as with tcpdump -r; the same as naming it.
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub(crate) read: Vec<String>,
+    #[command(flatten)]
+    pub(crate) live: LiveArgs,
+}
+
+/// Live capture points: interfaces and commands (all that `capture` takes).
+#[derive(clap::Args, Default)]
+pub(crate) struct LiveArgs {
     /// Capture live on an interface (repeatable): -i eth0, -i dir=eth0, -i rs1=eth0@rs1
     /// (IFACE@NETNS: inside network namespace NETNS).
     #[arg(short = 'i', long = "interface", value_name = "[NAME=]IFACE[@NETNS]")]
@@ -118,6 +125,37 @@ impl SourceArgs {
                 specs.push(Spec::File { name, path });
             }
         }
+        specs.extend(self.live.specs()?);
+        unique_names(&specs)?;
+        Ok(specs)
+    }
+
+    pub(crate) fn is_live(&self) -> bool {
+        self.live.is_live()
+    }
+
+    pub(crate) fn capture(&self, model: Option<&lvsdiag::model::Model>) -> CaptureOptions {
+        self.live.capture(model)
+    }
+}
+
+/// Point names must be unique.
+fn unique_names(specs: &[Spec]) -> Result<(), InputError> {
+    let mut seen = std::collections::HashSet::new();
+    for s in specs {
+        if !seen.insert(s.name().to_string()) {
+            return Err(InputError(format!(
+                "two capture points are named {}; name them: -i NAME=IFACE, --exec NAME=CMD, NAME=FILE",
+                s.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl LiveArgs {
+    pub(crate) fn specs(&self) -> Result<Vec<Spec>, InputError> {
+        let mut specs = Vec::new();
         for i in &self.interfaces {
             specs.push(Spec::interface(i, self.netns.as_deref())?);
         }
@@ -129,16 +167,7 @@ impl SourceArgs {
                 "--netns applies to -i interfaces; give -i IFACE".into(),
             ));
         }
-        // Point names must be unique.
-        let mut seen = std::collections::HashSet::new();
-        for s in &specs {
-            if !seen.insert(s.name().to_string()) {
-                return Err(InputError(format!(
-                    "two capture points are named {}; name them: -i NAME=IFACE, --exec NAME=CMD, NAME=FILE",
-                    s.name()
-                )));
-            }
-        }
+        unique_names(&specs)?;
         Ok(specs)
     }
 
@@ -268,7 +297,7 @@ pub(crate) struct TuiArgs {
 #[derive(clap::Args)]
 pub(crate) struct CaptureArgs {
     #[command(flatten)]
-    pub(crate) src: SourceArgs,
+    pub(crate) src: LiveArgs,
     /// Where to write: FILE.pcapng (one file, one named interface per capture point, with
     /// each point's drops in its interface statistics), or a directory of NAME.pcap files.
     #[arg(short = 'w', long = "write", value_name = "FILE.pcapng|DIR")]

@@ -180,7 +180,9 @@ impl FlowTable {
 
     /// Adds an ICMP error to the flow whose packet it quotes: one from its
     /// client (the error is about a request) or to it (about an answer). An
-    /// error about a packet never seen is counted and dropped.
+    /// error about a packet never seen, or whose quote does not fit the
+    /// flow's own packets, is counted and dropped. Copies are bounded per
+    /// flow (a storm of one error is one copy with a count).
     pub fn observe_icmp(
         &mut self,
         at: Evidence,
@@ -204,15 +206,33 @@ impl FlowTable {
             client: q.dst,
             cport: q.dport,
         };
-        let (f, about_request) = match self.map.get_mut(&about_request) {
-            Some(f) => (f, true),
-            None => match self.map.get_mut(&about_answer) {
-                Some(f) => (f, false),
-                None => {
-                    self.stats.untracked_icmp += 1;
-                    return;
-                }
-            },
+        // The quote must be one of the flow's own packets: a request to
+        // where its copies went (the VIP, or the RIP after a NAT rewrite),
+        // or an answer from where its answers came. A quote that only
+        // shares the client's address and port proves nothing about it.
+        let request_fits = |f: &Flow| f.opens.iter().any(|o| o.dst == q.dst && o.dport == q.dport);
+        let answer_fits = |f: &Flow| {
+            f.replies
+                .iter()
+                .any(|r| r.src == q.src && r.sport == q.sport)
+                || f.opens.iter().any(|o| o.dst == q.src && o.dport == q.sport)
+        };
+        let about_request = if self
+            .map
+            .get(&about_request)
+            .is_some_and(|f| request_fits(f))
+        {
+            Some((about_request, true))
+        } else if self.map.get(&about_answer).is_some_and(|f| answer_fits(f)) {
+            Some((about_answer, false))
+        } else {
+            None
+        };
+        let Some((f, about_request)) =
+            about_request.and_then(|(k, r)| self.map.get_mut(&k).map(|f| (f, r)))
+        else {
+            self.stats.untracked_icmp += 1;
+            return;
         };
         f.packets = f.packets.saturating_add(1);
         f.last_ts = f.last_ts.max(at.time);
@@ -489,6 +509,85 @@ mod tests {
             time,
         };
         t.observe_udp(at, Some(l2), &ip, (sport, dport), out);
+    }
+
+    /// An ICMP error from `src` (MAC `mac`) quoting `q_src` → `q_dst`.
+    fn icmp(
+        t: &mut FlowTable,
+        time: i64,
+        (src, mac): (&str, [u8; 6]),
+        (q_src, q_dst): ((&str, u16), (&str, u16)),
+    ) {
+        let ip = Ip {
+            src: src.parse().unwrap(),
+            dst: q_src.0.parse().unwrap(),
+            ttl: 64,
+            id: 0,
+            tos: 0,
+            len: 88,
+            l4: L4::Other(1),
+            outer: None,
+        };
+        let q = Quote {
+            src: q_src.0.parse().unwrap(),
+            dst: q_dst.0.parse().unwrap(),
+            proto: 17,
+            sport: q_src.1,
+            dport: q_dst.1,
+            outer: None,
+        };
+        let at = Evidence {
+            point: 0,
+            frame: time as u64,
+            time,
+        };
+        let l2 = L2 {
+            src: mac,
+            dst: Some(ROUTER),
+            vlan: None,
+        };
+        t.observe_icmp(at, Some(l2), &ip, IcmpKind::PortUnreachable, Some(q));
+    }
+
+    #[test]
+    fn icmp_errors_are_trusted_only_as_far_as_their_quote_fits() {
+        let mut t = FlowTable::new(100);
+        let mut out = Vec::new();
+        let c = ("203.0.113.10", 40000);
+        let vip = ("192.0.2.100", 53);
+        dgram(&mut t, 0, 1, (ROUTER, DIRECTOR), c, vip, (63, 7), &mut out);
+        dgram(&mut t, 0, 2, (DIRECTOR, RS), c, vip, (63, 7), &mut out);
+        // rs3 says nothing listens: tied to the flow.
+        icmp(&mut t, 3, ("192.0.2.13", RS), (c, vip));
+        // Same client port, but a packet this flow never sent (another
+        // destination), and one about a packet never seen at all: counted,
+        // not tied.
+        icmp(&mut t, 4, ("192.0.2.13", RS), (c, ("198.51.100.99", 53)));
+        icmp(&mut t, 5, ("192.0.2.13", RS), (("203.0.113.11", 1), vip));
+        assert_eq!(t.stats.untracked_icmp, 2);
+        // A storm of the same error is one copy with a (saturating) count;
+        // errors from many senders are bounded per flow.
+        for i in 0..100_000 {
+            icmp(&mut t, 6 + i, ("192.0.2.13", RS), (c, vip));
+        }
+        for i in 0..1000u32 {
+            let src = format!("198.51.100.{}", i % 250);
+            icmp(
+                &mut t,
+                200_000 + i64::from(i),
+                (&src, [2, 0, 0, 0, 0x42, (i % 250) as u8]),
+                (c, vip),
+            );
+        }
+        t.drain(&mut out);
+        let f = &out[0];
+        assert!(f.icmp.len() <= MAX_COPIES, "{}", f.icmp.len());
+        assert_eq!(f.icmp[0].count, u16::MAX);
+        assert!(f
+            .icmp
+            .iter()
+            .all(|i| i.quoted_dst.to_string() == "192.0.2.100"));
+        assert!(f.copies_overflow);
     }
 
     #[test]

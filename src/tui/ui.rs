@@ -116,7 +116,14 @@ fn draw_title(f: &mut Frame, area: Rect, app: &App, d: &Published) {
         Span::styled(" DONE ", Style::new().fg(Color::Black).bg(Color::Green))
     } else if a.points.iter().all(|p| p.live.is_none()) {
         // Files being read (or replayed with --speed): not a live capture.
-        Span::styled(" READING ", Style::new().fg(Color::Black).bg(Color::Blue))
+        let pct = match d.read {
+            Some((r, t)) if t > 0 => format!(" {}%", (r.saturating_mul(100) / t).min(99)),
+            _ => String::new(),
+        };
+        Span::styled(
+            format!(" READING{pct} "),
+            Style::new().fg(Color::Black).bg(Color::Blue),
+        )
     } else {
         Span::styled(" LIVE ", Style::new().fg(Color::Black).bg(Color::Cyan))
     };
