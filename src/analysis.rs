@@ -201,4 +201,6 @@ pub struct Analysis {
     /// The configuration snapshots used: host name and the capture points
     /// of that host (named `<host>` or `<host>-<iface>`).
     pub snapshots: Vec<(String, Vec<String>)>,
+    /// VRRP on the wire: each virtual router's advertisers and master timeline.
+    pub vrrp: crate::flow::vrrp::VrrpTable,
 }

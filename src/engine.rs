@@ -4,7 +4,7 @@
 //! model is completed by inference and the checks conclude.
 
 use crate::checks::{self, Check, Context};
-use crate::decode::{self, Mac, Net, L4};
+use crate::decode::{self, vrrp::P112, Mac, Net, L4};
 use crate::finding::Evidence;
 use crate::flow::hosts::HostMap;
 use crate::flow::ladder::{self, FlowRow};
@@ -157,8 +157,26 @@ impl Engine {
                         self.process_retired(false);
                     }
                 }
+                L4::IcmpError {
+                    kind,
+                    quote: Some(q),
+                } if q.proto == 112 => {
+                    // About a VRRP advert: the quote's "ports" are its
+                    // version/type and VRID bytes.
+                    self.hosts
+                        .vrrp
+                        .blocked(at, ip.src, q.src, (q.sport & 0xff) as u8, kind);
+                }
                 L4::IcmpError { kind, quote } => {
                     self.flows.observe_icmp(at, pkt.l2, &ip, kind, quote);
+                }
+                L4::P112(x) => {
+                    let v = &mut self.hosts.vrrp;
+                    match x {
+                        P112::Vrrp(a) => v.observe(at, ip.src, pkt.l2.map(|l| l.src), ip.dst, &a),
+                        P112::Carp(_) => v.carp += 1,
+                        P112::Malformed => v.malformed += 1,
+                    }
                 }
                 L4::Incomplete | L4::Other(_) => {}
             },
@@ -397,6 +415,7 @@ impl Engine {
             packets: self.packets,
             flows: self.flows.stats,
             snapshots,
+            vrrp: self.hosts.vrrp.clone(),
         }
     }
 

@@ -219,3 +219,105 @@ fn pcapng_interfaces_are_points_with_their_recorded_losses() {
         assert_eq!(got, want, "{file}");
     }
 }
+
+/// VRRP on real captures from tcpdump's test suite: the per-VRID master
+/// timeline (who advertised, at which priority, in which order) is what
+/// tshark shows field by field; tcpdump's sample (routers taking over one
+/// after another with rising priorities) is no split brain, no flapping and
+/// no VRID conflict; CARP (same IP protocol) and cut adverts are counted,
+/// never judged as VRRP.
+#[test]
+fn vrrp_master_timelines_match_tshark() {
+    let Some(dir) = corpus() else { return };
+    let file = dir.join("vrrp.pcap");
+    // tshark: per VRID (and family), the runs of (advertiser, priority).
+    let out = Command::new("tshark")
+        .args(["-r"])
+        .arg(&file)
+        .args([
+            "-Y",
+            "vrrp",
+            "-T",
+            "fields",
+            "-e",
+            "ip.src",
+            "-e",
+            "ipv6.src",
+            "-e",
+            "vrrp.virt_rtr_id",
+            "-e",
+            "vrrp.prio",
+        ])
+        .output()
+        .expect("tshark runs");
+    assert!(out.status.success());
+    let mut want: std::collections::BTreeMap<String, Vec<(String, u64, u64)>> = Default::default();
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        let c: Vec<&str> = l.split('\t').collect();
+        let (src, fam) = if c[0].is_empty() {
+            (c[1], "ipv6")
+        } else {
+            (c[0], "ipv4")
+        };
+        let key = format!("{fam} {}", c[2]);
+        let prio: u64 = c[3].parse().unwrap();
+        let runs = want.entry(key).or_default();
+        match runs.last_mut() {
+            Some((s, p, n)) if s == src && *p == prio => *n += 1,
+            _ => runs.push((src.to_string(), prio, 1)),
+        }
+    }
+    assert_eq!(want.len(), 5, "{want:?}");
+    let o = Command::new(env!("CARGO_BIN_EXE_lvsdiag"))
+        .args(["analyze", "--format", "json", "--fail-on", "never"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut got: std::collections::BTreeMap<String, Vec<(String, u64, u64)>> = Default::default();
+    for x in v["vrrp"]["virtual_routers"].as_array().unwrap() {
+        let key = format!("{} {}", x["family"].as_str().unwrap(), x["vrid"]);
+        let runs = x["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["router"].as_str().unwrap().to_string(),
+                    p["priority"].as_u64().unwrap(),
+                    p["adverts"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        got.insert(key, runs);
+    }
+    assert_eq!(got, want);
+    let codes: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.iter().all(|c| !c.starts_with("vrrp-")), "{codes:?}");
+    // CARP and cut adverts.
+    for (name, carp, malformed) in [("carp.pcap", 5, 0), ("vrrp-vrrp_print-oobr-2.pcap", 0, 10)] {
+        let o = Command::new(env!("CARGO_BIN_EXE_lvsdiag"))
+            .args(["analyze", "--format", "json"])
+            .arg(dir.join(name))
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let x = &v["vrrp"];
+        assert_eq!(
+            (
+                x["virtual_routers"].as_array().unwrap().len(),
+                x["carp_adverts"].as_u64(),
+                x["malformed"].as_u64()
+            ),
+            (0, Some(carp), Some(malformed)),
+            "{name}"
+        );
+        assert_eq!(v["findings"].as_array().unwrap().len(), 0, "{name}");
+    }
+}

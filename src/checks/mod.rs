@@ -28,6 +28,10 @@ mod udp_flow_pinned;
 mod vip_arp_failover;
 mod vip_arp_multiple_owners;
 mod vip_traffic_bypasses_director;
+mod vrrp_common;
+mod vrrp_master_flapping;
+mod vrrp_split_brain;
+mod vrrp_vrid_conflict;
 mod weight_zero_receiving;
 
 use crate::decode::{fmt_mac, Mac};
@@ -351,6 +355,31 @@ pub const REGISTRY: &[Registered] = &[
         2,
         [],
         vip_arp_failover::VipArpFailover
+    ),
+    // The control plane: VRRP on the wire.
+    check!(
+        "vrrp-split-brain",
+        "advertises as VRRP master beside another",
+        Cause,
+        2,
+        [],
+        vrrp_split_brain::VrrpSplitBrain
+    ),
+    check!(
+        "vrrp-master-flapping",
+        "keeps losing and regaining VRRP master",
+        Cause,
+        3,
+        [],
+        vrrp_master_flapping::VrrpMasterFlapping
+    ),
+    check!(
+        "vrrp-vrid-conflict",
+        "advertises a VRID that another router uses differently",
+        Cause,
+        3,
+        [],
+        vrrp_vrid_conflict::VrrpVridConflict
     ),
     check!(
         "vip-traffic-bypasses-director",

@@ -8,6 +8,7 @@
 
 pub mod link;
 pub mod sll2;
+pub mod vrrp;
 
 use etherparse::{
     ArpOperation, EtherType, IpNumber, Ipv4HeaderSlice, Ipv6ExtensionsSlice, Ipv6HeaderSlice,
@@ -89,6 +90,8 @@ pub enum L4 {
     },
     /// A non-first fragment, or a transport header cut off by the snap length.
     Incomplete,
+    /// IP protocol 112: VRRP, CARP, or neither.
+    P112(vrrp::P112),
     Other(u8),
 }
 
@@ -217,7 +220,7 @@ fn decode_net(et: EtherType, payload: &[u8]) -> Result<Net, DecodeError> {
 /// Decodes an IP packet with etherparse's header views (no copies). IP-in-IP
 /// is decoded one level deep (`depth` 0 → 1).
 fn decode_ip(b: &[u8], depth: u8) -> Result<Net, DecodeError> {
-    let (src, dst, ttl, id, tos, len, proto, fragmented, first_fragment, body) =
+    let (src, dst, ttl, id, tos, len, proto, fragmented, first_fragment, body, cut) =
         match b.first().map(|v| v >> 4) {
             Some(4) => {
                 let h = Ipv4HeaderSlice::from_slice(b).map_err(|_| DecodeError::BadNetwork)?;
@@ -236,10 +239,12 @@ fn decode_ip(b: &[u8], depth: u8) -> Result<Net, DecodeError> {
                     h.is_fragmenting_payload(),
                     h.fragments_offset().value() == 0,
                     &b[hl..end],
+                    usize::from(h.total_len()) > b.len(),
                 )
             }
             Some(6) => {
                 let h = Ipv6HeaderSlice::from_slice(b).map_err(|_| DecodeError::BadNetwork)?;
+                let cut = 40 + usize::from(h.payload_length()) > b.len();
                 let end = (40 + usize::from(h.payload_length())).min(b.len());
                 let rest = &b[40..end];
                 let (proto, fragmented, body) =
@@ -258,6 +263,7 @@ fn decode_ip(b: &[u8], depth: u8) -> Result<Net, DecodeError> {
                     fragmented,
                     !fragmented,
                     body,
+                    cut,
                 )
             }
             _ => return Err(DecodeError::BadNetwork),
@@ -299,6 +305,8 @@ fn decode_ip(b: &[u8], depth: u8) -> Result<Net, DecodeError> {
         icmp_error(body, true).unwrap_or(L4::Other(58))
     } else if proto == IpNumber::ICMP {
         icmp_error(body, false).unwrap_or(L4::Other(1))
+    } else if proto.0 == 112 {
+        L4::P112(vrrp::parse(body, src.is_ipv6(), !cut && !fragmented))
     } else {
         L4::Other(proto.0)
     };

@@ -23,6 +23,8 @@ pub struct MacRole {
 #[derive(Debug, Default, Clone)]
 pub struct HostMap {
     pub neigh: NeighTable,
+    /// VRRP advertisements: who is master of each virtual router.
+    pub vrrp: super::vrrp::VrrpTable,
     pub macs: FxHashMap<Mac, MacRole>,
     /// Real servers by RIP as seen in NAT rewrites or TUN encapsulation.
     pub rips: FxHashMap<IpAddr, Mode>,

@@ -14,6 +14,7 @@ pub mod ladder;
 pub mod neigh;
 pub mod table;
 pub mod view;
+pub mod vrrp;
 
 use crate::decode::{IcmpKind, Mac};
 use crate::finding::Evidence;

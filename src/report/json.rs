@@ -157,6 +157,7 @@ fn value(a: &Analysis) -> Value {
         "findings": findings,
         "notes": a.notes,
         "snapshots": a.snapshots.iter().map(|(h, p)| json!({"host": sanitize(h), "points": p})).collect::<Vec<_>>(),
+        "vrrp": vrrp(a, &|i| json!(point(i))),
         "totals": {
             "packets": a.packets,
             "connections": a.flows.flows,
@@ -168,4 +169,66 @@ fn value(a: &Analysis) -> Value {
         },
     });
     out
+}
+
+/// VRRP on the wire: per virtual router its advertisers and master timeline.
+fn vrrp(a: &Analysis, point: &dyn Fn(u16) -> Value) -> Value {
+    let t = |ns: i64| fmt_time(ns).parse::<f64>().unwrap_or(0.0);
+    let ev = |e: &crate::finding::Evidence| json!({"point": point(e.point), "frame": e.frame, "time": t(e.time)});
+    let vrids: Vec<Value> = a
+        .vrrp
+        .vrids
+        .values()
+        .map(|x| {
+            let routers: Vec<Value> = x
+                .routers
+                .iter()
+                .map(|r| {
+                    let pts: Vec<Value> = (0..a.points.len() as u16)
+                        .filter(|&i| r.points.contains(i))
+                        .map(point)
+                        .collect();
+                    json!({
+                        "ip": r.ip.to_string(),
+                        "mac": r.mac.map(|m| fmt_mac(&m)),
+                        "priority": r.priority,
+                        "version": r.version,
+                        "interval_s": f64::from(r.interval_cs) / 100.0,
+                        "auth": r.auth,
+                        "addresses": r.addrs.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+                        "address_count": r.count,
+                        "unicast_peer": r.unicast.map(|p| p.to_string()),
+                        "adverts": r.adverts,
+                        "resigned": r.resigned,
+                        "first": ev(&r.first),
+                        "last": ev(&r.last),
+                        "points": pts,
+                    })
+                })
+                .collect();
+            json!({
+                "vrid": x.key.vrid,
+                "family": if x.key.v6 { "ipv6" } else { "ipv4" },
+                "master": x.master().map(|r| r.ip.to_string()),
+                "routers": routers,
+                "timeline": x.periods.iter().map(|p| json!({
+                    "router": x.routers[p.router].ip.to_string(),
+                    "priority": p.priority,
+                    "from": ev(&p.from),
+                    "to": ev(&p.to),
+                    "adverts": p.adverts,
+                })).collect::<Vec<_>>(),
+                "timeline_dropped": x.periods_dropped,
+                "silences": x.gaps.iter().map(|g| json!({"last": ev(&g.0), "next": ev(&g.1)})).collect::<Vec<_>>(),
+                "silence_count": x.gap_count,
+                "routers_not_kept": x.routers_overflow,
+            })
+        })
+        .collect();
+    json!({
+        "virtual_routers": vrids,
+        "virtual_routers_not_kept": a.vrrp.vrids_overflow,
+        "carp_adverts": a.vrrp.carp,
+        "malformed": a.vrrp.malformed,
+    })
 }

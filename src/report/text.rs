@@ -152,6 +152,8 @@ pub fn render(a: &Analysis, style: &Style) -> String {
         let _ = writeln!(o);
     }
 
+    vrrp(&mut o, a, &point);
+
     // Findings.
     if a.findings.is_empty() {
         let _ = writeln!(o, "No findings.\n");
@@ -277,4 +279,92 @@ pub fn render(a: &Analysis, style: &Style) -> String {
         );
     }
     o
+}
+
+/// The VRRP section: per virtual router its master now, its advertisers and
+/// the master timeline (only when the captures carry VRRP).
+fn vrrp<'a>(o: &mut String, a: &'a Analysis, point: &dyn Fn(u16) -> &'a str) {
+    let v = &a.vrrp;
+    if v.vrids.is_empty() && v.carp == 0 && v.malformed == 0 {
+        return;
+    }
+    let hms = |ns: i64| {
+        let t = fmt_utc(ns);
+        t.split_once(' ').map_or(t.clone(), |(_, h)| h.to_string())
+    };
+    let _ = writeln!(o, "VRRP");
+    for x in v.vrids.values() {
+        let master = x.master().map_or("none".to_string(), |r| {
+            format!(
+                "{} since {}",
+                r.ip,
+                hms(x.periods.last().map_or(0, |p| p.from.time))
+            )
+        });
+        let _ = writeln!(
+            o,
+            "  {}: master {master}; {} router(s), {} master change(s){}",
+            x.key,
+            x.routers.len(),
+            x.periods.len().saturating_sub(1) as u64 + x.periods_dropped,
+            if x.gap_count > 0 {
+                format!(", {} silence(s)", x.gap_count)
+            } else {
+                String::new()
+            }
+        );
+        for r in &x.routers {
+            let mut addrs: Vec<String> = r.addrs.iter().map(|a| a.to_string()).collect();
+            if usize::from(r.count) > addrs.len() {
+                addrs.push(format!("+{}", usize::from(r.count) - addrs.len()));
+            }
+            let pts: Vec<&str> = (0..a.points.len() as u16)
+                .filter(|&i| r.points.contains(i))
+                .map(point)
+                .collect();
+            let _ = writeln!(
+                o,
+                "    {:<26} {} prio {:>3}  v{} every {}s  {{{}}}{}  {} adverts {}–{} at {}",
+                r.ip.to_string(),
+                r.mac.map_or("?".to_string(), |m| fmt_mac(&m)),
+                r.priority,
+                r.version,
+                f64::from(r.interval_cs) / 100.0,
+                addrs.join(", "),
+                r.unicast
+                    .map_or(String::new(), |p| format!(" unicast to {p}")),
+                r.adverts,
+                hms(r.first.time),
+                hms(r.last.time),
+                super::sanitize(&pts.join(", "))
+            );
+        }
+        let steps: Vec<String> = x
+            .periods
+            .iter()
+            .take(12)
+            .map(|p| format!("{} {}", x.routers[p.router].ip, hms(p.from.time)))
+            .collect();
+        if x.periods.len() > 1 {
+            let more = x.periods.len().saturating_sub(12) as u64 + x.periods_dropped;
+            let _ = writeln!(
+                o,
+                "    masters: {}{}",
+                steps.join(" → "),
+                if more > 0 {
+                    format!(" → … ({more} more)")
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+    if v.carp > 0 || v.malformed > 0 {
+        let _ = writeln!(
+            o,
+            "  IP protocol 112 that is not VRRP: {} CARP advert(s), {} malformed",
+            v.carp, v.malformed
+        );
+    }
+    let _ = writeln!(o);
 }

@@ -1,0 +1,84 @@
+//! `vrrp-vrid-conflict` (warning): routers advertise for the same virtual
+//! router with different address sets, authentication or VRRP versions, or
+//! one to a unicast peer and one to the multicast group: two clusters
+//! using one VRID on one segment (keepalived logs "bogus VRRP packet"), or
+//! two halves of one cluster configured differently.
+
+use super::{Check, Context};
+use crate::finding::{Finding, Severity};
+use crate::flow::vrrp::Router;
+
+#[derive(Clone)]
+pub struct VrrpVridConflict;
+
+fn addrs(r: &Router) -> String {
+    let mut v: Vec<String> = r.addrs.iter().map(|a| a.to_string()).collect();
+    if usize::from(r.count) > v.len() {
+        v.push(format!("+{} more", usize::from(r.count) - v.len()));
+    }
+    format!("{{{}}}", v.join(", "))
+}
+
+fn auth(a: Option<u8>) -> &'static str {
+    match a {
+        None => "none (v3)",
+        Some(0) => "none",
+        Some(1) => "PASS",
+        Some(2) => "AH",
+        Some(_) => "unknown",
+    }
+}
+
+impl Check for VrrpVridConflict {
+    fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        for x in ctx.hosts.vrrp.vrids.values() {
+            let Some(first) = x.routers.first() else {
+                continue;
+            };
+            let mut diffs = Vec::new();
+            let mut ev = vec![first.first];
+            for r in &x.routers[1..] {
+                let mut d = Vec::new();
+                if let (Some(a), Some(b)) = (first.set, r.set) {
+                    if a != b {
+                        d.push(format!("addresses {} vs {}", addrs(first), addrs(r)));
+                    }
+                }
+                if first.version != r.version {
+                    d.push(format!("VRRP version {} vs {}", first.version, r.version));
+                } else if first.auth != r.auth {
+                    d.push(format!(
+                        "authentication {} vs {}",
+                        auth(first.auth),
+                        auth(r.auth)
+                    ));
+                }
+                if first.unicast.is_some() != r.unicast.is_some() {
+                    let how = |r: &Router| {
+                        r.unicast.map_or("to the multicast group".to_string(), |p| {
+                            format!("unicast to {p}")
+                        })
+                    };
+                    d.push(format!("{} vs {}", how(first), how(r)));
+                }
+                if !d.is_empty() {
+                    diffs.push(format!("{} and {}: {}", first.ip, r.ip, d.join(", ")));
+                    ev.push(r.first);
+                }
+            }
+            if diffs.is_empty() {
+                continue;
+            }
+            out.push(
+                Finding::new(
+                    "vrrp-vrid-conflict",
+                    Severity::Warning,
+                    format!("{}: routers disagree: {}", x.key, diffs.join("; ")),
+                )
+                .cause("Either two clusters use the same virtual_router_id on one segment (each drops the other's adverts as bogus and both may be master), or the routers of one cluster are configured differently (virtual_ipaddress, auth_type/auth_pass, vrrp_version, unicast_peer).")
+                .evidence(ev)
+                .fix("Give each cluster on a segment its own virtual_router_id (1-255); within a cluster make virtual_ipaddress, authentication, vrrp_version and unicast_peer agree on every router (keepalived.conf vrrp_instance), then reload keepalived on each."),
+            );
+        }
+    }
+}
