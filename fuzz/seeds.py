@@ -8,7 +8,8 @@ fuzz/corpus/<target>/ (git-ignored):
   frame]...` as src/fuzzing.rs reads them, up to eight 4 KiB stretches per
   fixture, the frames of four capture points interleaved by timestamp.
 
-Usage: python3 fuzz/seeds.py [FIXTURE...]   (default: every fixture)
+Usage: python3 fuzz/seeds.py [FIXTURE|FILE.pcap...]   (default: every fixture)
+e.g. python3 fuzz/seeds.py && python3 fuzz/seeds.py ../shared/corpus/public/vrrp.pcap
 """
 import hashlib
 import os
@@ -58,8 +59,11 @@ def main():
     names = sys.argv[1:] or sorted(os.listdir(FIX))
     nd = ne = 0
     for name in names:
-        d = os.path.join(FIX, name)
-        pcaps = sorted(p for p in os.listdir(d) if p.endswith(".pcap")) if os.path.isdir(d) else []
+        if name.endswith(".pcap") and os.path.isfile(name):
+            d, pcaps = os.path.dirname(os.path.abspath(name)), [os.path.basename(name)]
+        else:
+            d = os.path.join(FIX, name)
+            pcaps = sorted(p for p in os.listdir(d) if p.endswith(".pcap")) if os.path.isdir(d) else []
         seen = set()
         stream = []
         # Prefer the director's and real servers' points: they see both

@@ -37,6 +37,56 @@ pub fn add_fwmarks(model: &mut Model, fwmarks: &[String]) -> Result<(), InputErr
     Ok(())
 }
 
+/// The keepalived configurations in input directories: files named
+/// `*keepalived*.conf`, in name order.
+pub fn keepalived_in(inputs: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for i in inputs {
+        let Ok(rd) = std::fs::read_dir(i) else {
+            continue;
+        };
+        let mut found: Vec<String> = rd
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.contains("keepalived") && n.ends_with(".conf"))
+            })
+            .map(|p| p.display().to_string())
+            .collect();
+        found.sort();
+        out.extend(found);
+    }
+    out
+}
+
+/// Reads keepalived configurations into the model: each is kept (its VRRP
+/// instances, its virtual servers for the cross-checks), and its virtual
+/// servers become the services when nothing else (`--vip`, `--ipvs`, a
+/// snapshot) gave any. Notes (skipped keywords) go to stderr.
+pub fn add_keepalived(
+    model: &mut Model,
+    files: &[String],
+    id: Option<&str>,
+) -> Result<(), InputError> {
+    let had = !model.services.is_empty();
+    for f in files {
+        let c = model::keepalived::load(Path::new(f), id).map_err(|e| InputError(e.0))?;
+        for n in c.notes.iter().take(5) {
+            eprintln!("lvsdiag: note: {n}");
+        }
+        if !had {
+            for s in c.services() {
+                model.add(s);
+            }
+        }
+        model.keepalived.push(c);
+    }
+    Ok(())
+}
+
 /// Builds the model from `--vip` and `--ipvs`. Warnings (skipped lines) are returned.
 pub fn build_model(vips: &[String], ipvs: &[String]) -> Result<(Model, Vec<String>), InputError> {
     let mut m = Model::default();

@@ -129,3 +129,17 @@ pub fn snapshot(data: &[u8]) {
         let _ = crate::system::command::check(s);
     }
 }
+
+/// keepalived configuration text (the parser, the tree, the model).
+pub fn keepalived(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(c) = crate::model::keepalived::parse_str(&text, "fuzz.conf") {
+        let _ = c.services();
+        let m = Model {
+            services: Vec::new(),
+            keepalived: vec![c],
+        };
+        let _ = crate::report::model::text(&m);
+        let _ = crate::report::model::json(&m);
+    }
+}

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Some(Cmd::Capture(c)) => run_capture(c),
         Some(Cmd::Snapshot(a)) => run_snapshot(a),
         Some(Cmd::Check(a)) => run_check(a),
+        Some(Cmd::Model(a)) => run_model(a),
         Some(Cmd::Completions { shell }) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "lvsdiag", &mut std::io::stdout());

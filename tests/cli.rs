@@ -638,3 +638,76 @@ fn junit_valid_by_schema(name: &str, xml: &[u8]) {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// `lvsdiag model`: what lvsdiag understood of a keepalived configuration;
+/// a broken one is one line naming the file and line, exit 2.
+#[test]
+fn model_prints_the_keepalived_model_and_rejects_broken_configurations() {
+    let conf = tmp(
+        "ka-model.conf",
+        b"vrrp_instance VI_1 {\n  state MASTER\n  interface eth0\n  virtual_router_id 51\n  priority 150\n  virtual_ipaddress {\n    192.0.2.100/32 dev eth0\n  }\n}\nvirtual_server 192.0.2.100 80 {\n  lb_algo wrr\n  lb_kind DR\n  real_server 192.0.2.11 80 { weight 2 }\n  real_server 192.0.2.12 80 { weight 0 }\n}\n",
+    );
+    let o = lvsdiag(&["model", "--keepalived", conf.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("DR 192.0.2.100:80/tcp  scheduler wrr"),
+        "{out}"
+    );
+    assert!(
+        out.contains("192.0.2.12:80") && out.contains("weight 0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("vrrp_instance VI_1 VRID 51 priority 150 MASTER on eth0"),
+        "{out}"
+    );
+    let o = lvsdiag(&[
+        "model",
+        "--format",
+        "json",
+        "--keepalived",
+        conf.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["services"][0]["real_servers"][0]["weight"], 2);
+    assert_eq!(
+        v["keepalived"][0]["vrrp_instances"][0]["virtual_router_id"],
+        51
+    );
+    // Unbalanced, binary, too large, missing: one line each.
+    let bad = tmp(
+        "ka-bad.conf",
+        b"global_defs {\n  router_id x\n\nvrrp_instance VI_1 {\n}\n",
+    );
+    assert_one_line_error(
+        &lvsdiag(&["model", "--keepalived", bad.to_str().unwrap()]),
+        "ka-bad.conf:1: '{' of global_defs is never closed",
+    );
+    let bin = tmp("ka-bin.conf", &[0u8, 159, 146, 150, 0, 1]);
+    assert_one_line_error(
+        &lvsdiag(&["model", "--keepalived", bin.to_str().unwrap()]),
+        "binary data",
+    );
+    let big = tmp("ka-big.conf", b"");
+    std::fs::File::options()
+        .write(true)
+        .open(&big)
+        .unwrap()
+        .set_len(100 << 20)
+        .unwrap();
+    assert_one_line_error(
+        &lvsdiag(&["model", "--keepalived", big.to_str().unwrap()]),
+        "is not a keepalived configuration",
+    );
+    assert_one_line_error(
+        &lvsdiag(&["model", "--keepalived", "/nonexistent/keepalived.conf"]),
+        "cannot read keepalived configuration",
+    );
+    assert_one_line_error(&lvsdiag(&["model"]), "model needs a source");
+}

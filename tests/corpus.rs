@@ -321,3 +321,123 @@ fn vrrp_master_timelines_match_tshark() {
         assert_eq!(v["findings"].as_array().unwrap().len(), 0, "{name}");
     }
 }
+
+/// keepalived's own sample configurations (`../shared/corpus/keepalived/`,
+/// found through LVSDIAG_KEEPALIVED_CORPUS): every one parses, and the
+/// model holds what each declares, counted here from the file's own lines
+/// (virtual servers, groups, real servers, VRRP instances, sync groups).
+#[test]
+fn keepalived_samples_parse_and_the_model_holds_what_they_declare() {
+    let Some(dir) = std::env::var_os("LVSDIAG_KEEPALIVED_CORPUS") else {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "keepalived corpus: not run (set LVSDIAG_KEEPALIVED_CORPUS, e.g. ../shared/corpus/keepalived)");
+        return;
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    assert!(
+        dir.join("MANIFEST.md").is_file(),
+        "{} has no MANIFEST.md",
+        dir.display()
+    );
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("keepalived.conf")
+        })
+        .collect();
+    files.sort();
+    assert!(files.len() >= 25, "{} samples", files.len());
+    for f in &files {
+        // Count from the text: first words of lines, comments cut.
+        let text = std::fs::read_to_string(f).unwrap();
+        let mut count = std::collections::BTreeMap::<&str, usize>::new();
+        for l in text.lines() {
+            let l = l.split(['#', '!']).next().unwrap();
+            let first = l.split_whitespace().next().unwrap_or("");
+            for k in [
+                "virtual_server",
+                "virtual_server_group",
+                "real_server",
+                "vrrp_instance",
+                "vrrp_sync_group",
+            ] {
+                if first == k {
+                    *count.entry(k).or_default() += 1;
+                }
+            }
+        }
+        let o = Command::new(env!("CARGO_BIN_EXE_lvsdiag"))
+            .args(["model", "--format", "json", "--keepalived"])
+            .arg(f)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            f.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let k = &v["keepalived"][0];
+        let n = |key: &str| k[key].as_array().unwrap().len();
+        let rs: usize = k["virtual_servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["real_servers"].as_array().unwrap().len())
+            .sum();
+        let got = [
+            ("real_server", rs),
+            ("virtual_server", n("virtual_servers")),
+            ("virtual_server_group", n("virtual_server_groups")),
+            ("vrrp_instance", n("vrrp_instances")),
+            ("vrrp_sync_group", n("vrrp_sync_groups")),
+        ];
+        for (key, g) in got {
+            assert_eq!(
+                g,
+                count.get(key).copied().unwrap_or(0),
+                "{}: {key}",
+                f.display()
+            );
+        }
+    }
+    // What a few declare, read by hand.
+    let model = |name: &str, extra: &[&str]| -> serde_json::Value {
+        let o = Command::new(env!("CARGO_BIN_EXE_lvsdiag"))
+            .args(["model", "--format", "json", "--keepalived"])
+            .arg(dir.join(name))
+            .args(extra)
+            .output()
+            .unwrap();
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    // VSG_1: 10.0.0.1:8080, 10.0.0.2:80, 192.168.200.1:1358, 192.168.200.3-10:80, fwmark 1 and 2.
+    let v = model("keepalived.conf.virtual_server_group", &[]);
+    assert_eq!(v["services"].as_array().unwrap().len(), 3 + 8 + 2);
+    let m = &v["keepalived"][0]["virtual_server_groups"][0]["members"];
+    assert_eq!(
+        m[3],
+        serde_json::json!({"first": "192.168.200.3", "count": 8, "port": 80})
+    );
+    // @high / @low lines: only with --keepalived-id.
+    let v = model("keepalived.conf.conditional_conf", &[]);
+    assert!(v["keepalived"][0]["vrrp_instances"][0]["priority"].is_null());
+    let v = model(
+        "keepalived.conf.conditional_conf",
+        &["--keepalived-id", "low"],
+    );
+    assert_eq!(v["keepalived"][0]["vrrp_instances"][0]["priority"], 85);
+    let v = model("keepalived.conf.fwmark", &[]);
+    assert!(
+        v["services"][0]["service"]
+            .as_str()
+            .unwrap()
+            .starts_with("FWM"),
+        "{v}"
+    );
+}

@@ -48,3 +48,8 @@ fn ipvs_netlink_inputs() {
 fn snapshot_inputs() {
     replay("snapshot", lvsdiag::fuzzing::snapshot);
 }
+
+#[test]
+fn keepalived_inputs() {
+    replay("keepalived", lvsdiag::fuzzing::keepalived);
+}

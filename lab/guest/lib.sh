@@ -126,7 +126,8 @@ topo_base() {
 	sysctl_ns router net.ipv4.ip_forward=1
 	netns_add director
 	plug director 0 br-lvs 192.0.2.2/24
-	nsx director ip addr add $VIP/32 dev eth0
+	# With keepalived, VRRP decides who holds the VIP.
+	[ "${WITH_KEEPALIVED:-0}" = 1 ] || nsx director ip addr add $VIP/32 dev eth0
 	nsx director ip route add default via $LVS_GW
 	if [ "${WITH_DIRECTOR2:-0}" = 1 ]; then
 		netns_add director2
@@ -337,8 +338,9 @@ capture_stop() {
 lab_stop_captures_quietly() {
 	for _p in $CAP_PIDS; do kill -TERM "$_p" 2>/dev/null || true; done
 	[ -z "$CAP_PIDS" ] || sleep 0.5
-	# UDP servers (socat) still hold the scenario's output pipe.
+	# UDP servers (socat) and keepalived still hold the scenario's output pipe.
 	killall socat 2>/dev/null || true
+	killall keepalived 2>/dev/null || true
 }
 
 neigh_flush_all() { for _h in $HOSTS; do nsx "$_h" ip neigh flush all; done; }
@@ -418,6 +420,88 @@ udp_run() {
 # gratuitous ARP for IP from NS/DEV (busybox arping -U: unsolicited ARP request)
 garp() { # garp NS DEV IP [COUNT]
 	nsx "$1" busybox arping -q -U -c "${4:-1}" -I "$2" -s "$3" "$3" || true
+}
+
+# ------------------------------------------------------------------ keepalived
+# keepalived_start NS STATE PRIORITY: the real keepalived (VRRP only, -P) in
+# namespace NS, one vrrp_instance (VRID 51, advert_int 1, the VIP on eth0).
+# The configuration is kept in the fixture as keepalived-NS.conf.
+VRID=${VRID:-51}
+keepalived_start() {
+	_ns=$1 _state=$2 _prio=$3
+	_conf="$OUT/keepalived-$_ns.conf"
+	cat > "$_conf" <<-EOC
+	! lvsdiag lab: $_ns
+	global_defs {
+	    router_id $_ns
+	    vrrp_garp_master_delay 1
+	    vrrp_garp_master_repeat 3
+	    vrrp_garp_lower_prio_repeat 1
+	}
+
+	vrrp_instance VI_1 {
+	    state $_state
+	    interface eth0
+	    virtual_router_id $VRID
+	    priority $_prio
+	    advert_int 1
+	    virtual_ipaddress {
+	        $VIP/32 dev eth0
+	    }
+	}
+	EOC
+	nsx "$_ns" /usr/sbin/keepalived -P -n -l -D -f "$_conf" \
+		-p "/run/ka-$_ns.pid" -r "/run/ka-$_ns-vrrp.pid" \
+		> "/run/keepalived-$_ns.log" 2>&1 &
+	echo $! > "/run/ka-$_ns.bg"
+}
+# The VRRP scenarios' common part: two DR directors with the same IPVS
+# table (WITH_DIRECTOR2=1 WITH_KEEPALIVED=1 set before), then keepalived on
+# both: director MASTER 150 (waited for), director2 BACKUP 100.
+dr_pair_setup() {
+	step topology topo_dr
+	step real-servers rs_dr_ok rs1 rs2 rs3
+	step ipvs-director ipvs_dr
+	IPVS_NS=director2
+	step ipvs-director2 ipvs_dr
+	IPVS_NS=director
+}
+keepalived_pair_start() {
+	step keepalived-director keepalived_start director MASTER 150
+	step director-master keepalived_wait_master director 10
+	step keepalived-director2 keepalived_start director2 BACKUP 100
+}
+keepalived_stop() { # keepalived_stop NS: TERM (it resigns: priority 0 advert)
+	[ -f "/run/ka-$1.pid" ] && kill "$(cat "/run/ka-$1.pid")" 2>/dev/null
+	_t=0
+	while [ -f "/run/ka-$1.pid" ] && [ $_t -lt 50 ]; do sleep 0.1; _t=$((_t + 1)); done
+	return 0
+}
+keepalived_stop_all() {
+	for _h in $HOSTS; do keepalived_stop "$_h"; done
+	for _h in $HOSTS; do
+		[ -f "/run/keepalived-$_h.log" ] && cp "/run/keepalived-$_h.log" "$OUT/keepalived-$_h.log"
+	done
+	return 0
+}
+# keepalived_wait_master NS [SECONDS]: until NS holds the VIP
+keepalived_wait_master() {
+	_t=0
+	until nsx "$1" ip -4 addr show dev eth0 | grep -q "$VIP/"; do
+		_t=$((_t + 1))
+		if [ $_t -gt $((${2:-10} * 10)) ]; then cat "/run/keepalived-$1.log"; echo "$1 did not become master"; return 1; fi
+		sleep 0.1
+	done
+}
+# vrrp_block NS on|off: drop (on) or let through VRRP that NS sends
+vrrp_block() {
+	if [ "$2" = on ]; then
+		nsx "$1" nft add table inet vrrpblock
+		nsx "$1" nft add chain inet vrrpblock out '{ type filter hook output priority 0; }'
+		nsx "$1" nft add rule inet vrrpblock out ip protocol 112 drop
+	else
+		nsx "$1" nft delete table inet vrrpblock
+	fi
 }
 
 # ------------------------------------------------------------------ results

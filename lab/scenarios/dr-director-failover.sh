@@ -2,12 +2,7 @@
 # VIP; mid-capture it drops it, director2 adds it and sends gratuitous ARPs.
 # Both have identical IPVS tables. A clean failover, not a conflict.
 WITH_DIRECTOR2=1
-step topology topo_dr
-step real-servers rs_dr_ok rs1 rs2 rs3
-step ipvs-director ipvs_dr
-IPVS_NS=director2
-step ipvs-director2 ipvs_dr
-IPVS_NS=director
+dr_pair_setup
 step capture-start capture_start
 step neigh-flush neigh_flush_all
 step traffic-before traffic 12 6

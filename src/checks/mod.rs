@@ -10,6 +10,7 @@ mod dr_rs_gateway_director;
 mod dr_rs_no_reply;
 mod handshake_reset;
 mod ipvs_dest_unseen;
+mod keepalived_config_drift;
 pub mod losses;
 mod nat_reply_bypasses_director;
 mod nat_rs_gateway_not_director;
@@ -553,6 +554,14 @@ pub const REGISTRY: &[Registered] = &[
         2,
         ["handshake-reset", "rs-port-unreachable"],
         rs_no_listener::RsNoListener
+    ),
+    check!(
+        "keepalived-config-drift",
+        "differs from keepalived's configuration",
+        Config,
+        2,
+        [],
+        keepalived_config_drift::KeepalivedConfigDrift
     ),
     check!(
         "rs-firewall-drops",

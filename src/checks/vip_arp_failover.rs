@@ -33,17 +33,20 @@ impl Check for VipArpFailover {
                 .iter()
                 .find(|c| c.mac == to)
                 .is_some_and(|c| c.gratuitous > 0);
+            let vrrp = transition(ctx, vip, from, to);
             out.push(
                 Finding::new(
                     "vip-arp-failover",
                     Severity::Info,
                     format!(
-                        "VIP {vip} moved from {} to {}{}",
+                        "VIP {vip} moved from {} to {}{}{}",
                         ctx.describe_mac(from),
                         ctx.describe_mac(to),
-                        if announced { ", announced by gratuitous ARP" } else { " (not announced: gateways learn it only when they re-ARP)" }
+                        if announced { ", announced by gratuitous ARP" } else { " (not announced: gateways learn it only when they re-ARP)" },
+                        vrrp.as_ref().map_or(String::new(), |(t, _)| format!("; {t}"))
                     ),
                 )
+                .evidence(vrrp.map(|(_, e)| e))
                 .service(label)
                 .cause("A director failover (keepalived/VRRP): the old owner stopped claiming the VIP before the new one took it.")
                 .evidence(claims.switch_evidence.iter())
@@ -51,4 +54,49 @@ impl Check for VipArpFailover {
             );
         }
     }
+}
+
+/// The VRRP transition behind a move of `vip` from MAC `from` to `to`: the
+/// virtual router advertising it whose master changed from the router at
+/// `from` to the one at `to`, in words, with the new master's first advert.
+fn transition(
+    ctx: &Context<'_>,
+    vip: std::net::IpAddr,
+    from: crate::decode::Mac,
+    to: crate::decode::Mac,
+) -> Option<(String, crate::finding::Evidence)> {
+    for x in ctx.hosts.vrrp.vrids.values() {
+        let idx = |m| {
+            x.routers
+                .iter()
+                .position(|r| r.mac == Some(m) && r.addrs.contains(&vip))
+        };
+        let (Some(a), Some(b)) = (idx(from), idx(to)) else {
+            continue;
+        };
+        let Some(w) = x
+            .periods
+            .windows(2)
+            .find(|w| w[0].router == a && w[1].router == b)
+        else {
+            continue;
+        };
+        let (ra, rb) = (&x.routers[a], &x.routers[b]);
+        let how = if w[0].resigned {
+            format!("{} resigned (priority 0 advert)", ra.ip)
+        } else {
+            format!("{}'s adverts stopped", ra.ip)
+        };
+        return Some((
+            format!(
+                "VRRP {}: {how}, {} (priority {}) master from {}",
+                x.key,
+                rb.ip,
+                w[1].priority,
+                crate::text::fmt_utc(w[1].from.time)
+            ),
+            w[1].from,
+        ));
+    }
+    None
 }

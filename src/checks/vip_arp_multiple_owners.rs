@@ -3,8 +3,8 @@
 //! LVS-DR "ARP problem": a real server holding the VIP without
 //! `arp_ignore=1`/`arp_announce=2` steals the VIP's traffic from the director.
 
-use super::{Check, Context};
-use crate::decode::fmt_mac;
+use super::{vrrp_common, Check, Context};
+use crate::decode::{fmt_mac, Mac};
 use crate::finding::{Finding, Severity};
 use crate::flow::neigh::Ownership;
 use crate::model::RsId;
@@ -41,12 +41,27 @@ impl Check for VipArpMultipleOwners {
                 .iter()
                 .flat_map(|c| c.evidence.iter())
                 .chain(claims.switch_evidence.iter());
+            // A MAC that advertises VRRP for this VIP is a director too,
+            // forwarding or not.
+            let vrrp_router = |m: &Mac| {
+                ctx.hosts.vrrp.vrids.values().any(|x| {
+                    x.routers
+                        .iter()
+                        .any(|r| r.mac == Some(*m) && r.addrs.contains(&vip))
+                })
+            };
             let wrong: Vec<_> = macs
                 .iter()
                 .copied()
-                .filter(|m| !ctx.hosts.is_director(*m))
+                .filter(|m| !ctx.hosts.is_director(*m) && !vrrp_router(m))
                 .collect();
             if wrong.is_empty() || wrong.len() == macs.len() {
+                // Directors that VRRP shows at odds: the VRRP finding is the
+                // cause, this its consequence on the gateway's ARP cache.
+                let explained = wrong
+                    .is_empty()
+                    .then(|| vrrp_common::explains_arp(ctx, vip, &macs))
+                    .flatten();
                 // Two directors at once (split brain), or nobody seen forwarding:
                 // we cannot tell which claim is the wrong one.
                 let what = if wrong.is_empty() {
@@ -54,17 +69,29 @@ impl Check for VipArpMultipleOwners {
                 } else {
                     "hosts"
                 };
-                out.push(
-                    Finding::new(
-                        "vip-arp-multiple-owners",
-                        Severity::Error,
-                        format!("{} MACs claim VIP {vip} at the same time: {}; {what}", macs.len(), all.join(", ")),
-                    )
-                    .service(label)
-                    .cause("More than one host answers ARP for the VIP, so the gateway sends VIP traffic to whichever answered last. Either two directors hold the VIP (keepalived/VRRP split brain: check that VRRP adverts pass between them), or a real server holds the VIP on an interface that answers ARP.")
-                    .evidence(evidence)
-                    .fix(format!("On every real server: ip addr del {vip}/32 dev eth0 2>/dev/null; ip addr add {vip}/32 dev lo; sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2. On the directors: make sure only one holds {vip} (keepalived: check that VRRP adverts reach the backup)."))
+                let mut f = Finding::new(
+                    "vip-arp-multiple-owners",
+                    Severity::Error,
+                    format!(
+                        "{} MACs claim VIP {vip} at the same time: {}; {what}",
+                        macs.len(),
+                        all.join(", ")
+                    ),
                 );
+                let mut vrrp_words = None;
+                if let Some(code) = explained {
+                    f.severity = Severity::Info;
+                    f.explained_by = Some(code);
+                    vrrp_words = Some((
+                        format!("The directors' VRRP ({code}) lets more than one of them hold the VIP, each sending gratuitous ARPs and answering ARP for it; the gateway sends VIP traffic to whichever it heard last."),
+                        format!("Fix the {code} finding; then only the VRRP master holds {vip} and announces it."),
+                    ));
+                }
+                let (cause, fix) = vrrp_words.unwrap_or_else(|| (
+                    "More than one host answers ARP for the VIP, so the gateway sends VIP traffic to whichever answered last. Either two directors hold the VIP (keepalived/VRRP split brain: check that VRRP adverts pass between them), or a real server holds the VIP on an interface that answers ARP.".to_string(),
+                    format!("On every real server: ip addr del {vip}/32 dev eth0 2>/dev/null; ip addr add {vip}/32 dev lo; sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2. On the directors: make sure only one holds {vip} (keepalived: check that VRRP adverts reach the backup)."),
+                ));
+                out.push(f.service(label).cause(cause).evidence(evidence).fix(fix));
                 continue;
             }
             for m in wrong {

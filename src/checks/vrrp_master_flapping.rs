@@ -1,68 +1,46 @@
 //! `vrrp-master-flapping` (warning): the master of a virtual router keeps
 //! changing: a router becomes master again after another took over, three
-//! changes or more; or the master's adverts stop for longer than the
-//! master-down interval (3 × interval + skew) and resume, twice or more.
+//! changes or more; or the adverts stop for longer than a backup takes to
+//! take over (the longest master-down interval, 3 × interval + skew, plus
+//! one interval), twice or more.
 //! Orderly takeovers (each new master stays) are not flapping; two masters
 //! at once are `vrrp-split-brain`.
 
-use super::vrrp_split_brain::MIN_ALTERNATIONS;
+use super::vrrp_common::flapping;
 use super::{Check, Context};
 use crate::finding::{Finding, Severity};
-use crate::flow::vrrp::Vrid;
-use crate::text::fmt_time;
+use crate::text::fmt_utc;
 
 #[derive(Clone)]
 pub struct VrrpMasterFlapping;
 
-/// Master changes (with a router coming back) that make it flapping.
-const MIN_CHANGES: usize = 3;
-/// Silences after which the same master resumed.
-const MIN_GAPS: u64 = 2;
-
-fn split_brain(x: &Vrid) -> bool {
-    x.alternations.values().any(|a| a.count >= MIN_ALTERNATIONS)
-}
-
 impl Check for VrrpMasterFlapping {
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for x in ctx.hosts.vrrp.vrids.values() {
-            if split_brain(x) {
+            let Some(f) = flapping(x) else {
                 continue;
-            }
-            let changes = x.periods.len().saturating_sub(1) + x.periods_dropped as usize;
-            let returns = x
-                .periods
-                .iter()
-                .enumerate()
-                .filter(|(i, p)| {
-                    x.periods[..*i].iter().any(|q| q.router == p.router)
-                        && x.periods[i - 1].router != p.router
-                })
-                .count();
-            let flapping = changes >= MIN_CHANGES && returns > 0;
-            let silences = x.gap_count >= MIN_GAPS;
-            if !flapping && !silences {
-                continue;
-            }
+            };
+            let by_changes = f.returns > 0 && f.changes >= 3;
             let timeline: Vec<String> = x
                 .periods
                 .iter()
                 .take(8)
-                .map(|p| format!("{} from {}", x.routers[p.router].ip, fmt_time(p.from.time)))
+                .map(|p| format!("{} from {}", x.routers[p.router].ip, fmt_utc(p.from.time)))
                 .collect();
             let mut what = Vec::new();
-            if flapping {
+            if by_changes {
                 what.push(format!(
-                    "the master changed {changes} times ({returns} back to an earlier master)"
+                    "the master changed {} times ({} back to an earlier master)",
+                    f.changes, f.returns
                 ));
             }
-            if silences {
+            if f.silences > 0 {
                 what.push(format!(
-                    "the adverts stopped {} times for longer than the master-down interval",
-                    x.gap_count
+                    "the adverts stopped {} times for longer than a backup takes to take over",
+                    f.silences
                 ));
             }
-            let mut f = Finding::new(
+            let mut finding = Finding::new(
                 "vrrp-master-flapping",
                 Severity::Warning,
                 format!(
@@ -82,12 +60,12 @@ impl Check for VrrpMasterFlapping {
                     .chain(x.gaps.iter().flat_map(|g| [g.0, g.1])),
             )
             .fix("Find the lost adverts: tcpdump -ni IFACE 'ip proto 112' on both routers and compare; look for packet loss (ip -s link, tc -s qdisc) and keepalived's log (journalctl -u keepalived: 'Entering MASTER/BACKUP STATE', script failures). A longer advert_int or nopreempt on the backup make short losses harmless.");
-            if !flapping {
+            if !by_changes {
                 // Only silences: a capture point that dropped packets could
                 // show the same.
-                f = f.absence();
+                finding = finding.absence();
             }
-            out.push(f);
+            out.push(finding);
         }
     }
 }

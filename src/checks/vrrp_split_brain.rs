@@ -5,27 +5,19 @@
 //! the other (a firewall dropping IP protocol 112, multicast filtered, a
 //! unicast peer list that leaves one out).
 
-use super::vrrp_common::{describe_router, vip_claims};
+use super::vrrp_common::{describe_router, two_masters, vip_claims};
 use super::{Check, Context};
 use crate::finding::{Finding, Severity};
 
 #[derive(Clone)]
 pub struct VrrpSplitBrain;
 
-/// Alternations (one master's advert between two of the other's) needed
-/// before it is two masters rather than a handover.
-pub const MIN_ALTERNATIONS: u64 = 3;
-
 impl Check for VrrpSplitBrain {
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for x in ctx.hosts.vrrp.vrids.values() {
-            for (&(i, j), alt) in &x.alternations {
+            for ((i, j), run) in two_masters(x) {
                 let (a, b) = (&x.routers[i], &x.routers[j]);
-                let interval = i64::from(a.interval_cs.max(b.interval_cs).max(1)) * 10_000_000;
-                let long = alt.last.time - alt.first.time;
-                if alt.count < MIN_ALTERNATIONS || long <= interval {
-                    continue;
-                }
+                let long = run.last.time - run.first.time;
                 let secs = long as f64 / 1e9;
                 let mut why = Vec::new();
                 for (r, o) in [(a, b), (b, a)] {
@@ -68,7 +60,7 @@ impl Check for VrrpSplitBrain {
                         format!(
                             "{}: two masters at once for {secs:.1} s ({} alternations): {} and {}{}",
                             x.key,
-                            alt.count,
+                            run.count,
                             describe_router(ctx, a, &claims[0]),
                             describe_router(ctx, b, &claims[1]),
                             if why.is_empty() { String::new() } else { format!("; {}", why.join("; ")) }
@@ -78,7 +70,7 @@ impl Check for VrrpSplitBrain {
                         "Each router advertises as master because it does not hear the other's adverts (a master that hears a higher-priority master steps down). Most often a firewall drops IP protocol 112 on one of them, the switch filters multicast 224.0.0.18 (IGMP snooping without a querier), or keepalived's unicast_peer lists differ. Both then claim the VIPs ({}) and the gateway's ARP entry flips between them.",
                         a.addrs.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
                     ))
-                    .evidence([a.first, b.first, alt.first, alt.last])
+                    .evidence([a.first, b.first, run.first, run.last])
                     .fix(format!(
                         "On both routers let VRRP in: nft insert rule inet filter input ip protocol vrrp accept (IPv6: meta l4proto vrrp accept); check with tcpdump -ni IFACE 'ip proto 112' on each that the other's adverts arrive. With unicast_peer, each must list the other's address. Then one of them ({} and {}) becomes backup by priority.",
                         a.ip, b.ip

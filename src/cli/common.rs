@@ -39,6 +39,11 @@ pub(crate) fn prepare(
     for s in system::to_model(&snapshots).services {
         model.add(s);
     }
+    // keepalived configurations: named, and found in input directories.
+    let mut ka: Vec<String> = m.keepalived.clone();
+    ka.extend(lvsdiag::analyze::keepalived_in(&src.inputs));
+    lvsdiag::analyze::add_keepalived(&mut model, &ka, m.keepalived_id.as_deref())
+        .map_err(|e| fail(&e.to_string()))?;
     lvsdiag::analyze::add_fwmarks(&mut model, &m.fwmark).map_err(|e| fail(&e.to_string()))?;
     for w in warnings {
         eprintln!("lvsdiag: warning: {w}");

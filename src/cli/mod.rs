@@ -3,6 +3,7 @@
 mod analyze;
 mod capture;
 mod common;
+mod model;
 mod snapshot;
 mod tui;
 
@@ -26,6 +27,7 @@ pub(crate) use std::time::{Duration, Instant};
 pub(crate) use analyze::run_analyze;
 pub(crate) use capture::run_capture;
 pub(crate) use common::*;
+pub(crate) use model::run_model;
 pub(crate) use snapshot::{run_check, run_snapshot};
 pub(crate) use tui::run_tui;
 
@@ -57,6 +59,9 @@ pub(crate) enum Cmd {
     Snapshot(SnapshotArgs),
     /// Cross-check the live configuration (snapshots, no capture) and report findings.
     Check(CheckArgs),
+    /// Print the LVS model lvsdiag derives from keepalived.conf, IPVS files and snapshots:
+    /// services, real servers, weights, methods, VRRP instances.
+    Model(ModelCmdArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         #[arg(value_enum)]
@@ -213,6 +218,14 @@ pub(crate) struct ModelArgs {
     /// IPVS configuration: output of `ipvsadm -S -n` or a copy of /proc/net/ip_vs (repeatable).
     #[arg(long, value_name = "FILE")]
     pub(crate) ipvs: Vec<String>,
+    /// A keepalived configuration (repeatable; `*keepalived*.conf` files in an input
+    /// directory are read too): its virtual servers are the model when no --ipvs or
+    /// snapshot gives one; its VRRP instances are held against the adverts on the wire.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) keepalived: Vec<String>,
+    /// keepalived's -i: which `@ID` conditional lines of the configuration apply.
+    #[arg(long, value_name = "ID")]
+    pub(crate) keepalived_id: Option<String>,
     /// Forwarding mode when the traffic does not show it.
     #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
     pub(crate) mode: ModeArg,
@@ -292,6 +305,31 @@ pub(crate) struct TuiArgs {
     /// Directory where `e` writes pcapng exports.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub(crate) export_dir: std::path::PathBuf,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ModelCmdArgs {
+    /// keepalived configurations (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) keepalived: Vec<String>,
+    /// keepalived's -i: which `@ID` conditional lines apply.
+    #[arg(long, value_name = "ID")]
+    pub(crate) keepalived_id: Option<String>,
+    /// IPVS configuration: `ipvsadm -S -n` output or /proc/net/ip_vs (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ipvs: Vec<String>,
+    /// Configuration snapshots (`lvsdiag snapshot` JSON, or a directory of them).
+    #[arg(long, value_name = "FILE|DIR")]
+    pub(crate) snapshot: Vec<String>,
+    /// text for a person, json for scripts.
+    #[arg(long, value_enum, default_value_t = ModelFormat::Text)]
+    pub(crate) format: ModelFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+pub(crate) enum ModelFormat {
+    Text,
+    Json,
 }
 
 #[derive(clap::Args)]

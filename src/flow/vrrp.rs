@@ -84,7 +84,10 @@ pub struct Period {
     pub from: Evidence,
     pub to: Evidence,
     pub adverts: u64,
+    /// The priority it advertised when the period began.
     pub priority: u8,
+    /// It ended with a priority-0 advert: the master resigned.
+    pub resigned: bool,
 }
 
 /// What the wire shows of one virtual router.
@@ -109,11 +112,22 @@ pub struct Vrid {
     pub blocked: Vec<Blocked>,
 }
 
+/// One stretch of two routers advertising in alternation, each alternation
+/// within the longer master-down interval of the last.
 #[derive(Debug, Clone, Copy)]
-pub struct Alternation {
+pub struct Run {
     pub count: u64,
     pub first: Evidence,
     pub last: Evidence,
+}
+
+/// The alternation of two routers: its longest run and the current one.
+#[derive(Debug, Clone, Copy)]
+pub struct Alternation {
+    pub best: Run,
+    pub current: Run,
+    /// Alternations in all runs.
+    pub total: u64,
 }
 
 impl Vrid {
@@ -129,6 +143,16 @@ impl Vrid {
             alternations: BTreeMap::new(),
             blocked: Vec::new(),
         }
+    }
+
+    /// The longest a takeover takes: any router's master-down interval
+    /// plus one advert interval of slack.
+    pub fn takeover_ns(&self) -> i64 {
+        self.routers
+            .iter()
+            .map(|r| r.down_interval_ns() + i64::from(r.interval_cs.max(1)) * 10_000_000)
+            .max()
+            .unwrap_or(0)
     }
 
     /// The current (last) master.
@@ -179,7 +203,10 @@ impl Vrid {
         let prev_last = (r.adverts > 0).then_some(r.last);
         r.adverts += 1;
         r.last = at;
-        r.priority = v.priority;
+        // Its own priority; a priority-0 advert (resigning) is counted apart.
+        if v.priority != 0 {
+            r.priority = v.priority;
+        }
         r.interval_cs = v.interval_cs;
         r.mac = r.mac.or(mac);
         if v.priority == 0 {
@@ -190,10 +217,10 @@ impl Vrid {
             r.count = v.count;
             r.addrs = v.addrs().iter().copied().take(KEPT_ADDRS).collect();
         }
-        // A silence longer than the previous master's down interval.
+        // A silence longer than any router's master-down interval plus one
+        // advert interval: longer than a backup takes to take over.
         if let Some(p) = self.periods.last() {
-            let prev = &self.routers[p.router];
-            if at.time - p.to.time > prev.down_interval_ns() {
+            if at.time - p.to.time > self.takeover_ns() {
                 self.gap_count += 1;
                 if self.gaps.len() < MAX_EVENTS {
                     self.gaps.push((p.to, at));
@@ -207,13 +234,30 @@ impl Vrid {
             let other = p.router;
             if other != idx && at.time - prev_at.time <= self.routers[idx].down_interval_ns() {
                 let key = (idx.min(other), idx.max(other));
-                let e = self.alternations.entry(key).or_insert(Alternation {
-                    count: 0,
+                let within = self.routers[idx]
+                    .down_interval_ns()
+                    .max(self.routers[other].down_interval_ns());
+                let fresh = Run {
+                    count: 1,
                     first: prev_at,
                     last: at,
+                };
+                let e = self.alternations.entry(key).or_insert(Alternation {
+                    best: fresh,
+                    current: Run { count: 0, ..fresh },
+                    total: 0,
                 });
-                e.count += 1;
-                e.last = at;
+                e.total += 1;
+                if e.current.count > 0 && at.time - e.current.last.time <= within {
+                    e.current.count += 1;
+                    e.current.last = at;
+                } else {
+                    e.current = fresh;
+                }
+                let span = |r: &Run| r.last.time - r.first.time;
+                if (e.current.count, span(&e.current)) > (e.best.count, span(&e.best)) {
+                    e.best = e.current;
+                }
             }
         }
         // The timeline.
@@ -222,7 +266,7 @@ impl Vrid {
             Some(p) if p.router == idx && at.time - p.to.time <= down => {
                 p.to = at;
                 p.adverts += 1;
-                p.priority = v.priority;
+                p.resigned = v.priority == 0;
             }
             _ => {
                 if self.periods.len() >= MAX_PERIODS {
@@ -236,6 +280,7 @@ impl Vrid {
                     to: at,
                     adverts: 1,
                     priority: v.priority,
+                    resigned: v.priority == 0,
                 });
             }
         }
@@ -382,10 +427,48 @@ mod tests {
             vrid: 51,
         }];
         let alt = x.alternations[&(0, 1)];
-        assert!(alt.count >= 18, "{alt:?}");
-        assert!(alt.last.time - alt.first.time > 8_000_000_000);
+        assert!(alt.best.count >= 18, "{alt:?}");
+        assert!(alt.best.last.time - alt.best.first.time > 8_000_000_000);
         assert_eq!(x.gap_count, 1);
         assert_eq!(x.gaps[0].1.time, 20_000_000_000);
+    }
+
+    #[test]
+    fn intermittent_takeovers_are_separate_runs_not_two_masters() {
+        // a's adverts are lost three times: b takes over after its down
+        // interval, sends one more advert after a's return, steps down.
+        let mut t = VrrpTable::default();
+        let (a, b) = ("192.0.2.2".parse().unwrap(), "192.0.2.3".parse().unwrap());
+        let v = advert(51, 150, [192, 0, 2, 100]);
+        let w = advert(51, 100, [192, 0, 2, 100]);
+        let mc = MC.parse().unwrap();
+        let mut s = 0.0;
+        for _ in 0..3 {
+            for _ in 0..3 {
+                t.observe(at(0, s), a, None, mc, &v);
+                s += 1.0;
+            }
+            // a silent; b takes over 3.61 s after a's last advert.
+            s += 2.61;
+            for _ in 0..2 {
+                t.observe(at(0, s), b, None, mc, &w);
+                s += 1.0;
+            }
+            t.observe(at(0, s - 0.5), a, None, mc, &v);
+            t.observe(at(0, s), b, None, mc, &w);
+            s += 1.0;
+        }
+        let x = &t.vrids[&VridKey {
+            v6: false,
+            vrid: 51,
+        }];
+        let alt = x.alternations[&(0, 1)];
+        // Each handover interleaves at most two adverts (b's last, a's
+        // next): short runs, never the three a split brain needs.
+        assert!(alt.total >= 3 && alt.best.count <= 2, "{alt:?}");
+        assert!(x.periods.len() >= 6);
+        // A backup taking over is no silence.
+        assert_eq!(x.gap_count, 0);
     }
 
     #[test]

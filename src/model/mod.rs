@@ -5,6 +5,7 @@
 //! the traffic by the engine. Checks take it as an input.
 
 pub mod ipvsadm;
+pub mod keepalived;
 
 use crate::decode::{fmt_mac, Mac};
 use serde::{Deserialize, Serialize};
@@ -245,6 +246,8 @@ pub enum Origin {
     CommandLine,
     /// An IPVS configuration file (path).
     Ipvs(String),
+    /// A keepalived configuration (`FILE:LINE` of the virtual_server).
+    Keepalived(String),
     /// Inferred from traffic; the text says from which packets.
     Inferred(String),
 }
@@ -254,6 +257,7 @@ impl Origin {
         match self {
             Origin::CommandLine => "cli",
             Origin::Ipvs(_) => "ipvs",
+            Origin::Keepalived(_) => "keepalived",
             Origin::Inferred(_) => "inferred",
         }
     }
@@ -366,6 +370,9 @@ impl Service {
 #[derive(Debug, Clone, Default)]
 pub struct Model {
     pub services: Vec<Service>,
+    /// keepalived configurations read (`--keepalived`): what they declare,
+    /// kept apart from the services so that they can be held against IPVS.
+    pub keepalived: Vec<keepalived::Config>,
 }
 
 impl Model {

@@ -65,7 +65,7 @@ fn value(a: &Analysis) -> Value {
             let sv = &s.service;
             let detail = match &sv.origin {
                 Origin::CommandLine => "--vip".to_string(),
-                Origin::Ipvs(f) => sanitize(f),
+                Origin::Ipvs(f) | Origin::Keepalived(f) => sanitize(f),
                 Origin::Inferred(why) => why.clone(),
             };
             json!({
@@ -214,6 +214,7 @@ fn vrrp(a: &Analysis, point: &dyn Fn(u16) -> Value) -> Value {
                 "timeline": x.periods.iter().map(|p| json!({
                     "router": x.routers[p.router].ip.to_string(),
                     "priority": p.priority,
+                    "resigned": p.resigned,
                     "from": ev(&p.from),
                     "to": ev(&p.to),
                     "adverts": p.adverts,

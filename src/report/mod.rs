@@ -2,6 +2,7 @@
 
 pub mod json;
 pub mod junit;
+pub mod model;
 pub mod text;
 
 pub use crate::text::{fmt_time, fmt_utc, sanitize};

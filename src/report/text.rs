@@ -85,7 +85,7 @@ pub fn render(a: &Analysis, style: &Style) -> String {
         let _ = writeln!(o, "{mode} {label} — {verdict}");
         let origin = match &s.service.origin {
             Origin::CommandLine => "given with --vip".to_string(),
-            Origin::Ipvs(f) => format!("from {}", super::sanitize(f)),
+            Origin::Ipvs(f) | Origin::Keepalived(f) => format!("from {}", super::sanitize(f)),
             Origin::Inferred(why) => format!("inferred: {why}"),
         };
         if !s.service.covers.is_empty() {

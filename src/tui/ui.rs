@@ -963,7 +963,7 @@ fn draw_config(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
         )));
         let origin = match &sv.origin {
             Origin::CommandLine => "given with --vip".to_string(),
-            Origin::Ipvs(file) => format!("from {file}"),
+            Origin::Ipvs(file) | Origin::Keepalived(file) => format!("from {file}"),
             Origin::Inferred(why) => format!("inferred from the traffic: {why}"),
         };
         lines.push(Line::from(format!("  {origin}")));

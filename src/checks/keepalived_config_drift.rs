@@ -1,0 +1,197 @@
+//! `keepalived-config-drift` (warning): a keepalived configuration says one
+//! thing and the kernel's IPVS table another: a configured real server
+//! absent from IPVS or at another weight, a declared service missing, or an
+//! IPVS service that no configuration declares. Each names its likely
+//! reason: keepalived's health checker took a failing real server out
+//! (or, with `inhibit_on_failure`, set its weight to 0), a reload failed
+//! or was not done, or someone changed IPVS by hand.
+
+use super::{Check, Context};
+use crate::finding::{Finding, Severity};
+use crate::model::keepalived::Config;
+use crate::model::{Origin, RsId, Service};
+use std::net::SocketAddr;
+
+#[derive(Clone)]
+pub struct KeepalivedConfigDrift;
+
+/// The IPVS services to hold `c` against: the snapshot of the host its file
+/// is named after (`keepalived-director2.conf` ↔ `director2`), else every
+/// IPVS table the model was given.
+fn ipvs_for<'a>(ctx: &'a Context<'_>, c: &Config) -> (Vec<&'a Service>, String) {
+    let file = c.files.first().map_or("", |f| f.as_str());
+    let stem = std::path::Path::new(file)
+        .file_name()
+        .map_or(String::new(), |n| n.to_string_lossy().to_string());
+    let host = ctx
+        .model
+        .services
+        .iter()
+        .filter_map(|s| match &s.origin {
+            Origin::Ipvs(o) => o.strip_suffix(" snapshot"),
+            _ => None,
+        })
+        .filter(|h| stem.contains(h))
+        .max_by_key(|h| h.len());
+    let of_host = |s: &&Service| match (&s.origin, host) {
+        (Origin::Ipvs(o), Some(h)) => o.strip_suffix(" snapshot") == Some(h),
+        (Origin::Ipvs(_), None) => true,
+        _ => false,
+    };
+    let v: Vec<&Service> = ctx.model.services.iter().filter(of_host).collect();
+    let name = match host {
+        Some(h) => format!("{h}'s IPVS"),
+        None => "IPVS".to_string(),
+    };
+    (v, name)
+}
+
+impl Check for KeepalivedConfigDrift {
+    fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        for c in &ctx.model.keepalived {
+            let declared = c.expanded();
+            if declared.is_empty() {
+                continue;
+            }
+            let (ipvs, where_) = ipvs_for(ctx, c);
+            if ipvs.is_empty() {
+                continue;
+            }
+            for (key, v) in &declared {
+                let Some(s) = ipvs.iter().find(|s| s.key == *key) else {
+                    out.push(
+                        Finding::new(
+                            "keepalived-config-drift",
+                            Severity::Warning,
+                            format!("{key} is declared at {} but not in {where_}", v.at),
+                        )
+                        .service(*key)
+                        .cause("keepalived did not program it: the running keepalived has an older configuration (not reloaded, or the reload failed on an error elsewhere in the file), or every real server failed its health check and there is no sorry_server, or it was deleted by hand.")
+                        .config([format!("{}: virtual_server", v.at)])
+                        .fix("Check keepalived's log for the last reload (journalctl -u keepalived | grep -i -e reload -e error), validate the file (keepalived -t -f FILE), reload (systemctl reload keepalived), then compare ipvsadm -Ln."),
+                    );
+                    continue;
+                };
+                for r in &v.real_servers {
+                    let addr = match r.port {
+                        Some(p) => SocketAddr::new(r.ip, p).to_string(),
+                        None => r.ip.to_string(),
+                    };
+                    let live = s
+                        .real_servers
+                        .iter()
+                        .find(|x| x.addr == r.ip && (r.port.is_none() || x.port == r.port));
+                    let (summary, cause) = match live {
+                        None => (
+                            format!("real server {addr} of {key} (weight {}, {}) is not in {where_}", r.weight, r.at),
+                            if r.checkers.is_empty() {
+                                "Not programmed although it has no health checker: the running keepalived has an older configuration, or it was removed by hand.".to_string()
+                            } else {
+                                format!("keepalived's health checker ({}) found it failing and removed it (no inhibit_on_failure), or the running configuration is older.", r.checkers.join(", "))
+                            },
+                        ),
+                        Some(x) if x.weight != r.weight => (
+                            format!("real server {addr} of {key} has weight {} in {where_}, {} in the configuration ({})", x.weight, r.weight, r.at),
+                            if x.weight == 0 && r.inhibit_on_failure {
+                                "inhibit_on_failure: keepalived's health checker found it failing and set its weight to 0 instead of removing it.".to_string()
+                            } else {
+                                "Changed by hand (ipvsadm -e) or by a dynamic weight (MISC_CHECK misc_dynamic), or the running configuration is older.".to_string()
+                            },
+                        ),
+                        Some(_) => continue,
+                    };
+                    out.push(
+                        Finding::new("keepalived-config-drift", Severity::Warning, summary)
+                            .service(*key)
+                            .real_server(RsId::Ip(r.ip))
+                            .cause(cause)
+                            .config([format!("{}: real_server {addr} weight {}", r.at, r.weight)])
+                            .fix(format!("Look at why the health check fails (keepalived's log: grep {} ), fix the real server, or reload keepalived if the configuration changed.", r.ip)),
+                    );
+                }
+                for x in &s.real_servers {
+                    if !v
+                        .real_servers
+                        .iter()
+                        .any(|r| r.ip == x.addr && (r.port.is_none() || r.port == x.port))
+                    {
+                        let addr = x.port.map_or(x.addr.to_string(), |p| {
+                            SocketAddr::new(x.addr, p).to_string()
+                        });
+                        out.push(
+                            Finding::new(
+                                "keepalived-config-drift",
+                                Severity::Warning,
+                                format!("real server {addr} of {key} is in {where_} but not in the configuration ({})", v.at),
+                            )
+                            .service(*key)
+                            .real_server(RsId::Ip(x.addr))
+                            .cause("Added by hand (ipvsadm -a), or left over from an older configuration that a reload did not clean up, or another keepalived instance programs this service too.")
+                            .config([format!("{}: virtual_server without {addr}", v.at)])
+                            .fix(format!("Declare it in the configuration or remove it: ipvsadm -d {} -r {addr}", key.ipvsadm_arg().unwrap_or_default())),
+                        );
+                    }
+                }
+            }
+            for s in &ipvs {
+                if !declared.iter().any(|(k, _)| *k == s.key) {
+                    out.push(
+                        Finding::new(
+                            "keepalived-config-drift",
+                            Severity::Warning,
+                            format!("{} is in {where_} but no keepalived configuration declares it ({})", s.key, c.files.first().map_or("", |f| f.as_str())),
+                        )
+                        .service(s.key)
+                        .cause("Added by hand, by another tool, or left over from an older configuration (keepalived removes only what it programmed).")
+                        .fix(format!("Declare it or remove it: ipvsadm -D {}", s.key.ipvsadm_arg().unwrap_or_default())),
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ipvsadm, keepalived, Model};
+
+    #[test]
+    fn configuration_against_ipvs() {
+        let ipvs = ipvsadm::parse(
+            "-A -t 192.0.2.100:80 -s rr\n-a -t 192.0.2.100:80 -r 192.0.2.11:80 -g -w 1\n-a -t 192.0.2.100:80 -r 192.0.2.12:80 -g -w 0\n-a -t 192.0.2.100:80 -r 192.0.2.14:80 -g -w 1\n-A -t 192.0.2.200:80 -s rr\n",
+            "ipvsadm-S.txt",
+        );
+        let conf = keepalived::parse_str(
+            "virtual_server 192.0.2.100 80 {\n lb_kind DR\n inhibit_on_failure\n real_server 192.0.2.11 80 { weight 1 }\n real_server 192.0.2.12 80 { weight 1\n TCP_CHECK { }\n }\n real_server 192.0.2.13 80 { weight 1\n TCP_CHECK { }\n }\n}\nvirtual_server 192.0.2.101 80 { }\n",
+            "keepalived.conf",
+        )
+        .unwrap();
+        let model = Model {
+            services: ipvs.model.services,
+            keepalived: vec![conf],
+        };
+        let ctx = Context {
+            model: &model,
+            hosts: &Default::default(),
+            points: &[],
+            snapshots: &[],
+        };
+        let mut out = Vec::new();
+        KeepalivedConfigDrift.finish(&ctx, &mut out);
+        let got: Vec<String> = out.iter().map(|f| f.summary.clone()).collect();
+        assert_eq!(got.len(), 5, "{got:#?}");
+        assert!(
+            got[0].contains("192.0.2.12:80")
+                && got[0].contains("weight 0 in IPVS, 1 in the configuration"),
+            "{got:#?}"
+        );
+        assert!(out[0].cause.contains("inhibit_on_failure"));
+        assert!(got[1].contains("192.0.2.13:80") && got[1].contains("not in IPVS"));
+        assert!(out[1].cause.contains("TCP_CHECK"));
+        assert!(got[2].contains("192.0.2.14:80") && got[2].contains("not in the configuration"));
+        assert!(got[3].contains("192.0.2.101:80/tcp is declared at keepalived.conf:12"));
+        assert!(got[4].contains("192.0.2.200:80/tcp is in IPVS but no keepalived"));
+        assert!(out.iter().all(|f| f.severity == Severity::Warning));
+    }
+}
