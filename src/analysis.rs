@@ -203,4 +203,6 @@ pub struct Analysis {
     pub snapshots: Vec<(String, Vec<String>)>,
     /// VRRP on the wire: each virtual router's advertisers and master timeline.
     pub vrrp: crate::flow::vrrp::VrrpTable,
+    /// The keepalived configurations the model was given (for the views).
+    pub keepalived: Vec<crate::model::keepalived::Config>,
 }

@@ -416,6 +416,7 @@ impl Engine {
             flows: self.flows.stats,
             snapshots,
             vrrp: self.hosts.vrrp.clone(),
+            keepalived: model.keepalived.clone(),
         }
     }
 

@@ -592,3 +592,32 @@ fn reading_files_shows_how_far() {
         assert!(title.contains(want) && !title.contains("LIVE"), "{title}");
     }
 }
+
+/// The ARP view is ARP/VRRP: below who claims each VIP, each virtual
+/// router with its routers and masters over time; the Config view shows
+/// keepalived's model beside the IPVS table.
+#[test]
+fn arp_vrrp_view_shows_both_masters_and_config_shows_keepalived() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/vrrp-split-brain");
+    let mut model = Model::default();
+    lvsdiag::analyze::add_keepalived(
+        &mut model,
+        &[dir.join("keepalived-director.conf").display().to_string()],
+        None,
+    )
+    .unwrap();
+    let (_s, p) = fixture_with("vrrp-split-brain", model, SessionOptions::default());
+    let mut app = App::new("x".into());
+    key(&mut app, &p, KeyCode::Char('4'));
+    let s = screen(&app, &p, 160, 40);
+    assert!(s.contains("ARP/VRRP"), "{s}");
+    assert!(s.contains("VRID 51: master"), "{s}");
+    assert!(s.contains("192.0.2.2 ") && s.contains("192.0.2.3 "), "{s}");
+    assert!(s.contains("prio 150") && s.contains("prio 100"), "{s}");
+    key(&mut app, &p, KeyCode::Char('5'));
+    let s = screen(&app, &p, 160, 40);
+    assert!(
+        s.contains("vrrp_instance VI_1 VRID 51 priority 150 MASTER on eth0"),
+        "{s}"
+    );
+}

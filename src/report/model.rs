@@ -52,7 +52,8 @@ pub fn text(m: &Model) -> String {
     o
 }
 
-fn keepalived_text(o: &mut String, c: &Config) {
+/// One keepalived configuration as `lvsdiag model` prints it.
+pub fn keepalived_text(o: &mut String, c: &Config) {
     let _ = writeln!(
         o,
         "\nkeepalived {}{}",

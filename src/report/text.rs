@@ -283,7 +283,7 @@ pub fn render(a: &Analysis, style: &Style) -> String {
 
 /// The VRRP section: per virtual router its master now, its advertisers and
 /// the master timeline (only when the captures carry VRRP).
-fn vrrp<'a>(o: &mut String, a: &'a Analysis, point: &dyn Fn(u16) -> &'a str) {
+pub fn vrrp<'a>(o: &mut String, a: &'a Analysis, point: &dyn Fn(u16) -> &'a str) {
     let v = &a.vrrp;
     if v.vrids.is_empty() && v.carp == 0 && v.malformed == 0 {
         return;

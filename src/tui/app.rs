@@ -36,7 +36,7 @@ impl View {
             View::Services => "Services",
             View::Findings => "Findings",
             View::Flows => "Flows",
-            View::Arp => "ARP",
+            View::Arp => "ARP/VRRP",
             View::Config => "Config",
         }
     }

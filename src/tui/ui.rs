@@ -85,7 +85,12 @@ pub fn draw(f: &mut Frame, app: &App, data: Option<&Arc<Published>>) {
                 View::Flows => format!(" ({})", o.flows.len()),
                 _ => String::new(),
             };
-            Line::from(format!("{} {}{n}", i + 1, v.title()))
+            // ARP/VRRP: "ARP" alone where the tabs would not fit otherwise.
+            let t = match v {
+                View::Arp if tabs.width < 70 => "ARP",
+                _ => v.title(),
+            };
+            Line::from(format!("{} {t}{n}", i + 1))
         })
         .collect();
     let sel = View::ALL.iter().position(|v| *v == app.view).unwrap_or(0);
@@ -863,6 +868,32 @@ fn draw_ladder(f: &mut Frame, area: Rect, app: &App, r: &FlowRow, a: &Analysis) 
 
 fn draw_arp(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
     let a = &o.analysis;
+    // VRRP below the ARP claims: each virtual router, its routers and its
+    // masters over time (the text report's section).
+    let mut vrrp = String::new();
+    let names = |i: u16| {
+        a.points
+            .get(usize::from(i))
+            .map_or("?", |p| p.name.as_str())
+    };
+    crate::report::text::vrrp(&mut vrrp, a, &names);
+    let area = if vrrp.is_empty() {
+        area
+    } else {
+        let lines: Vec<Line> = vrrp.lines().map(|l| Line::from(l.to_string())).collect();
+        let h = (lines.len() as u16 + 2).min(area.height / 2).max(3);
+        let [top, bottom] =
+            Layout::vertical([Constraint::Min(3), Constraint::Length(h)]).areas(area);
+        f.render_widget(
+            Paragraph::new(lines).block(
+                Block::default()
+                    .borders(Borders::TOP)
+                    .title("VRRP: virtual routers, who advertised, masters over time"),
+            ),
+            bottom,
+        );
+        top
+    };
     let rows: Vec<Row> = app
         .arp_rows(o)
         .into_iter()
@@ -977,6 +1008,21 @@ fn draw_config(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
             )));
         }
     }
+    // keepalived's model beside the IPVS table.
+    for c in &a.keepalived {
+        let mut t = String::new();
+        crate::report::model::keepalived_text(&mut t, c);
+        for (i, l) in t.lines().filter(|l| !l.is_empty()).enumerate() {
+            lines.push(if i == 0 {
+                Line::from(Span::styled(
+                    format!("\n{}", l.trim_start()).trim_start().to_string(),
+                    Style::new().add_modifier(Modifier::BOLD),
+                ))
+            } else {
+                Line::from(l.to_string())
+            });
+        }
+    }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
         "Configuration snapshots (lvsdiag snapshot) cross-checked with the traffic",
@@ -1057,7 +1103,7 @@ fn draw_help(f: &mut Frame, area: Rect) {
         height: h,
     };
     let text = "\
-tab / shift-tab, 1-5   switch view (Services, Findings, Flows, ARP, Config)
+tab / shift-tab, 1-5   switch view (Services, Findings, Flows, ARP/VRRP, Config)
 ↑ ↓  j k  PgUp PgDn    move the selection (g / G: first / last)
 Enter                  open: a service's findings and flows, a
                        finding's detail, a flow's ladder (Esc: back)
