@@ -1,7 +1,9 @@
 //! `keepalived-config-drift` (warning): a keepalived configuration says one
 //! thing and the kernel's IPVS table another: a configured real server
 //! absent from IPVS or at another weight, a declared service missing, or an
-//! IPVS service that no configuration declares. Each names its likely
+//! IPVS service that no configuration declares; and VRRP adverts for a
+//! `vrrp_instance`'s VRID that announce other VIPs, another version or
+//! other authentication than it declares. Each names its likely
 //! reason: keepalived's health checker took a failing real server out
 //! (or, with `inhibit_on_failure`, set its weight to 0), a reload failed
 //! or was not done, or someone changed IPVS by hand.
@@ -46,9 +48,84 @@ fn ipvs_for<'a>(ctx: &'a Context<'_>, c: &Config) -> (Vec<&'a Service>, String) 
     (v, name)
 }
 
+/// VRRP on the wire against each `vrrp_instance`: adverts for its VRID
+/// that announce other addresses, or another VRRP version or
+/// authentication, than the instance declares.
+fn vrrp_against_config(ctx: &Context<'_>, c: &Config, out: &mut Vec<Finding>) {
+    for i in &c.vrrp {
+        let (Some(vrid), Some(first)) = (i.vrid, i.virtual_ipaddress.first()) else {
+            continue;
+        };
+        let key = crate::flow::vrrp::VridKey {
+            v6: first.is_ipv6(),
+            vrid,
+        };
+        let Some(x) = ctx.hosts.vrrp.vrids.get(&key) else {
+            continue;
+        };
+        let mut declared: Vec<_> = i.virtual_ipaddress.clone();
+        declared.sort();
+        for r in &x.routers {
+            let mut d = Vec::new();
+            // Complete sets of at most the addresses kept compare exactly.
+            if r.set.is_some() && usize::from(r.count) == r.addrs.len() {
+                let mut seen = r.addrs.clone();
+                seen.sort();
+                if seen != declared {
+                    let l = |v: &[std::net::IpAddr]| {
+                        v.iter()
+                            .map(|a| a.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    d.push(format!(
+                        "announces {{{}}}, the instance declares {{{}}}",
+                        l(&seen),
+                        l(&declared)
+                    ));
+                }
+            }
+            let want_version = i.version.unwrap_or(2);
+            if r.version != want_version {
+                d.push(format!(
+                    "speaks VRRP version {}, the instance {want_version}",
+                    r.version
+                ));
+            }
+            let want_auth = match i.auth_type.as_deref() {
+                Some(a) if a.eq_ignore_ascii_case("PASS") => Some(1),
+                Some(a) if a.eq_ignore_ascii_case("AH") => Some(2),
+                _ => Some(0),
+            };
+            if r.version == 2 && r.auth.is_some() && r.auth != want_auth {
+                d.push(format!(
+                    "uses authentication type {}, the instance {}",
+                    r.auth.unwrap_or(0),
+                    i.auth_type.as_deref().unwrap_or("none")
+                ));
+            }
+            if d.is_empty() {
+                continue;
+            }
+            out.push(
+                Finding::new(
+                    "keepalived-config-drift",
+                    Severity::Warning,
+                    format!("{}: adverts from {} {}", x.key, r.ip, d.join("; ")),
+                )
+                .cause("The router advertising is not running this configuration: another cluster uses the same virtual_router_id on the segment, the other director's configuration differs, or keepalived was not reloaded after a change.")
+                .evidence([r.first])
+                .config([format!("{}: vrrp_instance {} virtual_router_id {vrid}", i.at, crate::text::sanitize(&i.name))])
+                .fix("Make every router of the instance declare the same virtual_ipaddress, vrrp_version and authentication (or give another cluster its own virtual_router_id), then reload keepalived on each."),
+            );
+        }
+    }
+}
+
 impl Check for KeepalivedConfigDrift {
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for c in &ctx.model.keepalived {
+            vrrp_against_config(ctx, c, out);
             let declared = c.expanded();
             if declared.is_empty() {
                 continue;
@@ -193,5 +270,51 @@ mod tests {
         assert!(got[3].contains("192.0.2.101:80/tcp is declared at keepalived.conf:12"));
         assert!(got[4].contains("192.0.2.200:80/tcp is in IPVS but no keepalived"));
         assert!(out.iter().all(|f| f.severity == Severity::Warning));
+    }
+
+    #[test]
+    fn vrrp_adverts_against_the_instance() {
+        use crate::decode::vrrp::{parse, P112};
+        let conf = keepalived::parse_str(
+            "vrrp_instance VI_1 {\n virtual_router_id 51\n virtual_ipaddress {\n 192.0.2.100/32\n }\n}\n",
+            "k.conf",
+        )
+        .unwrap();
+        let model = Model {
+            services: Vec::new(),
+            keepalived: vec![conf],
+        };
+        let mut hosts = crate::flow::hosts::HostMap::default();
+        for (src, addr) in [("192.0.2.2", 100u8), ("192.0.2.9", 101)] {
+            let b = [
+                0x21, 51, 100, 1, 0, 1, 0, 0, 192, 0, 2, addr, 0, 0, 0, 0, 0, 0, 0, 0,
+            ];
+            let P112::Vrrp(v) = parse(&b, false, true) else {
+                panic!()
+            };
+            let at = crate::finding::Evidence {
+                point: 0,
+                frame: 1,
+                time: 1,
+            };
+            hosts.vrrp.observe(
+                at,
+                src.parse().unwrap(),
+                None,
+                "224.0.0.18".parse().unwrap(),
+                &v,
+            );
+        }
+        let ctx = Context {
+            model: &model,
+            hosts: &hosts,
+            points: &[],
+            snapshots: &[],
+        };
+        let mut out = Vec::new();
+        KeepalivedConfigDrift.finish(&ctx, &mut out);
+        assert_eq!(out.len(), 1, "{out:#?}");
+        assert!(out[0].summary.contains("adverts from 192.0.2.9 announces {192.0.2.101}, the instance declares {192.0.2.100}"), "{}", out[0].summary);
+        assert!(out[0].config[0].contains("k.conf:1: vrrp_instance VI_1"));
     }
 }
