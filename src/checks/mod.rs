@@ -32,6 +32,7 @@ mod vip_traffic_bypasses_director;
 mod vrrp_common;
 mod vrrp_master_flapping;
 mod vrrp_split_brain;
+mod vrrp_vip_owner_mismatch;
 mod vrrp_vrid_conflict;
 mod weight_zero_receiving;
 
@@ -381,6 +382,14 @@ pub const REGISTRY: &[Registered] = &[
         3,
         [],
         vrrp_vrid_conflict::VrrpVridConflict
+    ),
+    check!(
+        "vrrp-vip-owner-mismatch",
+        "is master but the VIP's ARP still names the old master",
+        Cause,
+        3,
+        [],
+        vrrp_vip_owner_mismatch::VrrpVipOwnerMismatch
     ),
     check!(
         "vip-traffic-bypasses-director",
