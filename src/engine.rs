@@ -140,24 +140,25 @@ impl Engine {
             Ok(pkt) => pkt,
             Err(_) => return false,
         };
-        match pkt.net {
-            Net::Neigh(n) => self.hosts.neigh.observe(&n, at),
-            Net::Ip(ip) => match ip.l4 {
+        // By reference: a packet is a few hundred bytes, not copied again.
+        match &pkt.net {
+            Net::Neigh(n) => self.hosts.neigh.observe(n, at),
+            Net::Ip(ip) => match &ip.l4 {
                 L4::Tcp(tcp) => {
                     self.flows
-                        .observe_tcp(at, pkt.l2, &ip, &tcp, &mut self.retired);
+                        .observe_tcp(at, pkt.l2, ip, tcp, &mut self.retired);
                     if !self.retired.is_empty() {
                         self.process_retired(false);
                     }
                 }
-                L4::Udp { sport, dport } => {
+                &L4::Udp { sport, dport } => {
                     self.flows
-                        .observe_udp(at, pkt.l2, &ip, (sport, dport), &mut self.retired);
+                        .observe_udp(at, pkt.l2, ip, (sport, dport), &mut self.retired);
                     if !self.retired.is_empty() {
                         self.process_retired(false);
                     }
                 }
-                L4::IcmpError {
+                &L4::IcmpError {
                     kind,
                     quote: Some(q),
                 } if q.proto == 112 => {
@@ -167,13 +168,13 @@ impl Engine {
                         .vrrp
                         .blocked(at, ip.src, q.src, (q.sport & 0xff) as u8, kind);
                 }
-                L4::IcmpError { kind, quote } => {
-                    self.flows.observe_icmp(at, pkt.l2, &ip, kind, quote);
+                &L4::IcmpError { kind, quote } => {
+                    self.flows.observe_icmp(at, pkt.l2, ip, kind, quote);
                 }
                 L4::P112(x) => {
                     let v = &mut self.hosts.vrrp;
                     match x {
-                        P112::Vrrp(a) => v.observe(at, ip.src, pkt.l2.map(|l| l.src), ip.dst, &a),
+                        P112::Vrrp(a) => v.observe(at, ip.src, pkt.l2.map(|l| l.src), ip.dst, a),
                         P112::Carp(_) => v.carp += 1,
                         P112::Malformed => v.malformed += 1,
                     }
