@@ -264,7 +264,11 @@ fn every_fixture_with_snapshots_yields_exactly_its_expected_findings() {
         };
         with += 1;
         let (_, want) = expected_list(&dir, "findings_with_snapshots");
-        let model = lvsdiag::system::to_model(&snaps);
+        let mut model = lvsdiag::system::to_model(&snaps);
+        // The configuration side includes keepalived's, as the command line
+        // reads it from the directory.
+        let ka = lvsdiag::analyze::keepalived_in(&[dir.display().to_string()]);
+        lvsdiag::analyze::add_keepalived(&mut model, &ka, None).expect("keepalived.conf reads");
         let inputs = vec![dir.display().to_string()];
         let a = run_files_with(&inputs, model, Options::default(), snaps.clone())
             .expect("fixture reads");

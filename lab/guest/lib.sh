@@ -471,6 +471,54 @@ keepalived_pair_start() {
 	step director-master keepalived_wait_master director 10
 	step keepalived-director2 keepalived_start director2 BACKUP 100
 }
+# keepalived_lvs_conf NS: a checker-only keepalived.conf for the DR service
+# (MISC_CHECK scripts: /bin/false for rs3, /bin/true for the others).
+keepalived_lvs_conf() {
+	_conf="$OUT/keepalived-$1.conf"
+	{
+		echo "! lvsdiag lab: $1 (health checks only)"
+		echo "global_defs {"
+		echo "    router_id $1"
+		echo "}"
+		echo ""
+		echo "virtual_server $VIP 80 {"
+		echo "    delay_loop 2"
+		echo "    lb_algo rr"
+		echo "    lb_kind DR"
+		echo "    protocol TCP"
+		for _n in 1 2 3; do
+			_s=/bin/true; [ $_n = 3 ] && _s=/bin/false
+			echo ""
+			echo "    real_server 192.0.2.1$_n 80 {"
+			echo "        weight 1"
+			echo "        MISC_CHECK {"
+			echo "            misc_path \"$_s\""
+			echo "            misc_timeout 2"
+			echo "        }"
+			echo "    }"
+		done
+		echo "}"
+	} > "$_conf"
+}
+keepalived_lvs_start() { # keepalived_lvs_start NS: the checker (-C) with that conf
+	nsx "$1" /usr/sbin/keepalived -C -n -l -D -f "$OUT/keepalived-$1.conf" \
+		-p "/run/ka-$1.pid" -c "/run/ka-$1-checkers.pid" \
+		> "/run/keepalived-$1.log" 2>&1 &
+}
+# keepalived_wait_removed NS RIP SECONDS: until IPVS has the service and not RIP
+keepalived_wait_removed() {
+	_t=0
+	until nsx "$1" ipvsadm -Ln | grep -q "$VIP:80" && ! nsx "$1" ipvsadm -Ln | grep -q "$2:"; do
+		_t=$((_t + 1))
+		if [ $_t -gt $(($3 * 10)) ]; then cat "/run/keepalived-$1.log"; nsx "$1" ipvsadm -Ln; echo "$2 not removed"; return 1; fi
+		sleep 0.1
+	done
+	# Settled: two check rounds later, still rs1 and rs2, still not RIP.
+	sleep 4
+	_l=$(nsx "$1" ipvsadm -Ln)
+	case "$_l" in *"$2:"*) echo "$_l"; echo "$2 back in IPVS"; return 1 ;; esac
+	case "$_l" in *192.0.2.11:*192.0.2.12:*) ;; *) echo "$_l"; echo "rs1 or rs2 missing"; return 1 ;; esac
+}
 keepalived_stop() { # keepalived_stop NS: TERM (it resigns: priority 0 advert)
 	[ -f "/run/ka-$1.pid" ] && kill "$(cat "/run/ka-$1.pid")" 2>/dev/null
 	_t=0

@@ -149,6 +149,28 @@ impl Check for KeepalivedConfigDrift {
                     );
                     continue;
                 };
+                // The IPVS side, as evidence beside the configuration's line.
+                let ipvs_line = format!(
+                    "{}: IPVS {key} -> {}",
+                    match &s.origin {
+                        Origin::Ipvs(o) => crate::text::sanitize(o),
+                        _ => "IPVS".to_string(),
+                    },
+                    if s.real_servers.is_empty() {
+                        "no real server".to_string()
+                    } else {
+                        s.real_servers
+                            .iter()
+                            .map(|x| {
+                                let a = x.port.map_or(x.addr.to_string(), |p| {
+                                    SocketAddr::new(x.addr, p).to_string()
+                                });
+                                format!("{a} weight {}", x.weight)
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                );
                 for r in &v.real_servers {
                     let addr = match r.port {
                         Some(p) => SocketAddr::new(r.ip, p).to_string(),
@@ -182,7 +204,7 @@ impl Check for KeepalivedConfigDrift {
                             .service(*key)
                             .real_server(RsId::Ip(r.ip))
                             .cause(cause)
-                            .config([format!("{}: real_server {addr} weight {}", r.at, r.weight)])
+                            .config([format!("{}: real_server {addr} weight {}", r.at, r.weight), ipvs_line.clone()])
                             .fix(format!("Look at why the health check fails (keepalived's log: grep {} ), fix the real server, or reload keepalived if the configuration changed.", r.ip)),
                     );
                 }
@@ -204,7 +226,7 @@ impl Check for KeepalivedConfigDrift {
                             .service(*key)
                             .real_server(RsId::Ip(x.addr))
                             .cause("Added by hand (ipvsadm -a), or left over from an older configuration that a reload did not clean up, or another keepalived instance programs this service too.")
-                            .config([format!("{}: virtual_server without {addr}", v.at)])
+                            .config([format!("{}: virtual_server without {addr}", v.at), ipvs_line.clone()])
                             .fix(format!("Declare it in the configuration or remove it: ipvsadm -d {} -r {addr}", key.ipvsadm_arg().unwrap_or_default())),
                         );
                     }
