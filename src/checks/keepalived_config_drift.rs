@@ -3,7 +3,8 @@
 //! absent from IPVS or at another weight, a declared service missing, or an
 //! IPVS service that no configuration declares; and VRRP adverts for a
 //! `vrrp_instance`'s VRID that announce other VIPs, another version or
-//! other authentication than it declares. Each names its likely
+//! other authentication than it declares; and, when keepalived runs VRRP,
+//! a service VIP that no `vrrp_instance` carries. Each names its likely
 //! reason: keepalived's health checker took a failing real server out
 //! (or, with `inhibit_on_failure`, set its weight to 0), a reload failed
 //! or was not done, or someone changed IPVS by hand.
@@ -122,8 +123,41 @@ fn vrrp_against_config(ctx: &Context<'_>, c: &Config, out: &mut Vec<Finding>) {
     }
 }
 
+/// The services' VIPs against the VRRP instances: when keepalived runs VRRP,
+/// a service whose VIP no `vrrp_instance` carries does not move with a
+/// failover.
+fn vips_without_instance(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    let instances: Vec<_> = ctx.model.keepalived.iter().flat_map(|c| c.vrrp.iter()).collect();
+    if instances.is_empty() {
+        return;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for s in &ctx.model.services {
+        let Some(vip) = s.key.vip() else { continue };
+        if !seen.insert(vip) || instances.iter().any(|i| i.virtual_ipaddress.contains(&vip)) {
+            continue;
+        }
+        let names: Vec<String> = instances
+            .iter()
+            .map(|i| format!("{} ({})", crate::text::sanitize(&i.name), i.at))
+            .collect();
+        out.push(
+            Finding::new(
+                "keepalived-config-drift",
+                Severity::Warning,
+                format!("VIP {vip} of {} is in no vrrp_instance's virtual_ipaddress ({})", s.key, names.join(", ")),
+            )
+            .service(s.key)
+            .cause("keepalived moves only the addresses its VRRP instances list: this VIP stays where it was configured by hand, and a failover leaves its service behind (or it is held by every director at once).")
+            .config(instances.iter().map(|i| format!("{}: vrrp_instance {} virtual_ipaddress", i.at, crate::text::sanitize(&i.name))))
+            .fix(format!("Add {vip} to the virtual_ipaddress of the vrrp_instance on the directors' service interface, and remove it from their static configuration; reload keepalived.")),
+        );
+    }
+}
+
 impl Check for KeepalivedConfigDrift {
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        vips_without_instance(ctx, out);
         for c in &ctx.model.keepalived {
             vrrp_against_config(ctx, c, out);
             let declared = c.expanded();
@@ -338,5 +372,20 @@ mod tests {
         assert_eq!(out.len(), 1, "{out:#?}");
         assert!(out[0].summary.contains("adverts from 192.0.2.9 announces {192.0.2.101}, the instance declares {192.0.2.100}"), "{}", out[0].summary);
         assert!(out[0].config[0].contains("k.conf:1: vrrp_instance VI_1"));
+        // A service VIP no instance carries.
+        let mut model = model;
+        model.services.push(crate::model::Service::new(
+            crate::model::ServiceKey::addr(crate::model::Proto::Tcp, "192.0.2.200".parse().unwrap(), Some(80)),
+            crate::model::Origin::CommandLine,
+        ));
+        let ctx = Context {
+            model: &model,
+            hosts: &hosts,
+            points: &[],
+            snapshots: &[],
+        };
+        let mut out = Vec::new();
+        KeepalivedConfigDrift.finish(&ctx, &mut out);
+        assert!(out[0].summary.contains("VIP 192.0.2.200 of 192.0.2.200:80/tcp is in no vrrp_instance"), "{}", out[0].summary);
     }
 }
