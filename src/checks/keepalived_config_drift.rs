@@ -127,7 +127,12 @@ fn vrrp_against_config(ctx: &Context<'_>, c: &Config, out: &mut Vec<Finding>) {
 /// a service whose VIP no `vrrp_instance` carries does not move with a
 /// failover.
 fn vips_without_instance(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    let instances: Vec<_> = ctx.model.keepalived.iter().flat_map(|c| c.vrrp.iter()).collect();
+    let instances: Vec<_> = ctx
+        .model
+        .keepalived
+        .iter()
+        .flat_map(|c| c.vrrp.iter())
+        .collect();
     if instances.is_empty() {
         return;
     }
@@ -304,14 +309,7 @@ mod tests {
             services: ipvs.model.services,
             keepalived: vec![conf],
         };
-        let ctx = Context {
-            model: &model,
-            hosts: &Default::default(),
-            points: &[],
-            snapshots: &[],
-        };
-        let mut out = Vec::new();
-        KeepalivedConfigDrift.finish(&ctx, &mut out);
+        let out = crate::checks::conclude(&mut KeepalivedConfigDrift, &model, &Default::default());
         let got: Vec<String> = out.iter().map(|f| f.summary.clone()).collect();
         assert_eq!(got.len(), 5, "{got:#?}");
         assert!(
@@ -361,31 +359,27 @@ mod tests {
                 &v,
             );
         }
-        let ctx = Context {
-            model: &model,
-            hosts: &hosts,
-            points: &[],
-            snapshots: &[],
-        };
-        let mut out = Vec::new();
-        KeepalivedConfigDrift.finish(&ctx, &mut out);
+        let out = crate::checks::conclude(&mut KeepalivedConfigDrift, &model, &hosts);
         assert_eq!(out.len(), 1, "{out:#?}");
         assert!(out[0].summary.contains("adverts from 192.0.2.9 announces {192.0.2.101}, the instance declares {192.0.2.100}"), "{}", out[0].summary);
         assert!(out[0].config[0].contains("k.conf:1: vrrp_instance VI_1"));
         // A service VIP no instance carries.
         let mut model = model;
         model.services.push(crate::model::Service::new(
-            crate::model::ServiceKey::addr(crate::model::Proto::Tcp, "192.0.2.200".parse().unwrap(), Some(80)),
+            crate::model::ServiceKey::addr(
+                crate::model::Proto::Tcp,
+                "192.0.2.200".parse().unwrap(),
+                Some(80),
+            ),
             crate::model::Origin::CommandLine,
         ));
-        let ctx = Context {
-            model: &model,
-            hosts: &hosts,
-            points: &[],
-            snapshots: &[],
-        };
-        let mut out = Vec::new();
-        KeepalivedConfigDrift.finish(&ctx, &mut out);
-        assert!(out[0].summary.contains("VIP 192.0.2.200 of 192.0.2.200:80/tcp is in no vrrp_instance"), "{}", out[0].summary);
+        let out = crate::checks::conclude(&mut KeepalivedConfigDrift, &model, &hosts);
+        assert!(
+            out[0]
+                .summary
+                .contains("VIP 192.0.2.200 of 192.0.2.200:80/tcp is in no vrrp_instance"),
+            "{}",
+            out[0].summary
+        );
     }
 }

@@ -582,6 +582,20 @@ pub const REGISTRY: &[Registered] = &[
     ),
 ];
 
+/// Concludes one check on a model and what the traffic taught (tests).
+#[cfg(test)]
+pub(crate) fn conclude(c: &mut dyn Check, model: &Model, hosts: &HostMap) -> Vec<Finding> {
+    let ctx = Context {
+        model,
+        hosts,
+        points: &[],
+        snapshots: &[],
+    };
+    let mut out = Vec::new();
+    c.finish(&ctx, &mut out);
+    out
+}
+
 /// Every check, in report order.
 pub fn all() -> Vec<Box<dyn Check>> {
     REGISTRY.iter().map(|r| (r.make)()).collect()

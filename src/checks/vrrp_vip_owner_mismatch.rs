@@ -150,15 +150,7 @@ mod tests {
             garp(&mut h, mb, 8.1);
         }
         let model = Model::default();
-        let ctx = Context {
-            model: &model,
-            hosts: &h,
-            points: &[],
-            snapshots: &[],
-        };
-        let mut out = Vec::new();
-        VrrpVipOwnerMismatch.finish(&ctx, &mut out);
-        out
+        crate::checks::conclude(&mut VrrpVipOwnerMismatch, &model, &h)
     }
 
     #[test]

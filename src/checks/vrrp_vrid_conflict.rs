@@ -82,3 +82,62 @@ impl Check for VrrpVridConflict {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::vrrp::{parse, P112};
+    use crate::finding::Evidence;
+    use crate::flow::hosts::HostMap;
+    use crate::model::Model;
+
+    fn findings(adverts: &[(&str, [u8; 20], &str)]) -> Vec<Finding> {
+        let mut h = HostMap::default();
+        for (i, (src, b, dst)) in adverts.iter().enumerate() {
+            let P112::Vrrp(v) = parse(b, false, true) else {
+                panic!()
+            };
+            let at = Evidence {
+                point: 0,
+                frame: i as u64,
+                time: i as i64 * 1_000_000_000,
+            };
+            h.vrrp
+                .observe(at, src.parse().unwrap(), None, dst.parse().unwrap(), &v);
+        }
+        let model = Model::default();
+        crate::checks::conclude(&mut VrrpVridConflict, &model, &h)
+    }
+
+    const fn adv(prio: u8, auth: u8, last: u8) -> [u8; 20] {
+        [
+            0x21, 51, prio, 1, auth, 1, 0, 0, 192, 0, 2, last, 0, 0, 0, 0, 0, 0, 0, 0,
+        ]
+    }
+
+    #[test]
+    fn routers_of_one_vrid_that_disagree() {
+        // Same VIP, same auth, both multicast: one cluster, no conflict.
+        assert!(findings(&[
+            ("192.0.2.2", adv(150, 0, 100), "224.0.0.18"),
+            ("192.0.2.3", adv(100, 0, 100), "224.0.0.18")
+        ])
+        .is_empty());
+        // Another cluster's VIP, another auth, unicast against multicast.
+        let f = findings(&[
+            ("192.0.2.2", adv(150, 0, 100), "224.0.0.18"),
+            ("192.0.2.9", adv(100, 1, 200), "192.0.2.2"),
+        ]);
+        assert_eq!(f.len(), 1);
+        let s = &f[0].summary;
+        assert!(
+            s.contains("addresses {192.0.2.100} vs {192.0.2.200}"),
+            "{s}"
+        );
+        assert!(s.contains("authentication none vs PASS"), "{s}");
+        assert!(
+            s.contains("to the multicast group vs unicast to 192.0.2.2"),
+            "{s}"
+        );
+    }
+}
