@@ -40,9 +40,9 @@ pub(crate) fn prepare(
         model.add(s);
     }
     // keepalived configurations: named, and found in input directories.
-    let mut ka: Vec<String> = m.keepalived.clone();
+    let mut ka: Vec<String> = m.ka.keepalived.clone();
     ka.extend(lvsdiag::analyze::keepalived_in(&src.inputs));
-    lvsdiag::analyze::add_keepalived(&mut model, &ka, m.keepalived_id.as_deref())
+    lvsdiag::analyze::add_keepalived(&mut model, &ka, m.ka.keepalived_id.as_deref())
         .map_err(|e| fail(&e.to_string()))?;
     lvsdiag::analyze::add_fwmarks(&mut model, &m.fwmark).map_err(|e| fail(&e.to_string()))?;
     for w in warnings {

@@ -218,14 +218,8 @@ pub(crate) struct ModelArgs {
     /// IPVS configuration: output of `ipvsadm -S -n` or a copy of /proc/net/ip_vs (repeatable).
     #[arg(long, value_name = "FILE")]
     pub(crate) ipvs: Vec<String>,
-    /// A keepalived configuration (repeatable; `*keepalived*.conf` files in an input
-    /// directory are read too): its virtual servers are the model when no --ipvs or
-    /// snapshot gives one; its VRRP instances are held against the adverts on the wire.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) keepalived: Vec<String>,
-    /// keepalived's -i: which `@ID` conditional lines of the configuration apply.
-    #[arg(long, value_name = "ID")]
-    pub(crate) keepalived_id: Option<String>,
+    #[command(flatten)]
+    pub(crate) ka: KeepalivedArgs,
     /// Forwarding mode when the traffic does not show it.
     #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
     pub(crate) mode: ModeArg,
@@ -307,14 +301,23 @@ pub(crate) struct TuiArgs {
     pub(crate) export_dir: std::path::PathBuf,
 }
 
-#[derive(clap::Args)]
-pub(crate) struct ModelCmdArgs {
-    /// keepalived configurations (repeatable).
+/// keepalived configurations, for `analyze`/`tui` and `model` alike.
+#[derive(clap::Args, Default)]
+pub(crate) struct KeepalivedArgs {
+    /// A keepalived configuration (repeatable; `*keepalived*.conf` files in an input
+    /// directory are read too): its virtual servers are the model when no --ipvs or
+    /// snapshot gives one; its VRRP instances are held against the adverts on the wire.
     #[arg(long, value_name = "FILE")]
     pub(crate) keepalived: Vec<String>,
-    /// keepalived's -i: which `@ID` conditional lines apply.
+    /// keepalived's -i: which `@ID` conditional lines of the configuration apply.
     #[arg(long, value_name = "ID")]
     pub(crate) keepalived_id: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ModelCmdArgs {
+    #[command(flatten)]
+    pub(crate) ka: KeepalivedArgs,
     /// IPVS configuration: `ipvsadm -S -n` output or /proc/net/ip_vs (repeatable).
     #[arg(long, value_name = "FILE")]
     pub(crate) ipvs: Vec<String>,

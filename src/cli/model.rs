@@ -4,7 +4,7 @@
 use super::*;
 
 pub(crate) fn run_model(a: ModelCmdArgs) -> u8 {
-    if a.keepalived.is_empty() && a.ipvs.is_empty() && a.snapshot.is_empty() {
+    if a.ka.keepalived.is_empty() && a.ipvs.is_empty() && a.snapshot.is_empty() {
         return fail("model needs a source: --keepalived FILE, --ipvs FILE or --snapshot FILE|DIR");
     }
     let (mut model, warnings) = match lvsdiag::analyze::build_model(&[], &a.ipvs) {
@@ -21,9 +21,11 @@ pub(crate) fn run_model(a: ModelCmdArgs) -> u8 {
     for s in system::to_model(&snapshots).services {
         model.add(s);
     }
-    if let Err(e) =
-        lvsdiag::analyze::add_keepalived(&mut model, &a.keepalived, a.keepalived_id.as_deref())
-    {
+    if let Err(e) = lvsdiag::analyze::add_keepalived(
+        &mut model,
+        &a.ka.keepalived,
+        a.ka.keepalived_id.as_deref(),
+    ) {
         return fail(&e.to_string());
     }
     let out = match a.format {
