@@ -109,6 +109,7 @@ pub fn build_model(vips: &[String], ipvs: &[String]) -> Result<(Model, Vec<Strin
         for (n, line) in parsed.skipped.iter().take(5) {
             warnings.push(format!("{shown}:{n}: ignored line: {}", sanitize(line)));
         }
+        m.tcp_timeout = parsed.model.tcp_timeout.or(m.tcp_timeout);
         for s in parsed.model.services {
             m.add(s);
         }

@@ -81,6 +81,9 @@ pub struct Finding {
     pub losses: Option<String>,
     /// Lowered one step because those losses could explain it.
     pub weakened: bool,
+    /// The moment things changed (the failover, the removal, the first
+    /// reset), and what happened then.
+    pub moment: Option<(i64, String)>,
 }
 
 impl Finding {
@@ -112,6 +115,7 @@ impl Finding {
             absence: false,
             losses: None,
             weakened: false,
+            moment: None,
         }
     }
     /// `n` of `total` connections are affected.

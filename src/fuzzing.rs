@@ -138,6 +138,7 @@ pub fn keepalived(data: &[u8]) {
         let m = Model {
             services: Vec::new(),
             keepalived: vec![c],
+            ..Model::default()
         };
         let _ = crate::report::model::text(&m);
         let _ = crate::report::model::json(&m);

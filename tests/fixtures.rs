@@ -207,7 +207,12 @@ fn partial_capture_points_never_give_false_findings() {
                         && want
                             .iter()
                             .any(|(c, _, r)| c == "nat-reply-bypasses-director" && r == rs);
-                    !unattributed && !nat_director_view
+                    // Without the director's point the tunnel is not visible:
+                    // a TUN black hole is then reported as the general one.
+                    let tunnel_unseen = subset != "director only"
+                        && code == "pmtu-blackhole"
+                        && codes.contains("tun-pmtu-blackhole");
+                    !unattributed && !nat_director_view && !tunnel_unseen
                 })
                 .collect();
             if !extra.is_empty() {

@@ -602,3 +602,116 @@ standard_run() {
 	step capture-stop capture_stop
 	step collect collect
 }
+
+# ------------------------------------------------------------------ long-lived TCP (socat)
+# tcp_echo_start NS [PORT]: socat echo server on PORT (default 9000): it
+# first sends a line naming the host, then echoes what the client sends.
+# Bound to 0.0.0.0, so it answers from the address the client connected to
+# (a DR/TUN real server: the VIP).
+tcp_echo_start() {
+	nsx "$1" socat "TCP-LISTEN:${2:-9000},fork,reuseaddr" SYSTEM:"echo $1; exec cat" \
+		</dev/null >/dev/null 2>&1 &
+}
+# tcp_sink_start NS [PORT]: reads the upload, then answers "NS BYTES".
+tcp_sink_start() {
+	nsx "$1" socat "TCP-LISTEN:${2:-9000},fork,reuseaddr" SYSTEM:"echo $1 \$(wc -c)" \
+		</dev/null >/dev/null 2>&1 &
+}
+# no_gso NS DEV: the TCP stack sends one MSS-sized segment per packet on DEV
+# (as on a wire), not 64 KB GSO super-packets that tcpdump on a veth shows.
+no_gso() { nsx "$1" ip link set dev "$2" gso_max_segs 1; }
+
+# one_long: one long-lived connection from $_cns to $VIP:$LONG_PORT (9000):
+# sends "hello N", idles $LONG_IDLE s, sends "again N", waits $LONG_TAIL s
+# (2) and closes; killed after $LONG_KILL s (IDLE+TAIL+4). ok when the echo
+# server returned "again N". $LONG_OPTS: extra socat TCP options
+# (",keepalive,..."). Logged as "long" lines in traffic.log.
+one_long() {
+	_lp=${LONG_PORT:-9000} _li=${LONG_IDLE:-6} _lt=${LONG_TAIL:-2}
+	_lk=${LONG_KILL:-$((_li + _lt + 4))}
+	_r=$( (echo "hello $_seq"; sleep "$_li"; echo "again $_seq"; sleep "$_lt") |
+		nsx "$_cns" timeout -s KILL "$_lk" socat -t 1 -T "$_lk" - "TCP:$VIP:$_lp${LONG_OPTS:-}" 2>&1) || true
+	case "$_r" in *"again $_seq"*) _s=ok ;; *) _s=FAIL ;; esac
+	echo "$_t0 long $_seq $_cns $VIP:$_lp idle ${_li}s $_s $(echo $_r | tr '\n' ' ')" >> "$OUT/traffic.log"
+}
+# long_start COUNT [NS]: COUNT one_long in the background, 0.1 s apart
+# (PIDs in $LONG_PIDS); long_wait waits for all of them.
+LONG_PIDS=""
+long_start() {
+	_cns=${2:-client} _k=0
+	while [ $_k -lt "$1" ]; do
+		TRAFFIC_SEQ=$((TRAFFIC_SEQ + 1)) _seq=$TRAFFIC_SEQ _t0=$(cut -d' ' -f1 /proc/uptime)
+		one_long &
+		LONG_PIDS="$LONG_PIDS $!"
+		_k=$((_k + 1))
+		sleep 0.1
+	done
+	glog "long connections: $1 from $_cns to $VIP:${LONG_PORT:-9000} started (idle ${LONG_IDLE:-6}s)"
+}
+long_wait() {
+	for _p in $LONG_PIDS; do wait "$_p" || true; done
+	LONG_PIDS=""
+	_ok=$(grep -c " long .* ok " "$OUT/traffic.log" || true)
+	_fail=$(grep -c " long .* FAIL" "$OUT/traffic.log" || true)
+	glog "long connections done (cumulative: $_ok ok, $_fail failed)"
+}
+
+# one_short / tcp_traffic COUNT [PAR] [PORT]: short request/echo exchanges
+# with the echo server at $VIP:PORT (9000), in batches like traffic.
+one_short() {
+	_r=$(echo "hi $_seq" | nsx "$_cns" timeout -s KILL "${CONN_TIMEOUT:-4}" socat -t 3 -T 3 - "TCP:$VIP:$_tp" 2>&1) || true
+	case "$_r" in *"hi $_seq"*) _s=ok ;; *) _s=FAIL ;; esac
+	echo "$_t0 short $_seq $_cns $VIP:$_tp $_s $(echo $_r | tr '\n' ' ')" >> "$OUT/traffic.log"
+}
+tcp_traffic() {
+	_cns=client _tp=${3:-9000}
+	in_batches "$1" "${2:-6}" one_short
+	_ok=$(grep -c " short .* ok " "$OUT/traffic.log" || true)
+	_fail=$(grep -c " short .* FAIL" "$OUT/traffic.log" || true)
+	glog "short connections: $1 to $VIP:$_tp (cumulative: $_ok ok, $_fail failed)"
+}
+
+# one_upload / upload_traffic COUNT [PAR] [BYTES] [PORT]: the client sends
+# BYTES (65536) of zeros to $VIP:PORT (9000, a tcp_sink_start server); ok when
+# the sink answered with the full byte count.
+one_upload() {
+	_r=$(head -c "$_ub" /dev/zero | nsx "$_cns" timeout -s KILL "${CONN_TIMEOUT:-8}" socat -t 3 -T "${CONN_TIMEOUT:-8}" - "TCP:$VIP:$_up" 2>&1) || true
+	case "$_r" in *" $_ub"*) _s=ok ;; *) _s=FAIL ;; esac
+	echo "$_t0 upload $_seq $_cns $VIP:$_up $_ub bytes $_s $(echo $_r | tr '\n' ' ')" >> "$OUT/traffic.log"
+}
+upload_traffic() {
+	_cns=client _ub=${3:-65536} _up=${4:-9000}
+	in_batches "$1" "${2:-3}" one_upload
+	_ok=$(grep -c " upload .* ok " "$OUT/traffic.log" || true)
+	_fail=$(grep -c " upload .* FAIL" "$OUT/traffic.log" || true)
+	glog "uploads: $1 x $_ub bytes to $VIP:$_up (cumulative: $_ok ok, $_fail failed)"
+}
+
+# one_download / download_traffic COUNT [PAR] [URL]: wget to a file; the log
+# line has the byte count instead of the body.
+one_download() {
+	_f=/tmp/dl-$_seq
+	nsx "$_cns" timeout -s KILL "${CONN_TIMEOUT:-8}" wget -q -O "$_f" "$_url" >/dev/null 2>&1 && _s=ok || _s=FAIL
+	echo "$_t0 download $_seq $_cns $_url $_s $(wc -c < "$_f" 2>/dev/null || echo 0) bytes" >> "$OUT/traffic.log"
+	rm -f "$_f"
+}
+download_traffic() {
+	_cns=client _url=${3:-http://$VIP/}
+	in_batches "$1" "${2:-3}" one_download
+	_ok=$(grep -c " download .* ok " "$OUT/traffic.log" || true)
+	_fail=$(grep -c " download .* FAIL" "$OUT/traffic.log" || true)
+	glog "downloads: $1 of $_url (cumulative: $_ok ok, $_fail failed)"
+}
+
+# nft_drop_icmp_unreach NS: a filter input chain dropping ICMP
+# destination-unreachable (incl. fragmentation-needed) in NS
+nft_drop_icmp_unreach() {
+	nsx "$1" nft -f - <<-'NFT'
+	table inet filter {
+		chain input {
+			type filter hook input priority 0; policy accept;
+			icmp type destination-unreachable drop
+		}
+	}
+	NFT
+}

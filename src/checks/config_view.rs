@@ -187,15 +187,46 @@ pub fn addr_cmd(verb: &str, vip: IpAddr, dev: &str) -> String {
     }
 }
 
-/// Connections the director was seen forwarding, per (VIP, port, real server).
+/// Connections the director was seen forwarding, per (VIP, port, real server),
+/// with when each began (bounded).
 #[derive(Debug, Default, Clone)]
-pub struct Forwarded(super::PerRs);
+pub struct Forwarded(super::PerRs, Vec<(Vaddr, super::RsKey, i64)>);
+
+/// Start times kept for [`Forwarded::stopped_during_capture`].
+const MAX_STARTS: usize = 1 << 16;
 
 impl Forwarded {
     pub fn observe(&mut self, v: &FlowView<'_>) {
         if let (Some(rs), Some(f)) = (v.rs, v.forward) {
             self.0.add(v, rs, [f.at]);
+            if self.1.len() < MAX_STARTS {
+                self.1.push((v.vaddr, rs, v.flow.first_ts));
+            }
         }
+    }
+
+    /// New connections to real server `rs` of `svc` stopped during the
+    /// capture: after its last one, the service's other real servers got
+    /// more than two rounds of new connections. Its weight or membership may
+    /// then have changed in between (drained, removed), so a snapshot taken
+    /// after the capture proves nothing about those connections.
+    pub fn stopped_during_capture(&self, ctx: &Context<'_>, svc: ServiceKey, rs: IpAddr) -> bool {
+        let starts = || {
+            self.1
+                .iter()
+                .filter(|(va, _, _)| ctx.covers(svc, *va))
+                .filter_map(|(_, k, t)| Some((ctx.rs_id(*k).and_then(RsId::ip)?, *t)))
+        };
+        let Some(last) = starts().filter(|(ip, _)| *ip == rs).map(|(_, t)| t).max() else {
+            return false;
+        };
+        let mut others = std::collections::BTreeSet::new();
+        let mut after = 0usize;
+        for (ip, t) in starts().filter(|(ip, _)| *ip != rs) {
+            others.insert(ip);
+            after += usize::from(t > last);
+        }
+        !others.is_empty() && after > 2 * others.len()
     }
 
     /// (virtual address, real server address if known, tally) for each.

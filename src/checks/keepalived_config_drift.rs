@@ -308,6 +308,7 @@ mod tests {
         let model = Model {
             services: ipvs.model.services,
             keepalived: vec![conf],
+            ..Model::default()
         };
         let out = crate::checks::conclude(&mut KeepalivedConfigDrift, &model, &Default::default());
         let got: Vec<String> = out.iter().map(|f| f.summary.clone()).collect();
@@ -337,6 +338,7 @@ mod tests {
         let model = Model {
             services: Vec::new(),
             keepalived: vec![conf],
+            ..Model::default()
         };
         let mut hosts = crate::flow::hosts::HostMap::default();
         for (src, addr) in [("192.0.2.2", 100u8), ("192.0.2.9", 101)] {

@@ -8,22 +8,29 @@ mod dr_forward_rewrites_ip;
 mod dr_reply_via_director;
 mod dr_rs_gateway_director;
 mod dr_rs_no_reply;
+mod failover_drops_established;
 mod handshake_reset;
 mod ipvs_dest_unseen;
+mod ipvs_idle_timeout;
 mod keepalived_config_drift;
+mod lifecycle;
 pub mod losses;
+mod nat_director_not_forwarding;
 mod nat_reply_bypasses_director;
 mod nat_rs_gateway_not_director;
 mod nat_rs_no_reply;
+mod pmtu_blackhole;
 mod rp_filter_drops_asymmetric;
 mod rs_arp_announce;
 mod rs_arp_ignore;
 mod rs_firewall_drops;
 mod rs_no_listener;
 mod rs_port_unreachable;
+mod rs_removed_blackholes_established;
 mod rs_vip_not_on_loopback;
 mod syn_retransmit;
 mod traffic_to_unknown_rs;
+mod tun_pmtu_blackhole;
 mod tun_rs_no_reply;
 mod udp_flow_pinned;
 mod vip_arp_failover;
@@ -448,6 +455,55 @@ pub const REGISTRY: &[Registered] = &[
         tun_rs_no_reply::TunRsNoReply::default()
     ),
     check!(
+        "nat-director-not-forwarding",
+        "is behind a director that does not forward its replies",
+        Cause,
+        0,
+        [],
+        nat_director_not_forwarding::NatDirectorNotForwarding::default()
+    ),
+    // The life of a connection after its handshake, and over time.
+    check!(
+        "ipvs-idle-timeout",
+        "loses idle connections to the IPVS timeout",
+        Cause,
+        2,
+        [],
+        ipvs_idle_timeout::IpvsIdleTimeout::default()
+    ),
+    check!(
+        "failover-drops-established",
+        "loses established connections in a failover",
+        Cause,
+        2,
+        [],
+        failover_drops_established::FailoverDropsEstablished::default()
+    ),
+    check!(
+        "rs-removed-blackholes-established",
+        "was removed with connections established (black-holed)",
+        Cause,
+        1,
+        [],
+        rs_removed_blackholes_established::RsRemovedBlackholesEstablished::default()
+    ),
+    check!(
+        "tun-pmtu-blackhole",
+        "stalls full-size segments in the tunnel (PMTU black hole)",
+        Cause,
+        2,
+        [],
+        tun_pmtu_blackhole::TunPmtuBlackhole::default()
+    ),
+    check!(
+        "pmtu-blackhole",
+        "stalls full-size segments (PMTU black hole)",
+        Cause,
+        2,
+        [],
+        pmtu_blackhole::PmtuBlackhole::default()
+    ),
+    check!(
         "handshake-reset",
         "resets connections",
         Symptom,
@@ -652,8 +708,12 @@ pub fn explain(findings: &mut [Finding]) {
         if !f.symptom || !symptom(f.code) || f.real_server.is_none() {
             continue;
         }
+        // A cause on the same real server, or one about the whole service
+        // (the director's: it explains every real server's symptoms).
         if let Some((_, _, code)) = causes.iter().find(|(s, r, c)| {
-            *c != f.code && *r == f.real_server && (s.is_none() || *s == f.service)
+            *c != f.code
+                && ((*r == f.real_server && (s.is_none() || *s == f.service))
+                    || (r.is_none() && s.is_some() && *s == f.service))
         }) {
             f.severity = Severity::Info;
             f.explained_by = Some(code);

@@ -32,6 +32,12 @@ impl Check for TrafficToUnknownRs {
                 continue;
             }
             let (dir, key, s) = mine[0];
+            // Removed during the capture: new connections stopped going to
+            // it while the others went on (what its established ones then
+            // suffered is rs-removed-blackholes-established's).
+            if self.0.stopped_during_capture(ctx, *key, ip) {
+                continue;
+            }
             let mut addrs: Vec<_> = s.destinations.iter().map(|d| d.address).collect();
             addrs.sort();
             let listed: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();

@@ -28,6 +28,9 @@ pub(crate) fn prepare(
     src.inputs.extend(read);
     let (mut model, warnings) =
         lvsdiag::analyze::build_model(&m.vip, &m.ipvs).map_err(|e| fail(&e.to_string()))?;
+    if m.ipvs_timeout.is_some() {
+        model.tcp_timeout = m.ipvs_timeout;
+    }
     let (json, inputs): (Vec<String>, Vec<String>) = src
         .inputs
         .iter()

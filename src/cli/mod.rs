@@ -218,6 +218,10 @@ pub(crate) struct ModelArgs {
     /// IPVS configuration: output of `ipvsadm -S -n` or a copy of /proc/net/ip_vs (repeatable).
     #[arg(long, value_name = "FILE")]
     pub(crate) ipvs: Vec<String>,
+    /// IPVS's TCP timeout in seconds (the first figure `ipvsadm -L --timeout` prints),
+    /// for judging idle connections; else a snapshot's, else the 900 s default.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) ipvs_timeout: Option<u32>,
     #[command(flatten)]
     pub(crate) ka: KeepalivedArgs,
     /// Forwarding mode when the traffic does not show it.

@@ -55,6 +55,19 @@ pub struct Tcp {
     pub ack: u32,
     pub flags: u8,
     pub payload_len: u32,
+    /// The MSS option of a SYN (0: none, or not a SYN).
+    pub mss: u16,
+}
+
+/// The MSS a SYN announces (0 when it has none or its options are cut).
+fn syn_mss(t: &TcpSlice<'_>) -> u16 {
+    t.options_iterator()
+        .filter_map(Result::ok)
+        .find_map(|o| match o {
+            etherparse::TcpOptionElement::MaximumSegmentSize(m) => Some(m),
+            _ => None,
+        })
+        .unwrap_or(0)
 }
 
 impl Tcp {
@@ -287,6 +300,7 @@ fn decode_ip(b: &[u8], depth: u8) -> Result<Net, DecodeError> {
                 flags: t.slice()[13],
                 payload_len: u32::from(len)
                     .saturating_sub((b.len() - body.len()) as u32 + u32::from(t.data_offset()) * 4),
+                mss: if t.syn() { syn_mss(&t) } else { 0 },
             }),
             Err(_) => L4::Incomplete,
         }

@@ -11,6 +11,7 @@
 
 pub mod hosts;
 pub mod ladder;
+pub mod life;
 pub mod neigh;
 pub mod table;
 pub mod view;
@@ -79,10 +80,17 @@ pub struct TcpState {
     pub server_data: bool,
     pub fin_client: bool,
     pub fin_server: bool,
+    /// The MSS each side's SYN announced (0: none seen).
+    pub client_mss: u16,
+    pub server_mss: u16,
+    /// Everything after the handshake; allocated by its first segment (a
+    /// SYN flood's flows never need it).
+    pub life: Option<Box<life::Life>>,
 }
 
 /// Per-transport state of a flow.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // flows are boxed in the table
 pub enum Transport {
     Tcp(TcpState),
     /// A UDP exchange: the client's datagrams are its opening copies (each

@@ -16,8 +16,10 @@ const LINGER_NS: i64 = 2_000_000_000;
 const RESET_LINGER_NS: i64 = 20_000_000_000;
 /// A flow that never completed its handshake is retired after this idle time.
 const HANDSHAKE_IDLE_NS: i64 = 60_000_000_000;
-/// An established flow is retired after this idle time.
-const IDLE_NS: i64 = 300_000_000_000;
+/// An established flow is retired after this idle time: longer than IPVS's
+/// TCP timeout (900 s by default) and Linux's first keepalive (7200 s), so
+/// that the packet after a long silence still finds its connection.
+const IDLE_NS: i64 = 7_300_000_000_000;
 const SWEEP_EVERY_NS: i64 = 1_000_000_000;
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -319,12 +321,19 @@ fn client_packet(
     if tcp.syn() && !tcp.ack_flag() {
         // A retransmitted SYN reopens a connection its reset had closed.
         f.closed_ts = None;
+        if let Transport::Tcp(t) = &mut f.state {
+            t.client_mss = tcp.mss;
+        }
         add_open(f, at, src_mac, dst_mac, ip, tcp.dport);
         return;
     }
+    let established = f.established();
     let Transport::Tcp(t) = &mut f.state else {
         return;
     };
+    t.life
+        .get_or_insert_default()
+        .segment(at, src_mac, dst_mac, ip, tcp, true, established);
     if tcp.rst() {
         t.client_rst.get_or_insert(at);
         f.closed_ts = Some(at.time);
@@ -352,21 +361,28 @@ fn server_packet(
     f.packets = f.packets.saturating_add(1);
     f.last_ts = f.last_ts.max(at.time);
     let synack = tcp.syn() && tcp.ack_flag();
-    if synack || (tcp.rst() && !f.established()) {
+    let established = f.established();
+    if synack || (tcp.rst() && !established) {
         let rst = !synack;
+        if let (true, Transport::Tcp(t)) = (synack, &mut f.state) {
+            t.server_mss = tcp.mss;
+        }
         add_reply(f, at, src_mac, dst_mac, ip, tcp.sport, rst);
         if rst {
             f.closed_ts = Some(at.time);
         }
         return;
     }
+    let Transport::Tcp(t) = &mut f.state else {
+        return;
+    };
+    t.life
+        .get_or_insert_default()
+        .segment(at, src_mac, dst_mac, ip, tcp, false, established);
     if tcp.rst() {
         f.closed_ts.get_or_insert(at.time);
         return;
     }
-    let Transport::Tcp(t) = &mut f.state else {
-        return;
-    };
     t.server_data = true;
     if tcp.fin() {
         t.fin_server = true;

@@ -33,9 +33,14 @@ fn parse_endpoint(s: &str) -> Option<(IpAddr, u16)> {
 pub fn parse_rules(text: &str, origin: &str) -> Parsed {
     let mut services: Vec<(ServiceKey, Service)> = Vec::new();
     let mut skipped = Vec::new();
+    let mut tcp_timeout = None;
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(t) = parse_timeout_line(line) {
+            tcp_timeout = Some(t);
             continue;
         }
         match parse_rule_line(line, origin) {
@@ -51,12 +56,26 @@ pub fn parse_rules(text: &str, origin: &str) -> Parsed {
             None => skipped.push((n + 1, line.to_string())),
         }
     }
-    let mut model = Model::default();
+    let mut model = Model {
+        tcp_timeout,
+        ..Model::default()
+    };
     for (_, mut s) in services {
         s.mode = s.effective_mode();
         model.services.push(s);
     }
     Parsed { model, skipped }
+}
+
+/// `Timeout (tcp tcpfin udp): 900 120 300` (`ipvsadm -L --timeout`): the
+/// TCP timeout in seconds.
+pub fn parse_timeout_line(line: &str) -> Option<u32> {
+    let rest = line.strip_prefix("Timeout (tcp tcpfin udp):")?;
+    rest.split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+        .filter(|&t| t > 0)
 }
 
 enum Rule {

@@ -373,6 +373,10 @@ pub struct Model {
     /// keepalived configurations read (`--keepalived`): what they declare,
     /// kept apart from the services so that they can be held against IPVS.
     pub keepalived: Vec<keepalived::Config>,
+    /// IPVS's TCP (established) timeout in seconds, when given
+    /// (`--ipvs-timeout`, or a `Timeout (tcp tcpfin udp)` line of
+    /// `ipvsadm -L --timeout` in an `--ipvs` file).
+    pub tcp_timeout: Option<u32>,
 }
 
 impl Model {

@@ -1,0 +1,20 @@
+# dr-rs-drained: as dr-rs-removed (service 192.0.2.100:9000, six long
+# connections, two per RS), but 2 s in rs3 is quiesced (weight 0) instead of
+# removed: its established connections finish normally, new connections go
+# to rs1/rs2.
+echo_servers() { for _r in rs1 rs2 rs3; do tcp_echo_start $_r 9000; done; }
+step topology topo_dr
+step real-servers rs_dr_ok rs1 rs2 rs3
+step echo-servers echo_servers
+step ipvs ipvs_setup director -g rr $VIP:9000 192.0.2.11:9000 192.0.2.12:9000 192.0.2.13:9000
+step capture-start capture_start
+step neigh-flush neigh_flush_all
+LONG_IDLE=5 LONG_TAIL=4
+step long-start long_start 6
+step pause sleep 1.4
+step drain-rs3 nsx director ipvsadm -e -t $VIP:9000 -r 192.0.2.13:9000 -g -w 0
+step conn-after-drain eval 'nsx director ipvsadm -Lnc > "$OUT/ipvsadm-conn-after-drain.txt"'
+step traffic-after tcp_traffic 6 6
+step long-wait long_wait
+step capture-stop capture_stop
+step collect collect
