@@ -205,4 +205,8 @@ pub struct Analysis {
     pub vrrp: crate::flow::vrrp::VrrpTable,
     /// The keepalived configurations the model was given (for the views).
     pub keepalived: Vec<crate::model::keepalived::Config>,
+    /// What happened over time, in order (bounded).
+    pub events: Vec<crate::timeline::Event>,
+    /// Per real server new connections and failures over time.
+    pub timeline: Vec<crate::timeline::RsSeries>,
 }

@@ -70,6 +70,8 @@ struct RsCensus {
     mac: Option<Mac>,
     port: Option<u16>,
     mode: Option<Mode>,
+    /// New connections and failures over time.
+    series: crate::timeline::Series,
 }
 
 const MAX_CENSUS: usize = 4096;
@@ -252,6 +254,7 @@ impl Engine {
                 r.mac = r.mac.or(v.rs_mac);
                 r.port = r.port.or(v.rs_port);
                 r.mode = r.mode.or(v.mode);
+                r.series.add(v.flow.first_ts, v.failed);
             }
         }
     }
@@ -406,6 +409,7 @@ impl Engine {
                 (s.host.clone(), pts)
             })
             .collect();
+        let (events, timeline) = self.timeline(&model, &ctx, &findings);
         also(&self, &ctx);
         Analysis {
             points,
@@ -418,7 +422,87 @@ impl Engine {
             snapshots,
             vrrp: self.hosts.vrrp.clone(),
             keepalived: model.keepalived.clone(),
+            events,
+            timeline,
         }
+    }
+
+    /// The per-real-server series (a MAC-keyed one joined to its RIP's)
+    /// and the events: failovers, VRRP master changes, real servers
+    /// appearing and vanishing, failure bursts, the findings' moments.
+    fn timeline(
+        &self,
+        model: &Model,
+        ctx: &Context<'_>,
+        findings: &[crate::finding::Finding],
+    ) -> (Vec<crate::timeline::Event>, Vec<crate::timeline::RsSeries>) {
+        use crate::timeline::{self, Event, EventKind, RsSeries};
+        let mut series: Vec<RsSeries> = Vec::new();
+        for ((va, key), c) in &self.servers {
+            let Some(svc) = model.find(*va) else { continue };
+            let id = ctx.rs_id(*key);
+            match series
+                .iter_mut()
+                .find(|s| s.service == svc.key && s.real_server == id)
+            {
+                Some(s) => s.series.merge(&c.series),
+                None => series.push(RsSeries {
+                    service: svc.key,
+                    real_server: id,
+                    series: c.series.clone(),
+                }),
+            }
+        }
+        series.sort_by_cached_key(|s| (s.service.to_string(), s.real_server));
+        let mut events = timeline::series_events(&series, |s| {
+            s.real_server
+                .map_or_else(|| "an unseen real server".into(), |r| r.to_string())
+        });
+        // The VIPs' owners changing (failovers; conflicts too).
+        let mut vips = Vec::new();
+        for s in &model.services {
+            let Some(vip) = s.key.vip() else { continue };
+            if vips.contains(&vip) {
+                continue;
+            }
+            vips.push(vip);
+            let Some(c) = self.hosts.neigh.claims(vip) else {
+                continue;
+            };
+            for (i, cl) in c.by_mac.iter().enumerate().skip(1) {
+                let prev = &c.by_mac[i - 1];
+                events.push(Event {
+                    time: cl.first.time,
+                    kind: EventKind::VipOwner,
+                    what: format!(
+                        "VIP {vip} claimed by {} (before: {})",
+                        ctx.describe_mac(cl.mac),
+                        ctx.describe_mac(prev.mac)
+                    ),
+                    service: Some(s.key),
+                    real_server: None,
+                    code: None,
+                    evidence: Some(cl.first),
+                });
+            }
+        }
+        // VRRP masters.
+        for x in self.hosts.vrrp.vrids.values() {
+            for p in x.periods.iter().skip(1) {
+                let r = &x.routers[p.router];
+                events.push(Event {
+                    time: p.from.time,
+                    kind: EventKind::VrrpMaster,
+                    what: format!("VRRP {}: {} master (priority {})", x.key, r.ip, p.priority),
+                    service: None,
+                    real_server: None,
+                    code: None,
+                    evidence: Some(p.from),
+                });
+            }
+        }
+        events.extend(timeline::finding_events(findings));
+        (timeline::finish(events), series)
     }
 
     /// Adds services seen in the traffic to the given model: those the

@@ -31,4 +31,5 @@ pub mod session;
 pub mod source;
 pub mod system;
 pub mod text;
+pub mod timeline;
 pub mod tui;

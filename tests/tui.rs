@@ -313,6 +313,8 @@ fn keys_switch_views_pause_help_and_quit() {
     assert_eq!(app.view, View::Findings);
     key(&mut app, &p, KeyCode::BackTab);
     key(&mut app, &p, KeyCode::BackTab);
+    assert_eq!(app.view, View::Timeline);
+    key(&mut app, &p, KeyCode::BackTab);
     assert_eq!(app.view, View::Config);
     key(&mut app, &p, KeyCode::Char('1'));
     assert_eq!(app.view, View::Services);
@@ -548,6 +550,9 @@ fn screens_match_the_reviewed_snapshots() {
     shots.push(("findings-80x24".into(), screen(&app, &p, 80, 24)));
     key(&mut app, &p, KeyCode::Enter);
     shots.push(("finding-detail-80x24".into(), screen(&app, &p, 80, 24)));
+    key(&mut app, &p, KeyCode::Esc);
+    key(&mut app, &p, KeyCode::Char('6'));
+    shots.push(("timeline-80x24".into(), screen(&app, &p, 80, 24)));
     for (name, got) in shots {
         let got = got
             .lines()
@@ -569,6 +574,53 @@ fn screens_match_the_reviewed_snapshots() {
         });
         assert_eq!(got, want, "{name} differs from {}", path.display());
     }
+}
+
+/// The Timeline view: each real server's new connections over time and the
+/// events; Enter on an event opens the Flows view on its real server, at
+/// the flow nearest the event.
+#[test]
+fn timeline_shows_the_removed_real_server_and_enter_opens_its_flows() {
+    let (_s, p) = fixture("dr-rs-removed");
+    let mut app = App::new("x".into());
+    key(&mut app, &p, KeyCode::Char('6'));
+    assert_eq!(app.view, View::Timeline);
+    let s = screen(&app, &p, 100, 30);
+    for want in [
+        "192.0.2.11 :9000",
+        "192.0.2.13 :9000",
+        "rs-vanishes",
+        "192.0.2.13 gets its last new connection",
+        "rs-removed-blackholes-established",
+    ] {
+        assert!(s.contains(want), "{want}:\n{s}");
+    }
+    // Select the vanishing event and open it.
+    let events = app.events(&p.overview);
+    let i = events
+        .iter()
+        .position(|e| e.kind == lvsdiag::timeline::EventKind::RsVanishes)
+        .expect("a vanishing event");
+    for _ in 0..i {
+        key(&mut app, &p, KeyCode::Down);
+    }
+    key(&mut app, &p, KeyCode::Enter);
+    assert_eq!(app.view, View::Flows);
+    assert_eq!(app.pane_of(View::Flows).filter, "192.0.2.13");
+    let rows = app.flows(&p.overview);
+    assert!(
+        !rows.is_empty()
+            && rows
+                .iter()
+                .all(|r| r.rs_label.as_deref() == Some("192.0.2.13"))
+    );
+    let sel = &rows[app.pane_of(View::Flows).selected];
+    let t = events[i].time;
+    assert!(
+        rows.iter()
+            .all(|r| (r.first_ts - t).abs() >= (sel.first_ts - t).abs()),
+        "the flow nearest the event is selected"
+    );
 }
 
 /// Files being read are labelled READING with how far the readers are,

@@ -146,6 +146,10 @@ fn value(a: &Analysis) -> Value {
                 "connections": (f.affected > 0).then_some(f.affected),
                 "losses": f.losses,
                 "weakened_by_losses": f.weakened,
+                "moment": f.moment.as_ref().map(|(t, what)| json!({
+                    "time": fmt_time(*t).parse::<f64>().unwrap_or(0.0),
+                    "what": sanitize(what),
+                })),
             })
         })
         .collect();
@@ -158,6 +162,23 @@ fn value(a: &Analysis) -> Value {
         "notes": a.notes,
         "snapshots": a.snapshots.iter().map(|(h, p)| json!({"host": sanitize(h), "points": p})).collect::<Vec<_>>(),
         "vrrp": vrrp(a, &|i| json!(point(i))),
+        "events": a.events.iter().map(|e| json!({
+            "time": fmt_time(e.time).parse::<f64>().unwrap_or(0.0),
+            "kind": e.kind.as_str(),
+            "what": sanitize(&e.what),
+            "service": e.service.map(|s| s.to_string()),
+            "real_server": e.real_server.map(|r| r.to_string()),
+            "code": e.code,
+            "evidence": e.evidence.map(|x| json!({"point": point(x.point), "frame": x.frame})),
+        })).collect::<Vec<_>>(),
+        "timeline": a.timeline.iter().map(|s| json!({
+            "service": s.service.to_string(),
+            "real_server": s.real_server.map(|r| r.to_string()),
+            "start": fmt_time(s.series.start).parse::<f64>().unwrap_or(0.0),
+            "bucket_s": s.series.width_ns as f64 / 1e9,
+            "connections": s.series.conns,
+            "failed": s.series.fails,
+        })).collect::<Vec<_>>(),
         "totals": {
             "packets": a.packets,
             "connections": a.flows.flows,

@@ -207,11 +207,16 @@ pub fn render(a: &Analysis, style: &Style) -> String {
         if let Some(l) = &f.losses {
             let _ = writeln!(o, "      drops: {}", super::sanitize(l));
         }
+        if let Some(w) = when(f) {
+            let _ = writeln!(o, "      when: {w}");
+        }
         if !f.fix.is_empty() {
             let _ = writeln!(o, "      fix: {}", super::sanitize(&f.fix));
         }
         let _ = writeln!(o);
     }
+
+    timeline(&mut o, a);
 
     if !a.notes.is_empty() {
         let _ = writeln!(o, "What these captures cannot show:");
@@ -279,6 +284,65 @@ pub fn render(a: &Analysis, style: &Style) -> String {
         );
     }
     o
+}
+
+/// Events shown in the text report (JSON has them all).
+const TEXT_EVENTS: usize = 20;
+
+/// `12:00:01.234` (UTC, without the day).
+fn clock(ns: i64) -> String {
+    let t = fmt_utc(ns);
+    t.split_once(' ').map_or(t.clone(), |(_, h)| h.to_string())
+}
+
+/// When a finding's connections began, and the moment things changed.
+fn when(f: &crate::finding::Finding) -> Option<String> {
+    let span = f.span.map(|(a, b)| {
+        if a == b {
+            format!("{} (UTC)", clock(a))
+        } else {
+            format!("{} to {} (UTC)", clock(a), clock(b))
+        }
+    });
+    let moment = f
+        .moment
+        .as_ref()
+        .map(|(t, what)| format!("changed at {}: {}", clock(*t), super::sanitize(what)));
+    match (span, moment) {
+        (None, None) => None,
+        (Some(s), None) => Some(s),
+        (None, Some(m)) => Some(m),
+        (Some(s), Some(m)) => Some(format!("{s}; {m}")),
+    }
+}
+
+/// The timeline: failovers, VRRP master changes, real servers appearing
+/// and vanishing, failure bursts, the findings' moments.
+fn timeline(o: &mut String, a: &Analysis) {
+    if a.events.is_empty() {
+        return;
+    }
+    let day = fmt_utc(a.events[0].time)
+        .split_once(' ')
+        .map_or(String::new(), |(d, _)| d.to_string());
+    let _ = writeln!(o, "Timeline (UTC {day}):");
+    for e in a.events.iter().take(TEXT_EVENTS) {
+        let _ = writeln!(
+            o,
+            "  {}  {:<13} {}",
+            clock(e.time),
+            e.kind.as_str(),
+            super::sanitize(&e.what)
+        );
+    }
+    if a.events.len() > TEXT_EVENTS {
+        let _ = writeln!(
+            o,
+            "  … {} more (--format json lists them all under \"events\")",
+            a.events.len() - TEXT_EVENTS
+        );
+    }
+    let _ = writeln!(o);
 }
 
 /// The VRRP section: per virtual router its master now, its advertisers and

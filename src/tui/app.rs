@@ -20,15 +20,17 @@ pub enum View {
     Flows,
     Arp,
     Config,
+    Timeline,
 }
 
 impl View {
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 6] = [
         View::Services,
         View::Findings,
         View::Flows,
         View::Arp,
         View::Config,
+        View::Timeline,
     ];
 
     pub fn title(self) -> &'static str {
@@ -38,6 +40,7 @@ impl View {
             View::Flows => "Flows",
             View::Arp => "ARP/VRRP",
             View::Config => "Config",
+            View::Timeline => "Timeline",
         }
     }
 
@@ -57,7 +60,7 @@ pub enum Action {
 pub struct App {
     pub view: View,
     /// Each view's own selection, scroll, filter, sort and detail.
-    panes: [Pane; 5],
+    panes: [Pane; 6],
     pub help: bool,
     /// `p`: the screen stays on this overview while capture goes on.
     pub frozen: Option<Arc<Published>>,
@@ -101,6 +104,12 @@ fn caps(v: View) -> Caps {
             detail: false,
             text: true,
             sorts: &[],
+        },
+        View::Timeline => Caps {
+            filter: true,
+            detail: false,
+            text: false,
+            sorts: &["time", "kind"],
         },
     }
 }
@@ -259,10 +268,15 @@ impl App {
             KeyCode::BackTab | KeyCode::Left | KeyCode::Char('h') => {
                 self.switch((self.view.index() + View::ALL.len() - 1) % View::ALL.len())
             }
-            KeyCode::Char(c @ '1'..='5') => self.switch(usize::from(c as u8 - b'1')),
+            KeyCode::Char(c @ '1'..='6') => self.switch(usize::from(c as u8 - b'1')),
             KeyCode::Enter if self.view == View::Services => {
                 if let Some(d) = data {
                     self.open_service_row(&d.overview);
+                }
+            }
+            KeyCode::Enter if self.view == View::Timeline => {
+                if let Some(d) = data {
+                    self.open_event(&d.overview);
                 }
             }
             KeyCode::Char('/') => {
@@ -282,6 +296,64 @@ impl App {
             _ => {}
         }
         Action::None
+    }
+
+    /// The Timeline view's events: filtered (time, kind, text) and sorted.
+    pub fn events<'a>(&self, o: &'a Overview) -> Vec<&'a crate::timeline::Event> {
+        let pane = self.pane_of(View::Timeline);
+        let mut v: Vec<&crate::timeline::Event> = o
+            .analysis
+            .events
+            .iter()
+            .filter(|e| {
+                pane.matches(&format!(
+                    "{} {} {}",
+                    e.kind.as_str(),
+                    e.real_server.map(|r| r.to_string()).unwrap_or_default(),
+                    e.what
+                ))
+            })
+            .collect();
+        if pane.sort_name() == Some("kind") {
+            v.sort_by_key(|e| e.kind);
+        }
+        v
+    }
+
+    /// Enter on an event: the Flows view, filtered to its real server (else
+    /// its service), with the flow that began nearest the event selected.
+    fn open_event(&mut self, o: &Overview) {
+        let events = self.events(o);
+        let Some(e) = events.get(self.pane().selected).copied() else {
+            return;
+        };
+        let filter = match (e.real_server, e.service) {
+            (Some(r), _) => r.to_string(),
+            (None, Some(svc)) => match (svc.vip(), svc.port()) {
+                (Some(ip), Some(port)) => SocketAddr::new(ip, port).to_string(),
+                (Some(ip), None) => ip.to_string(),
+                _ => String::new(),
+            },
+            (None, None) => String::new(),
+        };
+        self.panes[View::Flows.index()].set_filter(&filter);
+        let rows = self.flows(o);
+        let nearest = rows
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, r)| (r.first_ts - e.time).unsigned_abs())
+            .map_or(0, |(i, _)| i);
+        self.panes[View::Flows.index()].selected = nearest;
+        self.view = View::Flows;
+        self.status = Some(format!(
+            "flows{} around {} (/ then Esc clears the filter)",
+            if filter.is_empty() {
+                String::new()
+            } else {
+                format!(" of {filter}")
+            },
+            crate::report::fmt_utc(e.time)
+        ));
     }
 
     fn switch(&mut self, i: usize) {
