@@ -8,6 +8,11 @@
 //!   answers ARP for the VIP.
 //! - `dr-healthy`: the same segment with neither fault.
 //! - `syn-flood`: SYNs to the VIP from many distinct client addresses/ports.
+//! - `long-lived`: ten DR connections carrying `N` data segments between
+//!   them over hours (each segment arriving, forwarded, and acknowledged by
+//!   the real server), sequence numbers wrapping past 2^32: healthy.
+//! - `rst-storm`: ten established DR connections, then `N` resets from the
+//!   VIP to their clients and to ports no connection uses.
 //! - `arp-storm`: ARP announcements from many distinct MACs and addresses.
 
 use etherparse::PacketBuilder;
@@ -99,6 +104,24 @@ impl Writer {
         }
         b.write(&mut self.buf, payload).expect("vec write");
         self.emit();
+    }
+
+    /// A client segment to the VIP as the director's mirror port shows it:
+    /// arriving from the gateway, then forwarded to real server MAC `rs`.
+    #[allow(clippy::too_many_arguments)]
+    fn client_seg(
+        &mut self,
+        rs: [u8; 6],
+        c: [u8; 4],
+        port: u16,
+        seq: u32,
+        ack: Option<u32>,
+        flags: &str,
+        payload: &[u8],
+    ) {
+        for (src, dst) in [(ROUTER, DIRECTOR), (DIRECTOR, rs)] {
+            self.tcp(src, dst, c, VIP, 63, port, 80, seq, ack, flags, payload);
+        }
     }
 
     fn arp(&mut self, op: u16, sha: [u8; 6], spa: [u8; 4], tpa: [u8; 4]) {
@@ -281,6 +304,87 @@ pub fn udp_flood(path: &Path, datagrams: u64) -> Result<u64, String> {
             .write(&mut w.buf, &[0u8; 32])
             .expect("vec write");
         w.emit();
+        w.ts_us += 2;
+    }
+    w.finish()
+}
+
+const LONG_CONNS: u64 = 10;
+
+/// Opens `LONG_CONNS` DR connections (handshake at the director's mirror
+/// port: arriving, forwarded, answered); returns their client ports' base
+/// and the client and server sequence numbers after the handshake.
+fn open_long(w: &mut Writer) -> (u16, u32, u32) {
+    let (c, base) = (client(0), 40_000u16);
+    // Close to the top of sequence space: the data wraps past 2^32.
+    let (cseq, sseq) = (u32::MAX - 100_000, u32::MAX - 50_000);
+    for i in 0..LONG_CONNS {
+        let (p, rs) = (base + i as u16, rs_mac((i % 3) as u8 + 1));
+        w.client_seg(rs, c, p, cseq, None, "S", &[]);
+        w.tcp(
+            rs,
+            ROUTER,
+            VIP,
+            c,
+            64,
+            80,
+            p,
+            sseq,
+            Some(cseq.wrapping_add(1)),
+            "S",
+            &[],
+        );
+        let (cs, ss) = (cseq.wrapping_add(1), sseq.wrapping_add(1));
+        w.client_seg(rs, c, p, cs, Some(ss), "", &[]);
+        w.ts_us += 100;
+    }
+    (base, cseq.wrapping_add(1), sseq.wrapping_add(1))
+}
+
+pub fn long_lived(path: &Path, segments: u64) -> Result<u64, String> {
+    let mut w = Writer::new(path)?;
+    let c = client(0);
+    let (base, cseq0, sseq) = open_long(&mut w);
+    let data = [0x55u8; 1400];
+    // Spread over three hours: a segment of each connection every few seconds.
+    let step = ((3 * 3600 * 1_000_000) / segments.max(1)).max(1) as i64;
+    let mut seq = vec![cseq0; LONG_CONNS as usize];
+    for n in 0..segments {
+        let i = (n % LONG_CONNS) as usize;
+        let (p, rs) = (base + i as u16, rs_mac((i % 3) as u8 + 1));
+        let s = seq[i];
+        w.client_seg(rs, c, p, s, Some(sseq), "P", &data);
+        seq[i] = s.wrapping_add(data.len() as u32);
+        w.tcp(rs, ROUTER, VIP, c, 64, 80, p, sseq, Some(seq[i]), "", &[]);
+        w.ts_us += step;
+    }
+    w.finish()
+}
+
+pub fn rst_storm(path: &Path, resets: u64) -> Result<u64, String> {
+    let mut w = Writer::new(path)?;
+    let c = client(0);
+    let (base, _, sseq) = open_long(&mut w);
+    for n in 0..resets {
+        // Half to the connections' clients, half to ports none uses.
+        let p = if n % 2 == 0 {
+            base + (n / 2 % LONG_CONNS) as u16
+        } else {
+            1024 + (n % 30_000) as u16
+        };
+        w.tcp(
+            DIRECTOR,
+            ROUTER,
+            VIP,
+            c,
+            64,
+            80,
+            p,
+            sseq.wrapping_add(n as u32),
+            None,
+            "R",
+            &[],
+        );
         w.ts_us += 2;
     }
     w.finish()

@@ -623,6 +623,25 @@ fn timeline_shows_the_removed_real_server_and_enter_opens_its_flows() {
     );
 }
 
+/// The flow ladder goes on after the handshake: each leg folded into one
+/// line with its counts, the silence and the director's reset.
+#[test]
+fn flow_ladder_shows_the_life_after_the_handshake() {
+    let (_s, p) = fixture("dr-idle-timeout");
+    let mut app = App::new("x".into());
+    key(&mut app, &p, KeyCode::Char('3'));
+    key(&mut app, &p, KeyCode::Enter);
+    let s = screen(&app, &p, 160, 60);
+    for want in [
+        "after the handshake",
+        "s without a packet (folded), then the client",
+        "RST to the client from 192.0.2.100 (the VIP) via 02:00:00:00:0d:00",
+        "client → 192.0.2.100, 02:00:00:00:01:01 → 02:00:00:00:0d:00",
+    ] {
+        assert!(s.contains(want), "{want}:\n{s}");
+    }
+}
+
 /// Files being read are labelled READING with how far the readers are,
 /// never LIVE, and never 100% before the end.
 #[test]

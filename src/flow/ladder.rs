@@ -112,6 +112,107 @@ pub struct FlowRow {
     pub legs: Vec<Leg>,
     /// Steps no capture point shows, each with what that means.
     pub missing: Vec<(Step, String)>,
+    /// The life after the handshake, folded: one entry per leg (sender,
+    /// point, addressing) with its counts from first to last segment, the
+    /// longest silence and the resets, in time order.
+    pub life: Vec<LifeLine>,
+}
+
+/// One folded stretch of a connection's life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LifeLine {
+    /// Where it starts (time; the point and frame when one packet marks it).
+    pub time: i64,
+    pub at: Option<Evidence>,
+    pub text: String,
+    /// Something went wrong here (retransmissions, a reset).
+    pub bad: bool,
+}
+
+/// The folded life of `f` after its handshake.
+fn life_lines(f: &Flow, vip: IpAddr, names: &dyn Fn(Option<Mac>) -> String) -> Vec<LifeLine> {
+    let Some(life) = f.tcp_state().and_then(|t| t.life.as_deref()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for l in &life.legs {
+        let dir = if l.from_client {
+            format!("client → {}", l.peer)
+        } else {
+            format!("{} → client", l.peer)
+        };
+        let tunnel = l
+            .outer
+            .map_or(String::new(), |(s, d)| format!(" in IPIP {s} → {d}"));
+        let retx = if l.retx > 0 {
+            format!(
+                ", {} retransmitted (smallest {} bytes)",
+                l.retx, l.retx_min_len
+            )
+        } else {
+            String::new()
+        };
+        out.push(LifeLine {
+            time: l.first_ts,
+            at: None,
+            text: format!(
+                "{dir}{tunnel}, {} → {}: {} segment(s), {} with data ({} bytes), largest {} bytes{retx}, until +{:.3} s",
+                names(l.src_mac),
+                names(l.dst_mac),
+                l.segments,
+                l.data,
+                l.bytes,
+                l.max_len,
+                (l.last.time - l.first_ts) as f64 / 1e9,
+            ),
+            bad: l.retx > 0,
+        });
+    }
+    if let Some(g) = &life.gap {
+        out.push(LifeLine {
+            time: g.before.time,
+            at: Some(g.before),
+            text: format!(
+                "… {:.1} s without a packet (folded), then the {} at +{:.3} s{}",
+                g.idle_ns as f64 / 1e9,
+                if g.resumed_by_client {
+                    "client"
+                } else {
+                    "server"
+                },
+                (g.resume.time - f.first_ts) as f64 / 1e9,
+                if g.server_after {
+                    ""
+                } else {
+                    "; no answer from the server after it"
+                }
+            ),
+            bad: !g.server_after,
+        });
+    }
+    for r in &life.server_rst {
+        out.push(LifeLine {
+            time: r.at.time,
+            at: Some(r.at),
+            text: format!(
+                "RST to the client from {}{} via {}",
+                r.src,
+                if r.src == vip { " (the VIP)" } else { "" },
+                names(r.src_mac)
+            ),
+            bad: true,
+        });
+    }
+    if life.legs_overflow {
+        out.push(LifeLine {
+            time: f.last_ts,
+            at: None,
+            text: format!("(more legs than the {} kept)", super::life::MAX_LEGS),
+            bad: false,
+        });
+    }
+    out.sort_by_key(|l| l.time);
+    out
 }
 
 impl FlowRow {
@@ -207,6 +308,8 @@ impl FlowRow {
         };
         let mode = v.mode.or(expected_mode);
         let missing = missing_steps(v, mode, state, rs_label.as_deref());
+        let names = |m: Option<Mac>| m.map_or("?".into(), |m| crate::decode::fmt_mac(&m));
+        let life = life_lines(f, v.vaddr.ip, &names);
         FlowRow {
             proto: f.proto,
             client: f.client,
@@ -222,6 +325,7 @@ impl FlowRow {
             first_ts: f.first_ts,
             legs,
             missing,
+            life,
         }
     }
 }

@@ -848,6 +848,31 @@ fn draw_ladder(f: &mut Frame, area: Rect, app: &App, r: &FlowRow, a: &Analysis) 
             )));
         }
     }
+    if !r.life.is_empty() {
+        lines.push(Line::from(""));
+        lines.push(Line::from(Span::styled(
+            "after the handshake (each leg folded from its first to its last segment):",
+            Style::new().add_modifier(Modifier::BOLD),
+        )));
+        for l in &r.life {
+            let at = l.at.map_or(String::new(), |e| {
+                format!(" {} #{}", point_name(a, &e), e.frame)
+            });
+            let style = if l.bad {
+                Style::new().fg(Color::Red)
+            } else {
+                Style::new()
+            };
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "  +{:>8.3}s{at}  {}",
+                    (l.time - t0) as f64 / 1e9,
+                    crate::text::sanitize(&l.text)
+                ),
+                style,
+            )));
+        }
+    }
     lines.push(Line::from(""));
     lines.push(Line::from(
         "columns: time since the first SYN, capture point, step, IP src → dst, MAC src → dst, ×N = seen N times (retransmitted)",
