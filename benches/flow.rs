@@ -38,16 +38,7 @@ fn bench(c: &mut Criterion) {
                     wire_len: data.len() as u32,
                 });
             }
-            let point = PointInfo {
-                name: "dr".into(),
-                path: None,
-                link_type: LinkType::Ethernet,
-                packets: pkts.len() as u64,
-                undecodable: 0,
-                error: None,
-                live: None,
-                losses: Vec::new(),
-            };
+            let point = PointInfo::ethernet("dr", pkts.len() as u64);
             std::hint::black_box(e.finish(vec![point]).findings.len())
         })
     });

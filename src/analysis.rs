@@ -179,12 +179,24 @@ pub struct ArpRow {
     pub real_server: bool,
 }
 
+/// A new [`Overview::id`].
+pub fn next_overview_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The analysis so far plus what the live views show.
 #[derive(Debug, Clone)]
 pub struct Overview {
+    /// Distinct for every overview built (views cache what they derive from it).
+    pub id: u64,
     pub analysis: Analysis,
-    /// Kept connections, oldest first.
+    /// Kept connections, oldest first: every failed or anomalous one (the
+    /// newest [`crate::flow::kept::MAX_NOTABLE`]) and the newest healthy ones,
+    /// finished or live.
     pub flows: Vec<FlowRow>,
+    /// Failed or anomalous connections beyond the cap, not in `flows`.
+    pub flows_not_kept: u64,
     pub arp: Vec<ArpRow>,
 }
 

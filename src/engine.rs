@@ -7,6 +7,7 @@ use crate::checks::{self, Check, Context};
 use crate::decode::{self, vrrp::P112, Mac, Net, L4};
 use crate::finding::Evidence;
 use crate::flow::hosts::HostMap;
+use crate::flow::kept::{self, Kept};
 use crate::flow::ladder::{self, FlowRow};
 use crate::flow::table::{FlowTable, DEFAULT_MAX_FLOWS};
 use crate::flow::view::{FlowView, RsKey};
@@ -83,7 +84,6 @@ const LAN_UDP: &[u16] = &[67, 68, 137, 138, 1900, 5353, 5355, 17500];
 use crate::analysis::verdict;
 pub use crate::analysis::{Analysis, ArpRow, Overview, RsReport, Stats, SvcReport, Verdict};
 
-#[derive(Clone)]
 pub struct Engine {
     model: Model,
     opts: Options,
@@ -95,9 +95,9 @@ pub struct Engine {
     services: BTreeMap<Vaddr, SvcCensus>,
     servers: BTreeMap<(Vaddr, RsKey), RsCensus>,
     pub packets: u64,
-    /// Finished flows kept for the flow view (newest last), at most `opts.keep_flows`.
-    #[allow(clippy::vec_box)]
-    recent: std::collections::VecDeque<Box<Flow>>,
+    /// Finished flows kept for the flow view: the failed and anomalous ones,
+    /// and the newest `opts.keep_flows` healthy ones.
+    kept: Kept,
     first_ts: Option<i64>,
     last_ts: i64,
     snapshots: Vec<HostSnapshot>,
@@ -107,6 +107,7 @@ impl Engine {
     pub fn new(model: Model, opts: Options) -> Engine {
         Engine {
             flows: FlowTable::new(opts.max_flows),
+            kept: Kept::new(opts.keep_flows),
             model,
             opts,
             hosts: HostMap::default(),
@@ -115,7 +116,6 @@ impl Engine {
             services: BTreeMap::new(),
             servers: BTreeMap::new(),
             packets: 0,
-            recent: std::collections::VecDeque::new(),
             first_ts: None,
             last_ts: i64::MIN,
             snapshots: Vec::new(),
@@ -189,37 +189,35 @@ impl Engine {
     }
 
     fn process_retired(&mut self, learn_first: bool) {
-        let retired = std::mem::take(&mut self.retired);
+        let mut retired = std::mem::take(&mut self.retired);
         let end = self.last_ts;
         if learn_first {
             for f in &retired {
                 FlowView::new(f, &self.model, &self.hosts, end).learn(&mut self.hosts);
             }
         }
-        for f in &retired {
-            let v = FlowView::new(f, &self.model, &self.hosts, end);
-            v.learn(&mut self.hosts);
-            if f.opens.is_empty() {
-                continue;
-            }
-            self.census(&v);
-            for c in &mut self.checks {
-                c.on_flow(&v, &self.hosts);
+        for f in retired.drain(..) {
+            if let Some(notable) = self.see(&f, end) {
+                self.kept.push(f, notable);
             }
         }
         self.retired = retired;
-        if self.opts.keep_flows > 0 {
-            for f in self.retired.drain(..) {
-                if f.opens.is_empty() {
-                    continue;
-                }
-                if self.recent.len() >= self.opts.keep_flows {
-                    self.recent.pop_front();
-                }
-                self.recent.push_back(f);
-            }
+    }
+
+    /// Interprets one finished flow: learns from it, counts it, shows it to
+    /// every check. `None` for a flow without an opening packet (nothing to
+    /// show); else whether it is worth keeping whatever healthy traffic does.
+    fn see(&mut self, f: &Flow, end: i64) -> Option<bool> {
+        let v = FlowView::new(f, &self.model, &self.hosts, end);
+        v.learn(&mut self.hosts);
+        if f.opens.is_empty() {
+            return None;
         }
-        self.retired.clear();
+        self.census(&v);
+        for c in &mut self.checks {
+            c.on_flow(&v, &self.hosts);
+        }
+        Some(self.kept.enabled() && kept::notable(&v))
     }
 
     fn census(&mut self, v: &FlowView<'_>) {
@@ -260,21 +258,73 @@ impl Engine {
     }
 
     /// What the analysis would say if the input ended now, with the kept
-    /// flows and the ARP claims for the VIPs; the engine goes on. Costs a
-    /// copy of the engine's state.
+    /// flows and the ARP claims for the VIPs; the engine goes on. The live
+    /// flows are read in place, never copied: the cost is the checks' and
+    /// the census' state (bounded) and one look at each live flow (what the
+    /// hosts' roles are is what the finished flows taught; the end of input
+    /// also learns from the live ones first).
     pub fn overview(&self, points: Vec<PointInfo>) -> Overview {
-        self.clone().finish_overview(points)
+        let mut s = Engine {
+            model: self.model.clone(),
+            opts: self.opts.clone(),
+            flows: self.flows.empty_like(),
+            hosts: self.hosts.clone(),
+            checks: self.checks.clone(),
+            retired: Vec::new(),
+            services: self.services.clone(),
+            servers: self.servers.clone(),
+            packets: self.packets,
+            kept: self.kept.clone(),
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+            snapshots: self.snapshots.clone(),
+        };
+        let end = s.last_ts;
+        let mut live = Vec::new();
+        for f in self.flows.iter() {
+            if let Some(notable) = s.see(f, end) {
+                if s.kept.enabled() {
+                    live.push((f, notable));
+                }
+            }
+        }
+        s.overview_with(points, &live)
     }
 
     /// Ends the pass like [`Engine::finish`], also returning the kept flows
     /// and the ARP claims for the VIPs.
     pub fn finish_overview(self, points: Vec<PointInfo>) -> Overview {
+        self.overview_with(points, &[])
+    }
+
+    /// The overview, with `live` flows (already seen by the checks) shown
+    /// beside the kept ones.
+    fn overview_with(self, points: Vec<PointInfo>, live: &[(&Flow, bool)]) -> Overview {
         let mut rows = Vec::new();
         let mut arp = Vec::new();
+        let mut not_kept = 0;
         let analysis = self.finish_with(points, |e, ctx| {
             let model = ctx.model;
             let end = e.last_ts;
-            for f in &e.recent {
+            // The newest of each kind, live or finished.
+            let notable: Vec<&Flow> = e
+                .kept
+                .notable()
+                .map(|f| &**f)
+                .chain(live.iter().filter(|l| l.1).map(|l| l.0))
+                .collect();
+            not_kept =
+                e.kept.notable_dropped + notable.len().saturating_sub(kept::MAX_NOTABLE) as u64;
+            let healthy: Vec<&Flow> = e
+                .kept
+                .healthy()
+                .map(|f| &**f)
+                .chain(live.iter().filter(|l| !l.1).map(|l| l.0))
+                .collect();
+            let mut shown = newest(notable, kept::MAX_NOTABLE);
+            shown.extend(newest(healthy, e.kept.healthy_cap()));
+            shown.sort_by_key(|f| (f.first_ts, f.client, f.cport));
+            for f in shown {
                 let v = FlowView::new(f, model, &e.hosts, end);
                 let expected = model.find(v.vaddr).and_then(|s| s.mode);
                 let label = v.rs.and_then(|k| ctx.rs_id(k)).map(|id| id.to_string());
@@ -303,8 +353,10 @@ impl Engine {
             }
         });
         Overview {
+            id: crate::analysis::next_overview_id(),
             analysis,
             flows: rows,
+            flows_not_kept: not_kept,
             arp,
         }
     }
@@ -320,6 +372,9 @@ impl Engine {
         mut also: impl FnMut(&Engine, &Context<'_>),
     ) -> Analysis {
         self.flows.drain(&mut self.retired);
+        // Oldest first, as they would have ended: the newest are kept.
+        self.retired
+            .sort_unstable_by_key(|f| (f.first_ts, f.client, f.cport));
         self.process_retired(true);
         let mut notes = Vec::new();
         let model = self.complete_model(&points, &mut notes);
@@ -765,5 +820,69 @@ impl Engine {
                 notes.push(format!("{}: {} frame(s) could not be decoded (truncated or malformed) and were skipped.", p.name, p.undecodable));
             }
         }
+    }
+}
+
+/// The `cap` newest flows of `all` (by first packet), in no order.
+fn newest(mut all: Vec<&Flow>, cap: usize) -> Vec<&Flow> {
+    if all.len() > cap {
+        all.select_nth_unstable_by_key(cap, |f| std::cmp::Reverse(f.first_ts));
+        all.truncate(cap);
+    }
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A published overview reads the live flows in place: it says what the
+    /// end of input would, and leaves the engine as it was.
+    #[test]
+    fn an_overview_of_live_flows_says_what_the_end_would_and_changes_nothing() {
+        let path =
+            std::env::temp_dir().join(format!("lvsdiag-engine-ov-{}.pcap", std::process::id()));
+        crate::generate::dr(&path, 3000).unwrap();
+        let opts = Options {
+            keep_flows: 500,
+            ..Options::default()
+        };
+        let mut e = Engine::new(Model::default(), opts);
+        let n = crate::generate::feed(&mut e, &path).unwrap();
+        std::fs::remove_file(&path).ok();
+        assert!(e.flows.len() > 1000, "flows still live: {}", e.flows.len());
+        let codes = |o: &Overview| {
+            let mut v: Vec<String> = o
+                .analysis
+                .findings
+                .iter()
+                .map(|f| format!("{} {:?} {}", f.code, f.severity, f.summary))
+                .collect();
+            v.sort();
+            v
+        };
+        let a = e.overview(vec![PointInfo::ethernet("dr", n)]);
+        let b = e.overview(vec![PointInfo::ethernet("dr", n)]);
+        let live = e.flows.len();
+        let end = e.finish_overview(vec![PointInfo::ethernet("dr", n)]);
+        assert!(!codes(&end).is_empty());
+        assert_eq!(codes(&a), codes(&end));
+        assert_eq!(codes(&b), codes(&end), "the first overview changed nothing");
+        assert!(live > 1000);
+        let key = |o: &Overview| {
+            o.flows
+                .iter()
+                .map(|r| (r.first_ts, r.cport, r.state.as_str(), r.notable))
+                .collect::<Vec<_>>()
+        };
+        assert!(key(&a) == key(&end), "the same flows are kept");
+        let services = |o: &Overview| {
+            o.analysis
+                .services
+                .iter()
+                .map(|s| (s.stats.connections, s.stats.failed))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(services(&a), services(&end));
     }
 }

@@ -76,16 +76,7 @@ pub fn engine(data: &[u8]) {
         });
     }
     let points = (0..4)
-        .map(|i| crate::source::PointInfo {
-            name: format!("p{i}"),
-            path: None,
-            link_type: LinkType::Ethernet,
-            packets: frame[i],
-            undecodable: 0,
-            error: None,
-            live: None,
-            losses: Vec::new(),
-        })
+        .map(|i| crate::source::PointInfo::ethernet(&format!("p{i}"), frame[i]))
         .collect();
     let o = e.finish_overview(points);
     let a = o.analysis;

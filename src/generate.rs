@@ -7,6 +7,7 @@
 //!   twenty is broken (no reply: SYN retransmits), and one real server
 //!   answers ARP for the VIP.
 //! - `dr-healthy`: the same segment with neither fault.
+//! - `dr-open`: the faulty segment with every connection left open.
 //! - `syn-flood`: SYNs to the VIP from many distinct client addresses/ports.
 //! - `long-lived`: ten DR connections carrying `N` data segments between
 //!   them over hours (each segment arriving, forwarded, and acknowledged by
@@ -151,16 +152,23 @@ fn client(i: u64) -> [u8; 4] {
 }
 
 pub fn dr(path: &Path, connections: u64) -> Result<u64, String> {
-    dr_with(path, connections, true)
+    dr_with(path, connections, true, false)
+}
+
+/// The DR segment with its connections left open (no FIN): as many live
+/// connections as asked, one in twenty failed (the TUI benchmark, the
+/// memory bound for many long-lived connections).
+pub fn dr_open(path: &Path, connections: u64) -> Result<u64, String> {
+    dr_with(path, connections, true, true)
 }
 
 /// The same DR segment with no fault in it: every real server answers, and
 /// only the director claims the VIP (the stream `bench/live` replays).
 pub fn dr_healthy(path: &Path, connections: u64) -> Result<u64, String> {
-    dr_with(path, connections, false)
+    dr_with(path, connections, false, false)
 }
 
-fn dr_with(path: &Path, connections: u64, faults: bool) -> Result<u64, String> {
+fn dr_with(path: &Path, connections: u64, faults: bool, open: bool) -> Result<u64, String> {
     let mut w = Writer::new(path)?;
     let rss = 4u8;
     // The director and the real servers resolve each other; with faults,
@@ -175,8 +183,12 @@ fn dr_with(path: &Path, connections: u64, faults: bool) -> Result<u64, String> {
     let req = b"GET / HTTP/1.1\r\nHost: 192.0.2.100\r\n\r\n";
     let resp = [b'x'; 512];
     for n in 0..connections {
-        let c = client(n);
-        let cport = 20_000 + (n % 40_000) as u16;
+        // Open connections must not reuse an address and port.
+        let (c, cport) = if open {
+            (client(n / 60_000), 1024 + (n % 60_000) as u16)
+        } else {
+            (client(n), 20_000 + (n % 40_000) as u16)
+        };
         let rs = 1 + (n % u64::from(rss)) as u8;
         let isn = (n as u32).wrapping_mul(2_654_435_761);
         let sisn = isn ^ 0x5a5a_5a5a;
@@ -237,6 +249,9 @@ fn dr_with(path: &Path, connections: u64, faults: bool) -> Result<u64, String> {
             &resp,
         );
         w.ts_us += 50;
+        if open {
+            continue;
+        }
         both(
             &mut w,
             isn + 1 + req.len() as u32,
@@ -408,4 +423,23 @@ pub fn arp_storm(path: &Path, macs: u64) -> Result<u64, String> {
         w.ts_us += 10;
     }
     w.finish()
+}
+
+/// Feeds a generated (Ethernet) file to `e` as capture point 0; the number
+/// of packets fed. For benchmarks and tests that hold the engine themselves.
+pub fn feed(e: &mut crate::engine::Engine, path: &Path) -> Result<u64, String> {
+    let mut cap = Capture::from_file(path).map_err(|x| format!("{}: {x}", path.display()))?;
+    let mut n = 0;
+    while let Ok(p) = cap.next_packet() {
+        n += 1;
+        e.feed(&crate::source::RawPacket {
+            point: 0,
+            frame: n,
+            ts: p.header.ts.tv_sec * 1_000_000_000 + p.header.ts.tv_usec * 1000,
+            link: crate::decode::LinkType::Ethernet,
+            data: p.data,
+            wire_len: p.header.len,
+        });
+    }
+    Ok(n)
 }

@@ -46,13 +46,14 @@ fn main() -> ExitCode {
             let r = match kind.as_str() {
                 "dr" => lvsdiag::generate::dr(&out, count),
                 "dr-healthy" => lvsdiag::generate::dr_healthy(&out, count),
+                "dr-open" => lvsdiag::generate::dr_open(&out, count),
                 "syn-flood" => lvsdiag::generate::syn_flood(&out, count),
                 "udp-flood" => lvsdiag::generate::udp_flood(&out, count),
                 "long-lived" => lvsdiag::generate::long_lived(&out, count),
                 "rst-storm" => lvsdiag::generate::rst_storm(&out, count),
                 "arp-storm" => lvsdiag::generate::arp_storm(&out, count),
                 other => Err(format!(
-                    "unknown kind {other}: dr, dr-healthy, syn-flood, udp-flood, long-lived, rst-storm or arp-storm"
+                    "unknown kind {other}: dr, dr-healthy, dr-open, syn-flood, udp-flood, long-lived, rst-storm or arp-storm"
                 )),
             };
             match r {

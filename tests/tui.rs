@@ -198,7 +198,7 @@ fn flow_ladder_marks_the_missing_syn_ack() {
     key(&mut app, &p, KeyCode::Char('3'));
     let all = screen(&app, &p, 140, 40);
     assert!(
-        all.contains("flows (24 kept; Enter: ladder, e: export pcapng), by newest"),
+        all.contains("flows (24 kept; /failed, Enter: ladder, e: export pcapng), by newest"),
         "{all}"
     );
     // Filter to the failed flows: all of them went to rs3.
@@ -689,6 +689,87 @@ fn arp_vrrp_view_shows_both_masters_and_config_shows_keepalived() {
     let s = screen(&app, &p, 160, 40);
     assert!(
         s.contains("vrrp_instance VI_1 VRID 51 priority 150 MASTER on eth0"),
+        "{s}"
+    );
+}
+
+fn generated(kind: &str, n: u64) -> (Session, Arc<Published>) {
+    let path = std::env::temp_dir().join(format!("lvsdiag-tui-{kind}-{}.pcap", std::process::id()));
+    match kind {
+        "dr" => lvsdiag::generate::dr(&path, n),
+        "syn-flood" => lvsdiag::generate::syn_flood(&path, n),
+        _ => unreachable!(),
+    }
+    .unwrap();
+    let specs = vec![Spec::File {
+        name: kind.into(),
+        path: path.clone(),
+    }];
+    let s = Session::start(specs, Model::default(), SessionOptions::default()).unwrap();
+    let p = s.wait_done(Duration::from_millis(10)).unwrap();
+    std::fs::remove_file(path).ok();
+    (s, p)
+}
+
+/// At 20k connections, healthy traffic no longer pushes the failed ones out
+/// of the Flows view: every failed one is kept (the healthy ones only as
+/// the newest 2000), and `/failed` lists them all.
+#[test]
+fn every_failed_connection_stays_in_view_beside_the_newest_healthy_ones() {
+    let (_s, p) = generated("dr", 20_000);
+    let o = &p.overview;
+    let failed: u64 = o.analysis.services.iter().map(|s| s.stats.failed).sum();
+    assert!(failed > 500, "the generated segment has failures: {failed}");
+    let notable = o.flows.iter().filter(|r| r.notable).count() as u64;
+    assert_eq!(notable, failed, "every failed connection is kept");
+    assert_eq!(
+        o.flows.len() as u64,
+        failed + 2000,
+        "and the newest 2000 healthy"
+    );
+    assert_eq!(o.flows_not_kept, 0);
+    let mut app = App::new("x".into());
+    key(&mut app, &p, KeyCode::Char('3'));
+    key(&mut app, &p, KeyCode::Char('/'));
+    typed(&mut app, &p, "failed");
+    key(&mut app, &p, KeyCode::Enter);
+    assert_eq!(app.flows(o).len() as u64, failed);
+    let s = screen(&app, &p, 120, 30);
+    assert!(
+        s.contains(&format!("flows ({failed} of {})", o.flows.len())),
+        "{s}"
+    );
+    // The last of them can be selected and drawn (only the rows on screen
+    // are made).
+    key(&mut app, &p, KeyCode::End);
+    let s = screen(&app, &p, 120, 30);
+    let oldest = app
+        .flows(o)
+        .last()
+        .map(|r| format!("{}:{}", r.client, r.cport));
+    assert!(s.contains(&oldest.unwrap()), "{s}");
+}
+
+/// Beyond the cap (see flow::kept's tests) the view says how many older
+/// failed connections are not kept.
+#[test]
+fn failed_connections_beyond_the_cap_are_counted() {
+    let (_s, p) = fixture("dr-rs-no-vip");
+    let mut o = p.overview.clone();
+    o.flows_not_kept = 3000;
+    o.id = lvsdiag::analysis::next_overview_id();
+    let p = Arc::new(Published {
+        overview: o,
+        done: true,
+        seq: p.seq + 1,
+        elapsed: p.elapsed,
+        read: None,
+    });
+    let mut app = App::new("x".into());
+    key(&mut app, &p, KeyCode::Char('3'));
+    let s = screen(&app, &p, 120, 30);
+    assert!(
+        s.contains("flows (24 kept; 3000 older failed not kept"),
         "{s}"
     );
 }

@@ -72,7 +72,7 @@ pub(crate) enum Cmd {
     /// Write synthetic captures for benchmarks and bound tests.
     #[command(hide = true)]
     Generate {
-        /// dr | dr-healthy | syn-flood | udp-flood | long-lived | rst-storm | arp-storm
+        /// dr | dr-healthy | dr-open | syn-flood | udp-flood | long-lived | rst-storm | arp-storm
         kind: String,
         /// Connections (dr), SYNs (syn-flood), datagrams (udp-flood), data segments
         /// (long-lived), resets (rst-storm) or MACs (arp-storm).

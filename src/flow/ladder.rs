@@ -116,6 +116,8 @@ pub struct FlowRow {
     /// point, addressing) with its counts from first to last segment, the
     /// longest silence and the resets, in time order.
     pub life: Vec<LifeLine>,
+    /// Failed or anomalous ([`crate::flow::kept::notable`]).
+    pub notable: bool,
 }
 
 /// One folded stretch of a connection's life.
@@ -326,6 +328,7 @@ impl FlowRow {
             legs,
             missing,
             life,
+            notable: crate::flow::kept::notable(v),
         }
     }
 }

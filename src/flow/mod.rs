@@ -10,6 +10,7 @@
 //! same point.
 
 pub mod hosts;
+pub mod kept;
 pub mod ladder;
 pub mod life;
 pub mod neigh;

@@ -37,7 +37,6 @@ pub struct TableStats {
     pub peak_flows: usize,
 }
 
-#[derive(Clone)]
 pub struct FlowTable {
     /// Boxed: a flow is about a kilobyte and must not be copied as the map grows.
     map: FxHashMap<FlowKey, Box<Flow>>,
@@ -53,6 +52,21 @@ impl FlowTable {
             cap: cap.max(16),
             last_sweep: i64::MIN,
             stats: TableStats::default(),
+        }
+    }
+
+    /// The live flows, in no order.
+    pub fn iter(&self) -> impl Iterator<Item = &Flow> {
+        self.map.values().map(|f| &**f)
+    }
+
+    /// An empty table with the same cap and counters.
+    pub fn empty_like(&self) -> FlowTable {
+        FlowTable {
+            map: FxHashMap::default(),
+            cap: self.cap,
+            last_sweep: self.last_sweep,
+            stats: self.stats,
         }
     }
 

@@ -374,13 +374,7 @@ fn is_pcapng(path: &Path) -> bool {
 
 fn point(name: String, path: &Path, link_type: LinkType) -> PointInfo {
     PointInfo {
-        name,
         path: Some(path.to_path_buf()),
-        link_type,
-        packets: 0,
-        undecodable: 0,
-        error: None,
-        live: None,
-        losses: Vec::new(),
+        ..PointInfo::new(name, link_type)
     }
 }

@@ -74,6 +74,30 @@ pub struct PointInfo {
     pub losses: Vec<Loss>,
 }
 
+impl PointInfo {
+    /// A point named `name` of `link_type`, nothing read yet.
+    pub fn new(name: String, link_type: LinkType) -> PointInfo {
+        PointInfo {
+            name,
+            path: None,
+            link_type,
+            packets: 0,
+            undecodable: 0,
+            error: None,
+            live: None,
+            losses: Vec::new(),
+        }
+    }
+
+    /// An Ethernet point that read `packets` packets (tests, benchmarks).
+    pub fn ethernet(name: &str, packets: u64) -> PointInfo {
+        PointInfo {
+            packets,
+            ..PointInfo::new(name.into(), LinkType::Ethernet)
+        }
+    }
+}
+
 /// Packets a capture point did not deliver, and when they were lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Loss {

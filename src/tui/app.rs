@@ -9,6 +9,7 @@ use crate::finding::Finding;
 use crate::flow::ladder::FlowRow;
 use crate::session::Published;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -70,6 +71,17 @@ pub struct App {
     pub source: String,
     /// Where `e` writes.
     pub export_dir: PathBuf,
+    /// The Flows view's rows as last filtered and sorted, for the overview,
+    /// filter and sort they were made for: a frame costs what is on screen,
+    /// not the number of flows kept.
+    flow_order: RefCell<FlowOrder>,
+}
+
+#[derive(Default)]
+struct FlowOrder {
+    /// Overview id, filter, sort.
+    made_for: Option<(u64, String, usize)>,
+    rows: Vec<u32>,
 }
 
 /// What each view's pane can do.
@@ -124,6 +136,7 @@ impl App {
             status: None,
             source,
             export_dir: PathBuf::from("."),
+            flow_order: RefCell::default(),
         }
     }
 
@@ -181,37 +194,13 @@ impl App {
     /// server, state and mode, and sorted (newest first by default).
     pub fn flows<'a>(&self, o: &'a Overview) -> Vec<&'a FlowRow> {
         let pane = self.pane_of(View::Flows);
-        let mut v: Vec<&FlowRow> = o
-            .flows
-            .iter()
-            .filter(|r| {
-                pane.matches(&format!(
-                    "{} {} {} {} {}{}",
-                    SocketAddr::new(r.client, r.cport),
-                    SocketAddr::new(r.vip, r.vport),
-                    r.rs_label.as_deref().unwrap_or("-"),
-                    r.state.as_str(),
-                    r.mode.map_or("", |m| m.as_str()),
-                    if r.syn_retransmits > 0 {
-                        " retransmit"
-                    } else {
-                        ""
-                    }
-                ))
-            })
-            .collect();
-        let newest = |r: &&FlowRow| std::cmp::Reverse((r.first_ts, r.client, r.cport));
-        v.sort_by_key(newest);
-        match pane.sort_name() {
-            Some("oldest") => v.reverse(),
-            Some("client") => v.sort_by_key(|r| (r.client, r.cport)),
-            Some("state") => v.sort_by_key(|r| r.state.as_str()),
-            Some("handshake time") => {
-                v.sort_by_key(|r| std::cmp::Reverse(r.rtt_ns.unwrap_or(i64::MIN)))
-            }
-            _ => {}
+        let key = (o.id, pane.filter.clone(), pane.sort);
+        let mut order = self.flow_order.borrow_mut();
+        if order.made_for.as_ref() != Some(&key) {
+            order.rows = flow_order(pane, &o.flows);
+            order.made_for = Some(key);
         }
-        v
+        order.rows.iter().map(|&i| &o.flows[i as usize]).collect()
     }
 
     /// The ARP view's rows: filtered (VIP, MAC, role) and sorted.
@@ -444,6 +433,47 @@ impl App {
 pub enum SvcRow<'a> {
     Service(&'a SvcReport),
     Server(&'a RsReport),
+}
+
+/// The Flows view's order: indices into `rows`, filtered by client, VIP,
+/// real server, state and mode (`failed` matches every failed or anomalous
+/// connection), and sorted (newest first by default).
+fn flow_order(pane: &Pane, rows: &[FlowRow]) -> Vec<u32> {
+    let mut v: Vec<u32> = (0..rows.len() as u32)
+        .filter(|&i| {
+            let r = &rows[i as usize];
+            pane.filter.is_empty()
+                || pane.matches(&format!(
+                    "{} {} {} {} {}{}{}",
+                    SocketAddr::new(r.client, r.cport),
+                    SocketAddr::new(r.vip, r.vport),
+                    r.rs_label.as_deref().unwrap_or("-"),
+                    r.state.as_str(),
+                    r.mode.map_or("", |m| m.as_str()),
+                    if r.syn_retransmits > 0 {
+                        " retransmit"
+                    } else {
+                        ""
+                    },
+                    if r.notable { " failed" } else { "" }
+                ))
+        })
+        .collect();
+    let at = |i: &u32| &rows[*i as usize];
+    v.sort_by_key(|i| {
+        let r = at(i);
+        std::cmp::Reverse((r.first_ts, r.client, r.cport))
+    });
+    match pane.sort_name() {
+        Some("oldest") => v.reverse(),
+        Some("client") => v.sort_by_key(|i| (at(i).client, at(i).cport)),
+        Some("state") => v.sort_by_key(|i| at(i).state.as_str()),
+        Some("handshake time") => {
+            v.sort_by_key(|i| std::cmp::Reverse(at(i).rtt_ns.unwrap_or(i64::MIN)))
+        }
+        _ => {}
+    }
+    v
 }
 
 /// The Services view's rows, filtered (a service stays when it or one of

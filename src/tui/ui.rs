@@ -682,9 +682,16 @@ fn draw_flows(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
             return draw_ladder(f, area, app, r, &o.analysis);
         }
     }
-    let t0 = o.flows.iter().map(|r| r.first_ts).min().unwrap_or(0);
+    // Oldest first: the first row is the earliest.
+    let t0 = o.flows.first().map_or(0, |r| r.first_ts);
+    // Only the rows on screen are made (the table scrolls so that the
+    // selection is on its last line, as ratatui's own scrolling does).
+    let visible = usize::from(area.height.saturating_sub(3)).max(1);
+    let start = (sel + 1).saturating_sub(visible);
     let trs: Vec<Row> = rows
         .iter()
+        .skip(start)
+        .take(visible)
         .map(|r| {
             Row::new(vec![
                 Cell::from(format!("{:.3}", (r.first_ts - t0) as f64 / 1e9)),
@@ -702,6 +709,11 @@ fn draw_flows(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
         })
         .collect();
     let empty = trs.is_empty();
+    let not_kept = if o.flows_not_kept > 0 {
+        format!("; {} older failed not kept", o.flows_not_kept)
+    } else {
+        String::new()
+    };
     let t = Table::new(
         trs,
         [
@@ -730,14 +742,14 @@ fn draw_flows(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
         app.pane(),
         if app.pane().filter.is_empty() {
             format!(
-                "flows ({} kept; Enter: ladder, e: export pcapng)",
+                "flows ({} kept{not_kept}; /failed, Enter: ladder, e: export pcapng)",
                 o.flows.len()
             )
         } else {
-            format!("flows ({} of {})", rows.len(), o.flows.len())
+            format!("flows ({} of {}{not_kept})", rows.len(), o.flows.len())
         },
     )));
-    let mut st = TableState::default().with_selected((!empty).then_some(sel));
+    let mut st = TableState::default().with_selected((!empty).then_some(sel - start));
     f.render_stateful_widget(t, area, &mut st);
     if empty {
         f.render_widget(
