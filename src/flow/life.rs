@@ -212,7 +212,13 @@ impl Life {
         let leg = match self.legs.iter_mut().position(|l| same(l)) {
             Some(i) => &mut self.legs[i],
             None if self.legs.len() < MAX_LEGS => {
-                self.legs.reserve_exact(1);
+                // A connection through a director has four legs or more
+                // (arriving and forwarded, each way): grown in two steps.
+                self.legs.reserve_exact(if self.legs.is_empty() {
+                    4
+                } else {
+                    MAX_LEGS - self.legs.len()
+                });
                 self.legs.push(Leg {
                     from_client,
                     first_ts: at.time,

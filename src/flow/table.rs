@@ -427,7 +427,7 @@ fn add_open(
     if let Some(c) = f.opens.iter_mut().find(|c| same(c)) {
         c.count = c.count.saturating_add(1);
     } else if f.opens.len() < MAX_COPIES {
-        f.opens.reserve_exact(1);
+        f.opens.reserve_exact(grow(f.opens.len()));
         f.opens.push(OpenCopy {
             at,
             count: 1,
@@ -468,7 +468,7 @@ fn add_reply(
     if let Some(c) = f.replies.iter_mut().find(|c| same(c)) {
         c.count = c.count.saturating_add(1);
     } else if f.replies.len() < MAX_COPIES {
-        f.replies.reserve_exact(1);
+        f.replies.reserve_exact(grow(f.replies.len()));
         f.replies.push(ReplyCopy {
             at,
             count: 1,
@@ -485,6 +485,17 @@ fn add_reply(
 }
 
 /// Not multicast, broadcast, unspecified or loopback.
+/// Room to reserve for one more copy: one for the first (a flood's flows
+/// have one), then room for four (a connection crossing a director, seen
+/// on both sides of it and at the real server), never more than the cap.
+pub(super) fn grow(len: usize) -> usize {
+    match len {
+        0 => 1,
+        1..4 => 4 - len,
+        _ => MAX_COPIES.saturating_sub(len).max(1),
+    }
+}
+
 fn unicast(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => {
