@@ -1,7 +1,10 @@
 //! Memory stays bounded by the documented caps, whatever the input:
 //! a 1 M-flow SYN flood, a 1 M-port UDP flood, connections carrying a
 //! million segments over hours with sequence numbers wrapping, a reset
-//! storm, and a 100k-MAC ARP storm (generated captures).
+//! storm, a 100k-MAC ARP storm, 100k connections open at once, and ten
+//! times the file (generated captures).
+
+mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -156,4 +159,39 @@ fn arp_storm_of_100k_macs_is_bounded_and_still_flags_the_vip() {
     );
     assert!(rss < 96 * 1024, "peak RSS {rss} KiB");
     std::fs::remove_file(p).ok();
+}
+
+/// A hundred thousand connections that stay open (handshake and data, no
+/// FIN; one in twenty failed): all tracked at once, bounded by the flow cap
+/// at about 2 KB each, and the broken real server still found.
+#[test]
+fn a_hundred_thousand_open_connections_are_tracked_within_bounds() {
+    let p = generate("dr-open", 100_000);
+    let (v, rss) = analyze(&[], &p);
+    let t = &v["totals"];
+    assert_eq!(t["connections"], 100_000);
+    assert_eq!(t["peak_flows"], 100_000, "all live at once");
+    assert_eq!(t["evicted_flows"], 0);
+    let codes = common::codes(&v);
+    assert!(codes.contains(&"dr-rs-no-reply"), "{codes:?}");
+    assert!(rss < 256 * 1024, "peak RSS {rss} KiB");
+    std::fs::remove_file(p).ok();
+}
+
+/// Memory is bounded by live flows, not by the file: ten times the
+/// connections (and the file) stays under the same 64 MB.
+#[test]
+fn memory_stays_flat_at_ten_times_the_file() {
+    let small = generate("dr", 20_000);
+    let (_, rss1) = analyze(&[], &small);
+    std::fs::remove_file(small).ok();
+    let big = generate("dr", 200_000);
+    let (v, rss10) = analyze(&[], &big);
+    std::fs::remove_file(big).ok();
+    assert_eq!(v["totals"]["connections"], 200_000);
+    assert!(rss10 < 64 * 1024, "peak RSS at 10x: {rss10} KiB");
+    assert!(
+        rss10 < rss1 + rss1 / 2,
+        "peak RSS {rss1} KiB at 1x, {rss10} KiB at 10x"
+    );
 }

@@ -8,6 +8,8 @@
 //! `../shared/corpus/public`); when it is set and the corpus is not there the
 //! tests fail, and without it they say on one line that they were not run.
 
+mod common;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -293,12 +295,7 @@ fn vrrp_master_timelines_match_tshark() {
         got.insert(key, runs);
     }
     assert_eq!(got, want);
-    let codes: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap())
-        .collect();
+    let codes = common::codes(&v);
     assert!(codes.iter().all(|c| !c.starts_with("vrrp-")), "{codes:?}");
     // CARP and cut adverts.
     for (name, carp, malformed) in [("carp.pcap", 5, 0), ("vrrp-vrrp_print-oobr-2.pcap", 0, 10)] {

@@ -12,7 +12,6 @@
 use super::OpenCopy;
 use crate::decode::{Ip, Mac, Tcp};
 use crate::finding::Evidence;
-use arrayvec::ArrayVec;
 use std::net::IpAddr;
 
 /// Legs kept per connection: both directions at four points, each with an
@@ -24,11 +23,13 @@ pub const MIN_GAP_NS: i64 = 1_000_000_000;
 /// to its sender says who sent it, whichever point stamped it first.
 pub const MAX_RST_COPIES: usize = 3;
 
-/// Copies of one reset, one per sending MAC.
-pub type Resets = ArrayVec<RstSeen, MAX_RST_COPIES>;
+/// Copies of one reset, one per sending MAC, at most [`MAX_RST_COPIES`]
+/// (most connections have none: nothing is allocated for them).
+pub type Resets = Vec<RstSeen>;
 
 fn add_rst(v: &mut Resets, r: RstSeen) {
-    if !v.iter().any(|x| x.src_mac == r.src_mac) && !v.is_full() {
+    if !v.iter().any(|x| x.src_mac == r.src_mac) && v.len() < MAX_RST_COPIES {
+        v.reserve_exact(1);
         v.push(r);
     }
 }
@@ -125,7 +126,8 @@ pub struct Life {
     /// The highest acknowledgement each side sent.
     pub client_acked: Option<u32>,
     pub server_acked: Option<u32>,
-    pub gap: Option<Gap>,
+    /// Boxed: most connections never fall silent for long.
+    pub gap: Option<Box<Gap>>,
     /// The resets towards the client after the handshake.
     pub server_rst: Resets,
     /// The latest packet of the connection (any point, either side).
@@ -155,14 +157,14 @@ impl Life {
                 && idle >= MIN_GAP_NS
                 && self.gap.as_ref().is_none_or(|g| idle > g.idle_ns)
             {
-                self.gap = Some(Gap {
+                self.gap = Some(Box::new(Gap {
                     idle_ns: idle,
                     before: prev,
                     resume: at,
                     resumed_by_client: from_client,
                     server_after: false,
                     rst_after: Resets::new(),
-                });
+                }));
             }
         }
         if self.last.is_none_or(|p| at.time >= p.time) {

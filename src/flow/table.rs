@@ -7,7 +7,8 @@ use crate::model::Proto;
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 
-/// Default cap on live flows (about 0.5 KB each).
+/// Default cap on live flows: about 0.7 KB for a handshake, 2 KB for an
+/// established connection with data (its legs), so at most ~200 MB.
 pub const DEFAULT_MAX_FLOWS: usize = 100_000;
 /// A closed flow lingers this long so copies at other points still join it.
 const LINGER_NS: i64 = 2_000_000_000;
@@ -485,15 +486,10 @@ fn add_reply(
 }
 
 /// Not multicast, broadcast, unspecified or loopback.
-/// Room to reserve for one more copy: one for the first (a flood's flows
-/// have one), then room for four (a connection crossing a director, seen
-/// on both sides of it and at the real server), never more than the cap.
+/// Room to reserve for one more copy: the capacity doubles from one (a
+/// flood's flows have one copy, a mirror port's two), never past the cap.
 pub(super) fn grow(len: usize) -> usize {
-    match len {
-        0 => 1,
-        1..4 => 4 - len,
-        _ => MAX_COPIES.saturating_sub(len).max(1),
-    }
+    len.clamp(1, MAX_COPIES.saturating_sub(len).max(1))
 }
 
 fn unicast(ip: IpAddr) -> bool {

@@ -38,3 +38,13 @@ pub fn findings(v: &serde_json::Value) -> Vec<String> {
     out.sort();
     out
 }
+
+/// The finding codes of a JSON report, in report order.
+pub fn codes(v: &serde_json::Value) -> Vec<&str> {
+    v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["code"].as_str().unwrap_or(""))
+        .collect()
+}
