@@ -188,19 +188,43 @@ pub fn addr_cmd(verb: &str, vip: IpAddr, dev: &str) -> String {
 }
 
 /// Connections the director was seen forwarding, per (VIP, port, real server),
-/// with when each began (bounded).
+/// with when the newest began (bounded).
 #[derive(Debug, Default, Clone)]
-pub struct Forwarded(super::PerRs, Vec<(Vaddr, super::RsKey, i64)>);
+pub struct Forwarded(super::PerRs, BTreeMap<(Vaddr, super::RsKey), Starts>);
 
-/// Start times kept for [`Forwarded::stopped_during_capture`].
-const MAX_STARTS: usize = 1 << 16;
+/// The newest start times kept per real server for
+/// [`Forwarded::stopped_during_capture`]: enough to count "more than two
+/// rounds" of new connections after another real server's last one.
+const RECENT_STARTS: usize = 32;
+
+/// The newest [`RECENT_STARTS`] start times of one real server's connections.
+#[derive(Debug, Default, Clone)]
+struct Starts(arrayvec::ArrayVec<i64, RECENT_STARTS>);
+
+impl Starts {
+    fn add(&mut self, t: i64) {
+        if !self.0.is_full() {
+            self.0.push(t);
+        } else if let Some(oldest) = self.0.iter_mut().min() {
+            *oldest = (*oldest).max(t);
+        }
+    }
+    fn last(&self) -> Option<i64> {
+        self.0.iter().copied().max()
+    }
+    /// Starts after `t` (at most [`RECENT_STARTS`]: at least that many when full).
+    fn after(&self, t: i64) -> usize {
+        self.0.iter().filter(|&&s| s > t).count()
+    }
+}
 
 impl Forwarded {
     pub fn observe(&mut self, v: &FlowView<'_>) {
         if let (Some(rs), Some(f)) = (v.rs, v.forward) {
             self.0.add(v, rs, [f.at]);
-            if self.1.len() < MAX_STARTS {
-                self.1.push((v.vaddr, rs, v.flow.first_ts));
+            let k = (v.vaddr, rs);
+            if self.1.len() < super::MAX_PER_RS || self.1.contains_key(&k) {
+                self.1.entry(k).or_default().add(v.flow.first_ts);
             }
         }
     }
@@ -214,17 +238,21 @@ impl Forwarded {
         let starts = || {
             self.1
                 .iter()
-                .filter(|(va, _, _)| ctx.covers(svc, *va))
-                .filter_map(|(_, k, t)| Some((ctx.rs_id(*k).and_then(RsId::ip)?, *t)))
+                .filter(|((va, _), _)| ctx.covers(svc, *va))
+                .filter_map(|((_, k), s)| Some((ctx.rs_id(*k).and_then(RsId::ip)?, s)))
         };
-        let Some(last) = starts().filter(|(ip, _)| *ip == rs).map(|(_, t)| t).max() else {
+        let Some(last) = starts()
+            .filter(|(ip, _)| *ip == rs)
+            .filter_map(|(_, s)| s.last())
+            .max()
+        else {
             return false;
         };
         let mut others = std::collections::BTreeSet::new();
         let mut after = 0usize;
-        for (ip, t) in starts().filter(|(ip, _)| *ip != rs) {
+        for (ip, s) in starts().filter(|(ip, _)| *ip != rs) {
             others.insert(ip);
-            after += usize::from(t > last);
+            after += s.after(last);
         }
         !others.is_empty() && after > 2 * others.len()
     }
@@ -281,5 +309,23 @@ pub fn arrives_at(svc: &Service, vip: IpAddr, rs: &RealServerCfg) -> (IpAddr, Op
     match rs.mode {
         Mode::Nat => (rs.addr, rs.port.or(svc.key.port())),
         _ => (vip, svc.key.port()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_start_times_are_kept_whatever_order_they_come_in() {
+        let mut s = Starts::default();
+        // Out of order, as flows retire: 0..100 shuffled by a stride.
+        for i in 0..100i64 {
+            s.add((i * 37) % 100);
+        }
+        assert_eq!(s.last(), Some(99));
+        assert_eq!(s.after(67), RECENT_STARTS, "68..=99 are the newest 32");
+        assert_eq!(s.after(90), 9);
+        assert_eq!(s.after(99), 0);
     }
 }

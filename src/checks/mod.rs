@@ -173,7 +173,7 @@ pub struct Tally {
 #[derive(Debug, Default, Clone)]
 pub struct PerRs(BTreeMap<(Vaddr, RsKey), Tally>);
 
-const MAX_PER_RS: usize = 4096;
+pub(crate) const MAX_PER_RS: usize = 4096;
 
 impl PerRs {
     pub fn add(&mut self, v: &FlowView<'_>, rs: RsKey, ev: impl IntoIterator<Item = Evidence>) {
