@@ -1,5 +1,6 @@
 //! The TUI at scale: an engine holding 10k and 100k live connections (one
 //! in twenty failed), published and drawn through ratatui's `TestBackend`.
+//! The findings are repeated until they carry 10k evidence entries.
 //! Measures what the engine thread pays to publish (the overview reads the
 //! live flows in place), what a frame costs in every view (the first after
 //! a publication, which filters and sorts the kept flows, and the next
@@ -75,7 +76,21 @@ fn run(connections: u64) {
         ov = Some(e.overview(vec![PointInfo::ethernet("dr", packets)]));
         publish.push(s.elapsed());
     }
-    let ov = ov.expect("published");
+    let mut ov = ov.expect("published");
+    // The Findings view at scale: the findings repeated until they carry
+    // 10k evidence entries (a capture with a thousand broken services).
+    let base = ov.analysis.findings.clone();
+    while !base.is_empty()
+        && ov
+            .analysis
+            .findings
+            .iter()
+            .map(|f| f.evidence.len())
+            .sum::<usize>()
+            < 10_000
+    {
+        ov.analysis.findings.extend(base.iter().cloned());
+    }
     let evidence: usize = ov.analysis.findings.iter().map(|f| f.evidence.len()).sum();
     let kept = ov.flows.len();
     let failed = ov.flows.iter().filter(|r| r.notable).count();
