@@ -36,6 +36,7 @@ fn bench(c: &mut Criterion) {
                     link: LinkType::Ethernet,
                     data,
                     wire_len: data.len() as u32,
+                    decoded: None,
                 });
             }
             let point = PointInfo::ethernet("dr", pkts.len() as u64);

@@ -138,9 +138,17 @@ impl Engine {
             frame: p.frame,
             time: p.ts,
         };
-        let pkt = match decode::decode(p.link, p.data) {
-            Ok(pkt) => pkt,
-            Err(_) => return false,
+        let here;
+        let pkt = match p.decoded {
+            Some(Ok(pkt)) => pkt,
+            Some(Err(_)) => return false,
+            None => match decode::decode(p.link, p.data) {
+                Ok(pkt) => {
+                    here = pkt;
+                    &here
+                }
+                Err(_) => return false,
+            },
         };
         // By reference: a packet is a few hundred bytes, not copied again.
         match &pkt.net {

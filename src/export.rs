@@ -213,6 +213,7 @@ pub fn export(
                 link: src.link,
                 data: &buf,
                 wire_len: src.wire_len,
+                decoded: None,
             };
             if sel.matches(&raw) {
                 picked.push(Pkt::new(

@@ -79,6 +79,7 @@ pub fn engine(data: &[u8]) {
             link,
             data: pkt,
             wire_len: len as u32,
+            decoded: None,
         });
         // What the TUI publishes mid-stream, from the live flows in place.
         if frame.iter().sum::<u64>() % 64 == 0 {

@@ -439,6 +439,7 @@ pub fn feed(e: &mut crate::engine::Engine, path: &Path) -> Result<u64, String> {
             link: crate::decode::LinkType::Ethernet,
             data: p.data,
             wire_len: p.header.len,
+            decoded: None,
         });
     }
     Ok(n)

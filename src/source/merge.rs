@@ -6,7 +6,7 @@
 
 use super::file::FileSource;
 use super::{PacketSource, PointInfo, RawPacket};
-use crate::decode::LinkType;
+use crate::decode::{decode, DecodeError, LinkType, Packet};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -31,6 +31,9 @@ struct Meta {
 struct Batch {
     data: Vec<u8>,
     meta: Vec<Meta>,
+    /// Each packet decoded on the reader's thread (beside the analysis; one
+    /// thread per file, so several points decode on several cores).
+    decoded: Vec<Result<Packet, DecodeError>>,
 }
 
 struct Feed {
@@ -80,6 +83,7 @@ fn spawn(mut src: FileSource, base: usize) -> Feed {
             let mut b = spare.try_recv().unwrap_or_default();
             b.data.clear();
             b.meta.clear();
+            b.decoded.clear();
             let mut more = true;
             while b.meta.len() < BATCH_PACKETS {
                 let start = b.data.len();
@@ -87,6 +91,7 @@ fn spawn(mut src: FileSource, base: usize) -> Feed {
                     more = false;
                     break;
                 }
+                b.decoded.push(decode(src.link, &b.data[start..]));
                 b.meta.push(Meta {
                     ts: src.ts,
                     frame: src.info.packets,
@@ -181,6 +186,7 @@ impl Merger {
             link: m.link,
             data: &f.cur.data[m.start..m.end],
             wire_len: m.wire_len,
+            decoded: f.cur.decoded.get(f.pos),
         })
     }
 

@@ -26,6 +26,9 @@ pub struct RawPacket<'a> {
     pub data: &'a [u8],
     /// Length on the wire (may exceed `data.len()` when cut by the snap length).
     pub wire_len: u32,
+    /// `data` already decoded where it was read (the file readers' threads
+    /// decode beside the analysis); `None`: the engine decodes it.
+    pub decoded: Option<&'a Result<crate::decode::Packet, crate::decode::DecodeError>>,
 }
 
 /// Where the drive loop takes packets from: capture files merged in time

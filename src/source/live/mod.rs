@@ -211,6 +211,7 @@ impl Pkt {
             link: self.link,
             data: self.data(),
             wire_len: self.wire_len,
+            decoded: None,
         }
     }
 }
