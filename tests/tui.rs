@@ -24,7 +24,12 @@ fn fixture_with(name: &str, model: Model, opts: SessionOptions) -> (Session, Arc
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
         .join(name);
-    let specs = expand_inputs(&[dir.display().to_string()])
+    session_of(&dir, model, opts)
+}
+
+/// A session over a capture file or a directory of them, run to its end.
+fn session_of(input: &Path, model: Model, opts: SessionOptions) -> (Session, Arc<Published>) {
+    let specs = expand_inputs(&[input.display().to_string()])
         .unwrap()
         .into_iter()
         .map(|(name, path)| Spec::File { name, path })
@@ -693,22 +698,13 @@ fn arp_vrrp_view_shows_both_masters_and_config_shows_keepalived() {
     );
 }
 
-fn generated(kind: &str, n: u64) -> (Session, Arc<Published>) {
-    let path = std::env::temp_dir().join(format!("lvsdiag-tui-{kind}-{}.pcap", std::process::id()));
-    match kind {
-        "dr" => lvsdiag::generate::dr(&path, n),
-        "syn-flood" => lvsdiag::generate::syn_flood(&path, n),
-        _ => unreachable!(),
-    }
-    .unwrap();
-    let specs = vec![Spec::File {
-        name: kind.into(),
-        path: path.clone(),
-    }];
-    let s = Session::start(specs, Model::default(), SessionOptions::default()).unwrap();
-    let p = s.wait_done(Duration::from_millis(10)).unwrap();
+/// A session over `lvsdiag generate dr N`.
+fn generated_dr(n: u64) -> (Session, Arc<Published>) {
+    let path = std::env::temp_dir().join(format!("lvsdiag-tui-dr-{}.pcap", std::process::id()));
+    lvsdiag::generate::dr(&path, n).unwrap();
+    let out = session_of(&path, Model::default(), SessionOptions::default());
     std::fs::remove_file(path).ok();
-    (s, p)
+    out
 }
 
 /// At 20k connections, healthy traffic no longer pushes the failed ones out
@@ -716,7 +712,7 @@ fn generated(kind: &str, n: u64) -> (Session, Arc<Published>) {
 /// the newest 2000), and `/failed` lists them all.
 #[test]
 fn every_failed_connection_stays_in_view_beside_the_newest_healthy_ones() {
-    let (_s, p) = generated("dr", 20_000);
+    let (_s, p) = generated_dr(20_000);
     let o = &p.overview;
     let failed: u64 = o.analysis.services.iter().map(|s| s.stats.failed).sum();
     assert!(failed > 500, "the generated segment has failures: {failed}");

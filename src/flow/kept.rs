@@ -74,14 +74,6 @@ impl Kept {
         self.healthy.iter()
     }
 
-    pub fn len(&self) -> usize {
-        self.notable.len() + self.healthy.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     pub fn healthy_cap(&self) -> usize {
         self.healthy_cap
     }
@@ -123,6 +115,6 @@ mod tests {
         let mut k = Kept::new(0);
         k.push(flow(1), true);
         k.push(flow(2), false);
-        assert!(k.is_empty());
+        assert_eq!(k.notable().count() + k.healthy().count(), 0);
     }
 }

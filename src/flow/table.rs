@@ -488,7 +488,7 @@ fn add_reply(
 /// Not multicast, broadcast, unspecified or loopback.
 /// Room to reserve for one more copy: the capacity doubles from one (a
 /// flood's flows have one copy, a mirror port's two), never past the cap.
-pub(super) fn grow(len: usize) -> usize {
+fn grow(len: usize) -> usize {
     len.clamp(1, MAX_COPIES.saturating_sub(len).max(1))
 }
 
