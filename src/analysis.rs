@@ -153,6 +153,17 @@ pub(crate) fn verdict(
     if warnings > 0 {
         return (Verdict::Degraded, format!("{warnings} warning(s){drops}"));
     }
+    // A service with failed connections is never healthy, even when no
+    // capture point shows which real server they went to.
+    if st.failed > 0 {
+        return (
+            Verdict::Degraded,
+            format!(
+                "{} of {} connection(s) failed, and no capture point shows which real server they went to{drops}",
+                st.failed, st.connections
+            ),
+        );
+    }
     (
         Verdict::Healthy,
         if lossy.is_empty() {

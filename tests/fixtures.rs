@@ -11,7 +11,9 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-type Got = BTreeSet<(String, String, String)>;
+mod common;
+
+use common::{describe, got, Got};
 
 fn fixtures() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> =
@@ -31,54 +33,13 @@ fn expected(dir: &Path) -> (Value, Got) {
 fn expected_list(dir: &Path, key: &str) -> (Value, Got) {
     let v: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
-    let set = v[key]
-        .as_array()
-        .unwrap_or_else(|| panic!("{}: no {key} list", dir.display()))
-        .iter()
-        .map(|f| {
-            (
-                f["code"].as_str().unwrap().to_string(),
-                f["severity"].as_str().unwrap().to_string(),
-                f["real_server"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
+    let set = common::expected_set(&v, key);
     (v, set)
-}
-
-fn got(a: &Analysis) -> Got {
-    a.findings
-        .iter()
-        .filter(|f| f.severity >= Severity::Warning)
-        .map(|f| {
-            (
-                f.code.to_string(),
-                f.severity.as_str().to_string(),
-                f.rs_label().unwrap_or_default(),
-            )
-        })
-        .collect()
 }
 
 fn analyze(inputs: &[PathBuf], model: Model) -> Analysis {
     let inputs: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
     run_files(&inputs, model, Options::default()).expect("fixture reads")
-}
-
-fn describe(a: &Analysis) -> String {
-    a.findings
-        .iter()
-        .map(|f| {
-            format!(
-                "  {} {} [{}] {}",
-                f.severity,
-                f.code,
-                f.rs_label().unwrap_or_else(|| "-".into()),
-                f.summary
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[test]

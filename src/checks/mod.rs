@@ -23,7 +23,9 @@ mod pmtu_blackhole;
 mod rp_filter_drops_asymmetric;
 mod rs_arp_announce;
 mod rs_arp_ignore;
+mod rs_connections_fail;
 mod rs_firewall_drops;
+mod rs_icmp_error;
 mod rs_no_listener;
 mod rs_port_unreachable;
 mod rs_removed_blackholes_established;
@@ -32,6 +34,7 @@ mod syn_retransmit;
 mod traffic_to_unknown_rs;
 mod tun_pmtu_blackhole;
 mod tun_rs_no_reply;
+mod tun_rs_no_tunnel;
 mod udp_flow_pinned;
 mod vip_arp_failover;
 mod vip_arp_multiple_owners;
@@ -597,6 +600,14 @@ pub const REGISTRY: &[Registered] = &[
         rs_port_unreachable::RsPortUnreachable::default()
     ),
     check!(
+        "rs-icmp-error",
+        "ends connections with an ICMP error",
+        Cause,
+        1,
+        [],
+        rs_icmp_error::RsIcmpError::default()
+    ),
+    check!(
         "udp-flow-pinned",
         "gets every datagram of one busy UDP client",
         Cause,
@@ -635,6 +646,23 @@ pub const REGISTRY: &[Registered] = &[
         2,
         ["dr-rs-no-reply", "tun-rs-no-reply", "nat-rs-no-reply"],
         rs_firewall_drops::RsFirewallDrops
+    ),
+    check!(
+        "tun-rs-no-tunnel",
+        "has no IP-in-IP tunnel device up",
+        Config,
+        2,
+        ["tun-rs-no-reply", "rs-icmp-error"],
+        tun_rs_no_tunnel::TunRsNoTunnel
+    ),
+    // Last: the safety net over what every other check concluded.
+    check!(
+        "rs-connections-fail",
+        "fails connections for no cause found",
+        Cause,
+        9,
+        [],
+        rs_connections_fail::RsConnectionsFail::default()
     ),
 ];
 

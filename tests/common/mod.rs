@@ -48,3 +48,56 @@ pub fn codes(v: &serde_json::Value) -> Vec<&str> {
         .map(|f| f["code"].as_str().unwrap_or(""))
         .collect()
 }
+pub mod rewrite;
+
+/// Findings at warning and above as (code, severity, real server).
+pub type Got = std::collections::BTreeSet<(String, String, String)>;
+
+/// An analysis' findings at warning and above.
+pub fn got(a: &lvsdiag::engine::Analysis) -> Got {
+    a.findings
+        .iter()
+        .filter(|f| f.severity >= lvsdiag::finding::Severity::Warning)
+        .map(|f| {
+            (
+                f.code.to_string(),
+                f.severity.as_str().to_string(),
+                f.rs_label().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// A list's (code, severity, real server) entries: `findings` or
+/// `findings_with_snapshots` of an expected.json.
+pub fn expected_set(v: &serde_json::Value, key: &str) -> Got {
+    v[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key} list"))
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["severity"].as_str().unwrap().to_string(),
+                f["real_server"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Every finding of an analysis, a line each, for failure messages.
+pub fn describe(a: &lvsdiag::engine::Analysis) -> String {
+    a.findings
+        .iter()
+        .map(|f| {
+            format!(
+                "  {} {} [{}] {}",
+                f.severity,
+                f.code,
+                f.rs_label().unwrap_or_else(|| "-".into()),
+                f.summary
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,387 @@
+//! Mechanical variations of a lab capture (tests only): read and write
+//! classic pcap and multi-interface pcapng, rename addresses, MACs and
+//! ports in every header that carries them (Ethernet, ARP, IPv4, IPv6,
+//! IP-in-IP, TCP/UDP, the packet an ICMP error quotes, IPv6 neighbour
+//! discovery, VRRP's address list), and drop the connections of one real
+//! server. Checksums are left as they were: lvsdiag does not read them.
+#![allow(dead_code)]
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::path::Path;
+
+#[derive(Clone)]
+pub struct Rec {
+    pub ts_ns: i64,
+    pub data: Vec<u8>,
+}
+
+/// A classic pcap file: its link type and records.
+pub fn read_pcap(path: &Path) -> (u32, Vec<Rec>) {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(b.len() >= 24, "{}: not a pcap", path.display());
+    let magic = u32::from_le_bytes(b[0..4].try_into().unwrap());
+    let (le, nano) = match magic {
+        0xa1b2c3d4 => (true, false),
+        0xa1b23c4d => (true, true),
+        0xd4c3b2a1 => (false, false),
+        0x4d3cb2a1 => (false, true),
+        m => panic!("{}: not a classic pcap (magic {m:#x})", path.display()),
+    };
+    let u32_at = |o: usize| {
+        let a: [u8; 4] = b[o..o + 4].try_into().unwrap();
+        if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
+    };
+    let link = u32_at(20);
+    let mut recs = Vec::new();
+    let mut o = 24;
+    while o + 16 <= b.len() {
+        let (s, f, caplen) = (u32_at(o) as i64, u32_at(o + 4) as i64, u32_at(o + 8) as usize);
+        if o + 16 + caplen > b.len() {
+            break;
+        }
+        let ts_ns = s * 1_000_000_000 + if nano { f } else { f * 1000 };
+        recs.push(Rec {
+            ts_ns,
+            data: b[o + 16..o + 16 + caplen].to_vec(),
+        });
+        o += 16 + caplen;
+    }
+    (link, recs)
+}
+
+/// Writes a classic little-endian microsecond pcap.
+pub fn write_pcap(path: &Path, link: u32, recs: &[Rec]) {
+    let mut out = Vec::new();
+    for v in [0xa1b2c3d4u32] {
+        out.extend(v.to_le_bytes());
+    }
+    out.extend(2u16.to_le_bytes());
+    out.extend(4u16.to_le_bytes());
+    out.extend(0u32.to_le_bytes());
+    out.extend(0u32.to_le_bytes());
+    out.extend(262144u32.to_le_bytes());
+    out.extend(link.to_le_bytes());
+    for r in recs {
+        out.extend(((r.ts_ns / 1_000_000_000) as u32).to_le_bytes());
+        out.extend((((r.ts_ns % 1_000_000_000) / 1000) as u32).to_le_bytes());
+        out.extend((r.data.len() as u32).to_le_bytes());
+        out.extend((r.data.len() as u32).to_le_bytes());
+        out.extend(&r.data);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+fn pad4(v: &mut Vec<u8>) {
+    while v.len() % 4 != 0 {
+        v.push(0);
+    }
+}
+
+fn block(out: &mut Vec<u8>, kind: u32, body: &[u8]) {
+    let len = (12 + body.len()) as u32;
+    out.extend(kind.to_le_bytes());
+    out.extend(len.to_le_bytes());
+    out.extend(body);
+    out.extend(len.to_le_bytes());
+}
+
+/// Writes one pcapng with an interface per point (`if_name` = its name,
+/// nanosecond timestamps) and every point's packets in time order.
+pub fn write_pcapng(path: &Path, points: &[(String, u32, Vec<Rec>)]) {
+    let mut out = Vec::new();
+    let mut shb = Vec::new();
+    shb.extend(0x1a2b3c4du32.to_le_bytes());
+    shb.extend(1u16.to_le_bytes());
+    shb.extend(0u16.to_le_bytes());
+    shb.extend((-1i64).to_le_bytes());
+    block(&mut out, 0x0a0d0d0a, &shb);
+    for (name, link, _) in points {
+        let mut idb = Vec::new();
+        idb.extend((*link as u16).to_le_bytes());
+        idb.extend(0u16.to_le_bytes());
+        idb.extend(262144u32.to_le_bytes());
+        // if_name
+        idb.extend(2u16.to_le_bytes());
+        idb.extend((name.len() as u16).to_le_bytes());
+        idb.extend(name.as_bytes());
+        pad4(&mut idb);
+        // if_tsresol: nanoseconds
+        idb.extend(9u16.to_le_bytes());
+        idb.extend(1u16.to_le_bytes());
+        idb.extend([9u8, 0, 0, 0]);
+        idb.extend([0u8; 4]);
+        block(&mut out, 1, &idb);
+    }
+    let mut all: Vec<(i64, usize, &Rec)> = points
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, _, recs))| recs.iter().map(move |r| (r.ts_ns, i, r)))
+        .collect();
+    all.sort_by_key(|(t, i, _)| (*t, *i));
+    for (t, i, r) in all {
+        let mut epb = Vec::new();
+        epb.extend((i as u32).to_le_bytes());
+        epb.extend(((t as u64 >> 32) as u32).to_le_bytes());
+        epb.extend((t as u64 as u32).to_le_bytes());
+        epb.extend((r.data.len() as u32).to_le_bytes());
+        epb.extend((r.data.len() as u32).to_le_bytes());
+        epb.extend(&r.data);
+        pad4(&mut epb);
+        block(&mut out, 6, &epb);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// What a variation renames.
+#[derive(Default, Clone)]
+pub struct Map {
+    pub ips: HashMap<IpAddr, IpAddr>,
+    /// Renames the addresses `ips` does not name (`None`: kept).
+    pub ip_fn: Option<fn(IpAddr) -> Option<IpAddr>>,
+    pub macs: HashMap<[u8; 6], [u8; 6]>,
+    /// Renames the MACs `macs` does not name.
+    pub mac_fn: Option<fn([u8; 6]) -> Option<[u8; 6]>>,
+    pub ports: HashMap<u16, u16>,
+}
+
+impl Map {
+    /// What `ip` becomes.
+    pub fn ip(&self, ip: IpAddr) -> IpAddr {
+        self.ips
+            .get(&ip)
+            .copied()
+            .or_else(|| self.ip_fn.and_then(|f| f(ip)))
+            .unwrap_or(ip)
+    }
+    fn ip4(&self, b: &mut [u8]) {
+        let a: [u8; 4] = b[..4].try_into().unwrap();
+        if let IpAddr::V4(n) = self.ip(IpAddr::from(a)) {
+            b[..4].copy_from_slice(&n.octets());
+        }
+    }
+    fn ip6(&self, b: &mut [u8]) {
+        let a: [u8; 16] = b[..16].try_into().unwrap();
+        if let IpAddr::V6(n) = self.ip(IpAddr::from(a)) {
+            b[..16].copy_from_slice(&n.octets());
+        }
+    }
+    fn mac(&self, b: &mut [u8]) {
+        let a: [u8; 6] = b[..6].try_into().unwrap();
+        if let Some(n) = self.macs.get(&a).copied().or_else(|| self.mac_fn.and_then(|f| f(a))) {
+            b[..6].copy_from_slice(&n);
+        }
+    }
+    fn port(&self, b: &mut [u8]) {
+        let p = u16::from_be_bytes([b[0], b[1]]);
+        if let Some(n) = self.ports.get(&p) {
+            b[..2].copy_from_slice(&n.to_be_bytes());
+        }
+    }
+
+    /// Renames what this map names in one Ethernet frame, in place.
+    pub fn frame(&self, f: &mut [u8]) {
+        if f.len() < 14 {
+            return;
+        }
+        self.mac(&mut f[0..6]);
+        self.mac(&mut f[6..12]);
+        let mut off = 12;
+        let mut et = u16::from_be_bytes([f[12], f[13]]);
+        while (et == 0x8100 || et == 0x88a8) && f.len() >= off + 6 {
+            et = u16::from_be_bytes([f[off + 4], f[off + 5]]);
+            off += 4;
+        }
+        let l3 = &mut f[off + 2..];
+        match et {
+            0x0806 if l3.len() >= 28 => {
+                self.mac(&mut l3[8..14]);
+                self.ip4(&mut l3[14..18]);
+                self.mac(&mut l3[18..24]);
+                self.ip4(&mut l3[24..28]);
+            }
+            0x0800 => self.ipv4(l3),
+            0x86dd => self.ipv6(l3),
+            _ => {}
+        }
+    }
+
+    fn ipv4(&self, p: &mut [u8]) {
+        if p.len() < 20 || p[0] >> 4 != 4 {
+            return;
+        }
+        let ihl = ((p[0] & 0x0f) as usize) * 4;
+        let proto = p[9];
+        let first = u16::from_be_bytes([p[6], p[7]]) & 0x1fff == 0;
+        self.ip4(&mut p[12..16]);
+        self.ip4(&mut p[16..20]);
+        if p.len() < ihl || !first {
+            return;
+        }
+        let l4 = &mut p[ihl..];
+        self.l4(proto, l4, false);
+    }
+
+    fn ipv6(&self, p: &mut [u8]) {
+        if p.len() < 40 || p[0] >> 4 != 6 {
+            return;
+        }
+        let nh = p[6];
+        self.ip6(&mut p[8..24]);
+        self.ip6(&mut p[24..40]);
+        self.l4(nh, &mut p[40..], true);
+    }
+
+    fn l4(&self, proto: u8, l4: &mut [u8], v6: bool) {
+        match proto {
+            6 | 17 if l4.len() >= 4 => {
+                self.port(&mut l4[0..2]);
+                self.port(&mut l4[2..4]);
+            }
+            4 => self.ipv4(l4),
+            41 => self.ipv6(l4),
+            1 if !v6 && l4.len() >= 8 && matches!(l4[0], 3 | 4 | 5 | 11 | 12) => {
+                self.ipv4(&mut l4[8..])
+            }
+            58 if v6 && l4.len() >= 8 => match l4[0] {
+                1..=4 => self.ipv6(&mut l4[8..]),
+                // Neighbour solicitation / advertisement: the target and
+                // the link-layer address options.
+                135 | 136 if l4.len() >= 24 => {
+                    self.ip6(&mut l4[8..24]);
+                    let mut o = 24;
+                    while o + 8 <= l4.len() {
+                        let len = l4[o + 1] as usize * 8;
+                        if len == 0 || o + len > l4.len() {
+                            break;
+                        }
+                        if matches!(l4[o], 1 | 2) {
+                            self.mac(&mut l4[o + 2..o + 8]);
+                        }
+                        o += len;
+                    }
+                }
+                _ => {}
+            },
+            112 if l4.len() >= 8 => {
+                let n = l4[3] as usize;
+                let w = if v6 { 16 } else { 4 };
+                for i in 0..n {
+                    let o = 8 + i * w;
+                    if o + w > l4.len() {
+                        break;
+                    }
+                    if v6 {
+                        self.ip6(&mut l4[o..o + 16]);
+                    } else {
+                        self.ip4(&mut l4[o..o + 4]);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The transport endpoints (address, port) of a frame's innermost IP
+/// packet that is not an ICMP error: (src, dst).
+pub fn endpoints(f: &[u8]) -> Option<((IpAddr, u16), (IpAddr, u16))> {
+    if f.len() < 14 {
+        return None;
+    }
+    let et = u16::from_be_bytes([f[12], f[13]]);
+    let mut p = &f[14..];
+    let mut v6 = match et {
+        0x0800 => false,
+        0x86dd => true,
+        _ => return None,
+    };
+    loop {
+        let (src, dst, proto, l4): (IpAddr, IpAddr, u8, &[u8]) = if !v6 {
+            if p.len() < 20 {
+                return None;
+            }
+            let ihl = ((p[0] & 0x0f) as usize) * 4;
+            let s: [u8; 4] = p[12..16].try_into().unwrap();
+            let d: [u8; 4] = p[16..20].try_into().unwrap();
+            (s.into(), d.into(), p[9], p.get(ihl..)?)
+        } else {
+            if p.len() < 40 {
+                return None;
+            }
+            let s: [u8; 16] = p[8..24].try_into().unwrap();
+            let d: [u8; 16] = p[24..40].try_into().unwrap();
+            (s.into(), d.into(), p[6], &p[40..])
+        };
+        match proto {
+            4 => {
+                v6 = false;
+                p = l4;
+            }
+            41 => {
+                v6 = true;
+                p = l4;
+            }
+            6 | 17 if l4.len() >= 4 => {
+                let sp = u16::from_be_bytes([l4[0], l4[1]]);
+                let dp = u16::from_be_bytes([l4[2], l4[3]]);
+                return Some(((src, sp), (dst, dp)));
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// The destination MAC of a frame.
+pub fn dst_mac(f: &[u8]) -> Option<[u8; 6]> {
+    f.get(0..6).map(|m| m.try_into().unwrap())
+}
+
+/// The client endpoints of the connections that a real server (any of its
+/// addresses or MACs) sent or received, at any point (service ports are
+/// below 32768, the clients' above).
+pub fn clients_of(
+    points: &[(String, u32, Vec<Rec>)],
+    ips: &BTreeSet<IpAddr>,
+    macs: &BTreeSet<[u8; 6]>,
+) -> BTreeSet<(IpAddr, u16)> {
+    // Service ports are below the ephemeral range the lab's clients use.
+    let service = |p: u16| p < 32768;
+    let mut out = BTreeSet::new();
+    for (_, _, recs) in points {
+        for r in recs {
+            let Some((s, d)) = endpoints(&r.data) else { continue };
+            let to_rs = ips.contains(&d.0)
+                || dst_mac(&r.data).is_some_and(|m| macs.contains(&m))
+                || outer_dst(&r.data).is_some_and(|o| ips.contains(&o));
+            let from_rs = ips.contains(&s.0) || r.data.get(6..12).is_some_and(|m| macs.contains(<&[u8; 6]>::try_from(m).unwrap()));
+            if to_rs && service(d.1) {
+                out.insert(s);
+            } else if from_rs && service(s.1) {
+                out.insert(d);
+            }
+        }
+    }
+    out
+}
+
+/// The outer destination of an IPv4 IP-in-IP packet.
+fn outer_dst(f: &[u8]) -> Option<IpAddr> {
+    let p = f.get(14..)?;
+    if u16::from_be_bytes([f[12], f[13]]) != 0x0800 || p.len() < 20 || p[9] != 4 {
+        return None;
+    }
+    let d: [u8; 4] = p[16..20].try_into().unwrap();
+    Some(d.into())
+}
+
+/// Drops every frame of the connections of these client endpoints.
+pub fn drop_clients(recs: &mut Vec<Rec>, clients: &BTreeSet<(IpAddr, u16)>) {
+    recs.retain(|r| {
+        endpoints(&r.data).is_none_or(|(s, d)| !clients.contains(&s) && !clients.contains(&d))
+    });
+}

@@ -1,0 +1,443 @@
+//! Every lab fixture, varied mechanically (issue: every check holds in every
+//! shape its fault takes). Each variation is made from the fixture's own
+//! packets, and what it must yield follows from the scenario's expected
+//! findings, never from lvsdiag's output:
+//! - addresses, MACs and ports renamed (the LVS segment and the client
+//!   segment swap subnets, hosts renumbered, the service on another port):
+//!   exactly the expected findings, about the renamed real servers;
+//! - every capture point in one pcapng (one interface each): exactly the
+//!   expected findings;
+//! - fewer real servers (a healthy one's connections gone from every point)
+//!   and more (a second client's copy of the traffic whose healthy real
+//!   servers are new hosts): exactly the expected findings;
+//! - capture points removed (each in turn; client and director only;
+//!   director only): never a real server the scenario does not name, a
+//!   healthy fixture stays clean, and the fault's finding survives wherever
+//!   its essential evidence is still captured ([`essential`]).
+
+mod common;
+
+use common::rewrite::{self, Map, Rec};
+use common::{describe, got, Got};
+use lvsdiag::analyze::run_files;
+use lvsdiag::engine::{Analysis, Options};
+use lvsdiag::model::Model;
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+type Points = Vec<(String, u32, Vec<Rec>)>;
+
+struct Fixture {
+    name: String,
+    mode: String,
+    proto: String,
+    expected: Got,
+    points: Points,
+}
+
+fn fixtures() -> Vec<Fixture> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("expected.json").is_file())
+        .collect();
+    dirs.sort();
+    dirs.into_iter()
+        .map(|dir| {
+            let v: Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap())
+                    .unwrap();
+            let expected = common::expected_set(&v, "findings");
+            let points = common::pcaps(&dir)
+                .iter()
+                .map(|p| {
+                    let (link, recs) = rewrite::read_pcap(p);
+                    let name = p.file_stem().unwrap().to_string_lossy().to_string();
+                    (name, link, recs)
+                })
+                .collect();
+            Fixture {
+                name: dir.file_name().unwrap().to_string_lossy().to_string(),
+                mode: v["mode"].as_str().unwrap_or("").to_string(),
+                proto: v["proto"].as_str().unwrap_or("tcp").to_string(),
+                expected,
+                points,
+            }
+        })
+        .collect()
+}
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lvsdiag-var-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Analyses the points as one pcap file each, model inferred.
+fn analyze(points: &Points, tag: &str) -> Analysis {
+    let d = tmpdir(tag);
+    let inputs: Vec<String> = points
+        .iter()
+        .map(|(name, link, recs)| {
+            let p = d.join(format!("{name}.pcap"));
+            rewrite::write_pcap(&p, *link, recs);
+            p.display().to_string()
+        })
+        .collect();
+    let a = run_files(&inputs, Model::default(), Options::default()).expect("variation reads");
+    let _ = std::fs::remove_dir_all(&d);
+    a
+}
+
+fn check_exact(failures: &mut Vec<String>, name: &str, how: &str, want: &Got, a: &Analysis) {
+    let g = got(a);
+    if &g != want {
+        failures.push(format!(
+            "{name} ({how}):\n  missing: {:?}\n  extra: {:?}\n  all findings:\n{}",
+            want.difference(&g).collect::<Vec<_>>(),
+            g.difference(want).collect::<Vec<_>>(),
+            describe(a)
+        ));
+    }
+}
+
+/// The renaming: the LVS segment (192.0.2.0/24) and the client segment
+/// (203.0.113.0/24) swap subnets, every host number of those and of
+/// 198.51.100.0/24 has bit 6 flipped (not the network or broadcast
+/// address), IPv6 documentation addresses get another subnet and host
+/// byte; locally administered MACs get another fourth byte; the service
+/// ports move (staying below the clients' source ports: without a model a
+/// UDP datagram opens a flow only towards a port no higher than its own).
+fn renaming() -> Map {
+    fn ip(a: IpAddr) -> Option<IpAddr> {
+        match a {
+            IpAddr::V4(v) => {
+                let o = v.octets();
+                let net = match [o[0], o[1], o[2]] {
+                    [192, 0, 2] => [203, 0, 113],
+                    [203, 0, 113] => [192, 0, 2],
+                    [198, 51, 100] => [198, 51, 100],
+                    _ => return None,
+                };
+                let h = if o[3] == 0 || o[3] == 255 { o[3] } else { o[3] ^ 0x40 };
+                Some(IpAddr::from([net[0], net[1], net[2], h]))
+            }
+            IpAddr::V6(v) => {
+                let mut o = v.octets();
+                if o[..4] != [0x20, 0x01, 0x0d, 0xb8] {
+                    return None;
+                }
+                o[5] ^= 0xa0;
+                o[15] ^= 0x40;
+                Some(IpAddr::from(o))
+            }
+        }
+    }
+    fn mac(m: [u8; 6]) -> Option<[u8; 6]> {
+        (m[0] & 0x03 == 0x02).then(|| {
+            let mut n = m;
+            n[3] ^= 0x5a;
+            n
+        })
+    }
+    Map {
+        ip_fn: Some(ip),
+        mac_fn: Some(mac),
+        ports: HashMap::from([
+            (80, 81),
+            (53, 54),
+            (443, 444),
+            (8080, 8088),
+            (9000, 9001),
+        ]),
+        ..Map::default()
+    }
+}
+
+fn rename_points(points: &Points, m: &Map) -> Points {
+    points
+        .iter()
+        .map(|(n, l, recs)| {
+            let recs = recs
+                .iter()
+                .map(|r| {
+                    let mut data = r.data.clone();
+                    m.frame(&mut data);
+                    Rec {
+                        ts_ns: r.ts_ns,
+                        data,
+                    }
+                })
+                .collect();
+            (n.clone(), *l, recs)
+        })
+        .collect()
+}
+
+/// The lab's real servers: name, addresses (DR/TUN, NAT, IPv6 DR, IPv6
+/// NAT) and MAC prefix (lab/README.md's topology).
+fn lab_rs(n: u8) -> (BTreeSet<IpAddr>, [u8; 5]) {
+    let ips = [
+        format!("192.0.2.1{n}"),
+        format!("198.51.100.1{n}"),
+        format!("2001:db8::1{n}"),
+        format!("2001:db8:1::1{n}"),
+    ]
+    .iter()
+    .map(|s| s.parse().unwrap())
+    .collect();
+    (ips, [0x02, 0, 0, 0, 0x10 + n])
+}
+
+fn rs_macs(points: &Points, prefix: [u8; 5]) -> BTreeSet<[u8; 6]> {
+    let mut out = BTreeSet::new();
+    for (_, _, recs) in points {
+        for r in recs {
+            for m in [&r.data[0..6], &r.data[6..12]] {
+                if m[..5] == prefix {
+                    out.insert(<[u8; 6]>::try_from(m).unwrap());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A lab real server the scenario does not name (healthy), with traffic.
+fn healthy_rs(fx: &Fixture) -> Option<u8> {
+    let named: BTreeSet<&str> = fx.expected.iter().map(|(_, _, r)| r.as_str()).collect();
+    (1..=3).find(|n| {
+        let (ips, prefix) = lab_rs(*n);
+        !ips.iter().any(|i| named.contains(i.to_string().as_str()))
+            && !rs_macs(&fx.points, prefix).is_empty()
+    })
+}
+
+/// Capture point subsets: each point removed in turn, client and director
+/// only, director only.
+fn subsets(points: &Points) -> Vec<(String, BTreeSet<String>)> {
+    let names: BTreeSet<String> = points.iter().map(|p| p.0.clone()).collect();
+    let mut out: Vec<(String, BTreeSet<String>)> = names
+        .iter()
+        .map(|n| {
+            let mut s = names.clone();
+            s.remove(n);
+            (format!("without {n}"), s)
+        })
+        .collect();
+    let only = |pre: &[&str]| -> BTreeSet<String> {
+        names
+            .iter()
+            .filter(|n| pre.iter().any(|p| n.starts_with(p)))
+            .cloned()
+            .collect()
+    };
+    out.push(("client and director only".into(), only(&["client", "director"])));
+    out.push(("director only".into(), only(&["director"])));
+    out.retain(|(_, s)| !s.is_empty() && s.len() < names.len());
+    out
+}
+
+/// Whether a fault's essential evidence is still captured at `kept`: the
+/// points that carry it (the audit in each check's doc comment).
+fn essential(fx: &Fixture, code: &str, kept: &BTreeSet<String>, all: &BTreeSet<String>) -> bool {
+    let has = |p: &str| kept.iter().any(|k| k.starts_with(p));
+    let director = has("director-");
+    // Where the real servers' answers pass: in NAT the director, in DR and
+    // TUN the client's side (and the real servers).
+    let answers = has("client") || has("router") || has("rs") || (director && fx.mode == "nat");
+    match code {
+        // The forwarded SYN (the director's or the real server's point) and
+        // the absence of an answer where answers pass. TCP: the client's
+        // ACK crosses the director even in DR, so the director alone tells
+        // answered from unanswered; UDP has no such ACK.
+        "dr-rs-no-reply" | "tun-rs-no-reply" | "nat-rs-no-reply" => {
+            (director || has("rs")) && (fx.proto == "tcp" || answers)
+        }
+        // The rewritten SYN-ACK from the RIP, seen outside the director.
+        "nat-reply-bypasses-director" => has("client") || has("router") || has("rs"),
+        // The RST answering the forwarded SYN, where it passes.
+        "handshake-reset" => answers,
+        // Replies from the real server to the director's MAC.
+        "dr-reply-via-director" => director || has("rs"),
+        // The director's legs of each connection.
+        "rs-removed-blackholes-established" | "ipvs-idle-timeout" => director,
+        // The client's view of the connection and the ARP claims.
+        "failover-drops-established" => director || has("client") || has("router"),
+        "vip-arp-multiple-owners" => all.iter().filter(|p| p.starts_with("router") || p.starts_with("client")).all(|p| kept.contains(p)) && director,
+        "vip-traffic-bypasses-director" => has("router-eth1") || has("rs"),
+        "rs-port-unreachable" | "rs-icmp-error" => director || has("rs"),
+        "nat-director-not-forwarding" => director,
+        "udp-flow-pinned" => director,
+        // Adverts at the point that hears every router.
+        "vrrp-split-brain" | "vrrp-master-flapping" => kept == all,
+        // Re-sent full-size segments and what acknowledges them.
+        "pmtu-blackhole" | "tun-pmtu-blackhole" => kept == all,
+        _ => kept == all,
+    }
+}
+
+#[test]
+fn every_fixture_holds_under_every_variation() {
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for fx in fixtures() {
+        let name = fx.name.as_str();
+        let all: BTreeSet<String> = fx.points.iter().map(|p| p.0.clone()).collect();
+        let named: BTreeSet<String> = fx.expected.iter().map(|(_, _, r)| r.clone()).collect();
+
+        // Renamed addresses, MACs and ports.
+        let m = renaming();
+        let want: Got = fx
+            .expected
+            .iter()
+            .map(|(c, s, r)| {
+                let r = r.parse::<IpAddr>().map_or(r.clone(), |ip| m.ip(ip).to_string());
+                (c.clone(), s.clone(), r)
+            })
+            .collect();
+        let a = analyze(&rename_points(&fx.points, &m), "renamed");
+        check_exact(&mut failures, name, "renamed", &want, &a);
+
+        // One pcapng, an interface per point.
+        let d = tmpdir("ng");
+        let ng = d.join("all.pcapng");
+        rewrite::write_pcapng(&ng, &fx.points);
+        let a = run_files(&[ng.display().to_string()], Model::default(), Options::default())
+            .expect("pcapng reads");
+        let _ = std::fs::remove_dir_all(&d);
+        check_exact(&mut failures, name, "one pcapng", &fx.expected, &a);
+
+        // Fewer real servers: a healthy one's connections gone.
+        if let Some(n) = healthy_rs(&fx) {
+            let (ips, prefix) = lab_rs(n);
+            let macs = rs_macs(&fx.points, prefix);
+            let clients = rewrite::clients_of(&fx.points, &ips, &macs);
+            let mut fewer = fx.points.clone();
+            for (_, _, recs) in &mut fewer {
+                rewrite::drop_clients(recs, &clients);
+            }
+            let a = analyze(&fewer, "fewer");
+            check_exact(&mut failures, name, &format!("without rs{n}'s connections"), &fx.expected, &a);
+        }
+
+        // More real servers: a second client's copy whose healthy real
+        // servers are new hosts (rsN -> rs(N+4), .1N -> .1(N+4)).
+        {
+            let mut m = Map::default();
+            for c in ["203.0.113.10", "203.0.113.11", "2001:db8:c::10"] {
+                let ip: IpAddr = c.parse().unwrap();
+                let new = match ip {
+                    IpAddr::V4(v) => {
+                        let mut o = v.octets();
+                        o[3] += 10;
+                        IpAddr::from(o)
+                    }
+                    IpAddr::V6(v) => {
+                        let mut o = v.octets();
+                        o[15] += 0x10;
+                        IpAddr::from(o)
+                    }
+                };
+                m.ips.insert(ip, new);
+            }
+            for n in 1..=3u8 {
+                let (ips, prefix) = lab_rs(n);
+                if ips.iter().any(|i| named.contains(&i.to_string())) {
+                    continue;
+                }
+                for ip in ips {
+                    let new = match ip {
+                        IpAddr::V4(v) => {
+                            let mut o = v.octets();
+                            o[3] += 4;
+                            IpAddr::from(o)
+                        }
+                        IpAddr::V6(v) => {
+                            let mut o = v.octets();
+                            o[15] += 4;
+                            IpAddr::from(o)
+                        }
+                    };
+                    m.ips.insert(ip, new);
+                }
+                for mac in rs_macs(&fx.points, prefix) {
+                    let mut new = mac;
+                    new[4] += 4;
+                    m.macs.insert(mac, new);
+                }
+            }
+            let copy = rename_points(&fx.points, &m);
+            let more: Points = fx
+                .points
+                .iter()
+                .zip(copy)
+                .map(|((n, l, a), (_, _, b))| {
+                    let mut recs: Vec<Rec> = a.iter().cloned().chain(b).collect();
+                    recs.sort_by_key(|r| r.ts_ns);
+                    (n.clone(), *l, recs)
+                })
+                .collect();
+            let a = analyze(&more, "more");
+            // A fault defined by a share of the service's traffic (one flow
+            // carrying half of it) is not the same fault with a second
+            // client's traffic beside it.
+            let want: Got = fx
+                .expected
+                .iter()
+                .filter(|(c, _, _)| c != "udp-flow-pinned")
+                .cloned()
+                .collect();
+            let mut g = got(&a);
+            g.retain(|(c, _, _)| c != "udp-flow-pinned");
+            if g != want {
+                failures.push(format!(
+                    "{name} (with a second client's copy on new real servers):\n  missing: {:?}\n  extra: {:?}\n{}",
+                    want.difference(&g).collect::<Vec<_>>(),
+                    g.difference(&want).collect::<Vec<_>>(),
+                    describe(&a)
+                ));
+            }
+        }
+
+        // Capture points removed.
+        for (how, kept) in subsets(&fx.points) {
+            let pts: Points = fx
+                .points
+                .iter()
+                .filter(|p| kept.contains(&p.0))
+                .cloned()
+                .collect();
+            let a = analyze(&pts, "subset");
+            let g = got(&a);
+            let wrong_rs: Vec<_> = g
+                .iter()
+                .filter(|(_, _, r)| !r.is_empty() && !named.contains(r))
+                .collect();
+            if !wrong_rs.is_empty() {
+                failures.push(format!("{name} ({how}): names a real server the scenario does not: {wrong_rs:?}\n{}", describe(&a)));
+            }
+            if fx.expected.is_empty() {
+                let noisy: Vec<_> = g.iter().filter(|(c, _, r)| !(r.is_empty() && c == "syn-retransmit")).collect();
+                if !noisy.is_empty() {
+                    failures.push(format!("{name} ({how}): a healthy fixture is not clean: {noisy:?}\n{}", describe(&a)));
+                }
+            }
+            for (code, _, rs) in &fx.expected {
+                if !essential(&fx, code, &kept, &all) {
+                    continue;
+                }
+                if !g.iter().any(|(c, _, r)| c == code && (r == rs || rs.is_empty())) {
+                    failures.push(format!("{name} ({how}): {code} [{rs}] lost though its essential evidence is captured\n{}", describe(&a)));
+                }
+            }
+        }
+        ran += 1;
+    }
+    assert!(ran >= 30, "only {ran} fixtures varied");
+    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+}
