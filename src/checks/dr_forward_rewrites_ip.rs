@@ -1,6 +1,18 @@
 //! `dr-forward-rewrites-ip`: DR; the director's forwarded frame carries a
 //! different IP header than the packet it received (DR must rewrite only the
 //! destination MAC).
+//!
+//! Proves the fault (essential evidence):
+//! - a DR flow with both copies of its opening packet captured: the one
+//!   arriving at the director (`ingress`) and the one it re-sent to a real
+//!   server's MAC (`forward`, `view.rs`);
+//! - the two differ in IP ID, TOS or total length (the TTL may differ). UDP
+//!   pairs are only made when ID and length match, so for UDP only a TOS
+//!   change can show.
+//!
+//! Makes it more certain (supporting, not required):
+//! - more flows to the same real server with the same change (the count is
+//!   reported; one flow's two copies are already the proof).
 
 use super::{Check, Context, PerRs};
 use crate::finding::{Finding, Severity};

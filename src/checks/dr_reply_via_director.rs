@@ -1,6 +1,18 @@
 //! `dr-reply-via-director`: DR; a real server's replies from the VIP are
 //! addressed to the director's MAC: its default route points at the director
 //! instead of the gateway, so the return path crosses the director.
+//!
+//! Proves the fault (essential evidence):
+//! - a flow forwarded in DR (forwarded copy seen, real server and director's
+//!   MAC known);
+//! - a handshake answer from the VIP (SYN-ACK, UDP answer) addressed to that
+//!   director MAC and not sent by it (captured on the director's segment or
+//!   at the real server).
+//!
+//! Makes it more certain (supporting, not required):
+//! - failed flows among them (error instead of warning);
+//! - `dr-rs-gateway-director` from the real server's snapshot (joined by
+//!   `confirm`).
 
 use super::{Check, Context, PerRs};
 use crate::finding::{Finding, Severity};

@@ -2,6 +2,19 @@
 //! clients goes via the director. The replies then cross the director, which
 //! drops them as martians unless `accept_local=1`, and either way loads it
 //! with the traffic DR is meant to keep off it.
+//!
+//! Proves the fault (essential evidence):
+//! - the IPVS configuration (director snapshot or `--ipvs`) lists the real
+//!   server in DR or TUN for an address service, and it has a snapshot;
+//! - a director snapshot (the one with the service, else any director's);
+//! - the real server's main-table route to a client seen for the VIP (else
+//!   its default route) has a gateway that is one of that director's
+//!   addresses.
+//!
+//! Makes it more certain (supporting, not required):
+//! - clients seen in the traffic (else the default route stands for them);
+//! - the director's `net.ipv4.conf.all.accept_local`;
+//! - `dr-reply-via-director` in the traffic (joined by `confirm`).
 
 use super::config_view::{dests, director_for, line, probe_name, route_for, Clients};
 use super::{Check, Context};

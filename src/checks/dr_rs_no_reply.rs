@@ -1,5 +1,21 @@
 //! `dr-rs-no-reply`: DR; SYNs forwarded to a real server's MAC get no SYN-ACK
 //! from the VIP, and the client never completes the handshake.
+//!
+//! Proves the fault (essential evidence):
+//! - a flow the director forwarded in DR to this real server (forwarded copy
+//!   captured, `Unanswered::observe`);
+//! - it failed with no answer at all: no SYN-ACK / UDP answer at any point, no
+//!   RST either way, no ICMP error about it, and the client re-sent its SYN
+//!   (or it stayed unanswered 3 s, UDP 1 s, before the capture ended);
+//! - UDP: evidence that the service answers at all, because DR answers bypass
+//!   the director: today only "some other flow to the same VIP:port was
+//!   answered" (`Unanswered::each`; too narrow, see AUDIT.md).
+//!
+//! Makes it more certain (supporting, not required):
+//! - how many of the real server's flows failed, out of how many;
+//! - no capture losses at a point that saw them (else lowered, `losses.rs`);
+//! - `rs-vip-not-on-loopback`, `rp-filter-drops-asymmetric` or
+//!   `rs-firewall-drops` on the same real server (joined by `confirm`).
 
 use super::config_view::addr_cmd;
 use super::{weight_zero_cmd, words, Check, Context, Unanswered};

@@ -1,8 +1,25 @@
 //! `failover-drops-established`: the VIP moved to another director (the
 //! ARP evidence `vip-arp-failover` reports) and connections established
 //! through the old one were reset or not forwarded by the new one: it had
-//! no entry for them (no connection sync). New connections working after the
-//! failover are part of the picture.
+//! no entry for them (no connection sync).
+//!
+//! Proves the fault (essential evidence):
+//! - the VIP's owner changed: today only an ARP/ND move that is exactly one
+//!   clean hand-over (`Ownership::Failover`: two claimants, one switch, the
+//!   old never claims again; a failback makes it a conflict, see AUDIT.md);
+//! - an established TCP connection begun before the new owner's first claim,
+//!   whose forwarding director's MAC is known (`director_mac`; never for TUN
+//!   flows today);
+//! - at or after the move (from 200 ms before), a RST from the VIP sent by
+//!   the new owner's MAC (a VIP claimant that is not the flow's director), or
+//!   the client's segments re-sent to that MAC at the point where its SYN
+//!   reached the director, with no server packet after them (needs the
+//!   `ingress` copy: DR only today, see AUDIT.md).
+//!
+//! Makes it more certain (supporting, not required):
+//! - new connections that worked after the move (counted and reported);
+//! - snapshots (`ipvsadm -L --daemon`) or keepalived's `lvs_sync_daemon`
+//!   saying whether connection sync is configured.
 
 use super::lifecycle::{self, MAX_KEPT};
 use super::{Check, Context};

@@ -1,6 +1,18 @@
 //! `handshake-reset`: a connection reset during its handshake: the real
 //! server answers the SYN with RST (nothing listens), or the client answers
 //! the SYN-ACK with RST.
+//!
+//! Proves the fault (essential evidence):
+//! - a TCP flow that never got established, and
+//! - a RST from the server side among its handshake answers (error), or a RST
+//!   from the client after a SYN-ACK was seen (warning, a symptom).
+//!
+//! Makes it more certain (supporting, not required):
+//! - the real server named from the forwarded copy, else from the RST's (or
+//!   SYN-ACK's) source when it is not the VIP;
+//! - `rs-no-listener` on the same real server (joined by `confirm`); a root
+//!   cause on the same real server explains the client-reset symptom
+//!   (`explain`).
 
 use super::{weight_zero_cmd, Check, Context, PerRs};
 use crate::finding::{Finding, Severity};

@@ -1,6 +1,20 @@
 //! `ipvs-dest-unseen`: a real server that IPVS has (weight above 0) gets no
 //! connections while the service gets plenty: in the captures (the director
 //! forwarded none to it) or, live, in IPVS's own counters.
+//!
+//! Proves the fault (essential evidence):
+//! - a director snapshot whose IPVS service has at least 2 real servers of
+//!   weight above 0, this one among them;
+//! - offline: the captures show the director forwarding at least 2
+//!   connections per such real server to the service and none to this
+//!   address; live: IPVS's counters say the same;
+//! - today a DR real server counts by address only when captured ARP ties
+//!   its MAC to its RIP (`Context::rs_id`); without that ARP every DR real
+//!   server looks unseen (see AUDIT.md).
+//!
+//! Makes it more certain (supporting, not required):
+//! - the scheduler (named); a persistent service makes it info (few clients
+//!   stick to few real servers).
 
 use super::config_view::{describe_dest, ipvs_services, line, Forwarded};
 use super::{Check, Context};

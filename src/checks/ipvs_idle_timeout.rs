@@ -2,6 +2,26 @@
 //! the director's IPVS TCP timeout, and its next packet found no entry: the
 //! director's own stack (it holds the VIP) reset it, or the director dropped
 //! it instead of forwarding it.
+//!
+//! Proves the fault (essential evidence):
+//! - an established TCP connection's longest silence (at least 1 s) and,
+//!   after it, a RST from the VIP sent by the MAC of the director that had
+//!   forwarded the connection (`is_flow_director`), or, no reset at all, the
+//!   client's segments reaching the director after the silence while it
+//!   forwarded none of them (both director legs seen);
+//! - with a known TCP timeout (snapshot, `--ipvs-timeout`, `--ipvs` file):
+//!   the silence reached it (1 s of timer slack); without one, only the
+//!   director's own reset counts;
+//! - today also: the client ended the silence and no server packet came
+//!   after it; the director's MAC is known only for DR (NAT's `ingress` is
+//!   never found, TUN has none); the timeout is the first director
+//!   snapshot's (see AUDIT.md).
+//!
+//! Makes it more certain (supporting, not required):
+//! - the known timeout as config evidence; a silence past the 900 s default
+//!   when none is known (else the finding says it must have been lowered);
+//! - several connections dying the same way; resets rather than drops
+//!   (drops make it an absence finding, weighed against capture losses).
 
 use super::lifecycle::{self, fmt_duration, DEFAULT_TCP_TIMEOUT, MAX_KEPT};
 use super::{Check, Context};

@@ -4,10 +4,23 @@
 //! IPVS service that no configuration declares; and VRRP adverts for a
 //! `vrrp_instance`'s VRID that announce other VIPs, another version or
 //! other authentication than it declares; and, when keepalived runs VRRP,
-//! a service VIP that no `vrrp_instance` carries. Each names its likely
-//! reason: keepalived's health checker took a failing real server out
-//! (or, with `inhibit_on_failure`, set its weight to 0), a reload failed
-//! or was not done, or someone changed IPVS by hand.
+//! a service VIP that no `vrrp_instance` carries.
+//!
+//! Proves the fault (essential evidence), any of:
+//! - a `virtual_server` and the IPVS table it is held against (the snapshot
+//!   of the host its file name contains, else every IPVS table given)
+//!   disagree: service missing, real server absent or at another weight, a
+//!   service or real server in IPVS that no configuration declares;
+//! - adverts for an instance's VRID (the family of its first VIP) from a
+//!   router that speaks another version, (v2) another auth type, or announces
+//!   another address set (compared only when complete and at most 4
+//!   addresses: `KEPT_ADDRS`, see AUDIT.md);
+//! - VRRP instances are declared and a service VIP is in no instance's
+//!   `virtual_ipaddress` (`virtual_ipaddress_excluded` is not read).
+//!
+//! Makes it more certain (supporting, not required):
+//! - the real server's health checkers and `inhibit_on_failure` (they name
+//!   the likely reason); the IPVS line beside the configuration's.
 
 use super::{Check, Context};
 use crate::finding::{Finding, Severity};

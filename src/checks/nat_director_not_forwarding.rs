@@ -3,6 +3,21 @@
 //! VIP leaves it: the director does not forward them (`ip_forward` = 0 in
 //! its namespace, or a FORWARD drop). Distinct from `nat-rs-no-reply`: the
 //! real server did answer.
+//!
+//! Proves the fault (essential evidence):
+//! - a flow the director rewrote to a RIP (NAT forward seen);
+//! - an answer (not a RST) from the real server's address addressed to that
+//!   director's MAC: the director received it;
+//! - no answer from the VIP anywhere and the flow never established (today
+//!   a UDP flow with any answer, even the RIP's, counts as established, so
+//!   UDP never gives this finding: see AUDIT.md).
+//!
+//! Makes it more certain (supporting, not required):
+//! - the client's retransmissions (evidence); the share of the service's
+//!   flows stuck;
+//! - a director snapshot with `net.ipv4.ip_forward = 0` (the cause is then
+//!   stated as established; IPv6's `net.ipv6.conf.all.forwarding` is not
+//!   read).
 
 use super::lifecycle;
 use super::{words, Check, Context};

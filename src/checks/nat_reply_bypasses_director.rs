@@ -1,6 +1,18 @@
 //! `nat-reply-bypasses-director`: NAT; a real server answers the client from
 //! its RIP directly (its route to the client does not go via the director),
 //! so the reply is never rewritten back to the VIP and the client resets it.
+//!
+//! Proves the fault (essential evidence):
+//! - a flow not forwarded in DR/TUN with a handshake answer (SYN-ACK, UDP
+//!   answer; not encapsulated) from an address other than the VIP, and
+//! - that answer addressed to another MAC than the NAT director that
+//!   forwarded the flow (needs the NAT forward seen), or no answer from the
+//!   VIP at all and a client RST (TCP only).
+//!
+//! Makes it more certain (supporting, not required):
+//! - the client's RST (evidence) when the director side is also captured;
+//! - `nat-rs-gateway-not-director` on the same real server (joined by
+//!   `confirm`).
 
 use super::{words, Check, Context, PerRs};
 use crate::finding::{Finding, Severity};

@@ -1,6 +1,19 @@
 //! `nat-rs-gateway-not-director`: NAT; a real server's route back to the
 //! clients does not go through the director, so its replies skip the
 //! reverse NAT and the clients reset them.
+//!
+//! Proves the fault (essential evidence):
+//! - the IPVS configuration lists the real server in NAT for an address
+//!   service, and it has a snapshot;
+//! - a director snapshot (the one with the service, else any director's);
+//! - the real server's main-table route to a client seen for the VIP (else
+//!   its default route) has no gateway that is an address of that director.
+//!
+//! Makes it more certain (supporting, not required):
+//! - clients seen in the traffic; the director's address on the real
+//!   server's segment (for the fix);
+//! - `nat-reply-bypasses-director` or `nat-rs-no-reply` in the traffic
+//!   (joined by `confirm`).
 
 use super::config_view::{bad_routes_back, dests, director_for, line, Clients};
 use super::{Check, Context};

@@ -1,4 +1,19 @@
-//! `nat-rs-no-reply`: NAT; SYNs the director rewrote to a real server's RIP get no reply at all.
+//! `nat-rs-no-reply`: NAT; SYNs the director rewrote to a real server's RIP
+//! get no reply at all.
+//!
+//! Proves the fault (essential evidence):
+//! - a flow the director rewrote to this RIP (NAT forward seen; UDP: the same
+//!   datagram also captured a hop earlier, to the VIP);
+//! - it failed with no reply at any point (no SYN-ACK / answer, no RST), no
+//!   client RST, no ICMP error about it;
+//! - UDP: some other flow to the same VIP:port answered, or the port is a
+//!   request/response protocol's (`UDP_ANSWERING`: DNS, NTP, RADIUS, SIP…).
+//!
+//! Makes it more certain (supporting, not required):
+//! - how many of the real server's flows failed, out of how many;
+//! - no capture losses at a point that saw them (else lowered, `losses.rs`);
+//! - `nat-rs-gateway-not-director` or `rs-firewall-drops` on the same real
+//!   server (joined by `confirm`).
 
 use super::{words, Check, Context, Unanswered};
 use crate::finding::{Finding, Severity};

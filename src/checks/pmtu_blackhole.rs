@@ -4,6 +4,19 @@
 //! fragmentation-needed / packet-too-big that should tell the sender is
 //! filtered or never reaches it (in DR it is addressed to the VIP, so it
 //! lands on the director, which must relay it to the real server).
+//!
+//! Proves the fault (essential evidence):
+//! - an established TCP connection where one sender (the client in a TUN
+//!   flow is `tun-pmtu-blackhole`'s) re-sent data 3 times or more on one
+//!   leg, its smallest re-sent segment 1280 bytes or more (IP length);
+//! - the other side never acknowledged past the first re-sent byte (today a
+//!   sender that recovers by its own black-hole detection is not reported:
+//!   see AUDIT.md). That smaller packets pass is not checked.
+//!
+//! Makes it more certain (supporting, not required):
+//! - an ICMP fragmentation-needed / packet-too-big about that side's
+//!   packets (the MTU it names, who sent it);
+//! - the MSS the peer announced (the arithmetic).
 
 use super::lifecycle::{self, PmtuVictim, MAX_KEPT};
 use super::{Check, Context};

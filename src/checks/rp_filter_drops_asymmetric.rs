@@ -2,6 +2,19 @@
 //! forwarded client packets arrive has strict reverse-path filtering
 //! (effective `rp_filter` = max(all, iface) = 1), but the real server's route
 //! back to the client leaves by another interface: the kernel drops them.
+//!
+//! Proves the fault (essential evidence):
+//! - an IPv4 VIP whose IPVS configuration lists the real server in DR or
+//!   TUN, and the real server's snapshot;
+//! - effective `rp_filter` 1 on the input interface (DR: the RIP's; TUN:
+//!   the non-loopback interface holding the VIP, else `tunl0`);
+//! - its main-table route to a client seen for the VIP (else its default
+//!   route) leaves by another interface.
+//!
+//! Makes it more certain (supporting, not required):
+//! - the clients actually seen (else the default route stands for them);
+//! - `dr-rs-no-reply` / `tun-rs-no-reply` in the traffic (joined by
+//!   `confirm`).
 
 use super::config_view::{bad_routes_back, dests, line, rip_iface, Clients};
 use super::{Check, Context};

@@ -1,6 +1,16 @@
 //! `rs-arp-announce`: DR over IPv4; a real server with the VIP may use it as
 //! the source of its own ARP requests (effective `arp_announce` below 2),
 //! which updates neighbours' caches for the VIP to its MAC.
+//!
+//! Proves the fault (essential evidence):
+//! - an IPv4 VIP whose IPVS configuration lists the real server in DR, and
+//!   its snapshot holding the VIP (that exact address on some interface);
+//! - effective `arp_announce` = max(all, iface) below 2 on the RIP's
+//!   interface.
+//!
+//! Makes it more certain (supporting, not required):
+//! - captured ARP from the real server with the VIP as sender
+//!   (`vip-arp-multiple-owners`; not joined).
 
 use super::config_view::arp_settings_below;
 use super::{Check, Context};

@@ -1,6 +1,15 @@
 //! `rs-arp-ignore`: DR over IPv4; a real server that has the VIP (on lo)
 //! answers ARP requests for it on its RIP interface, because the effective
 //! `arp_ignore` (max of all and the interface) is 0.
+//!
+//! Proves the fault (essential evidence):
+//! - an IPv4 VIP whose IPVS configuration lists the real server in DR, and
+//!   its snapshot holding the VIP (that exact address on some interface);
+//! - effective `arp_ignore` = max(all, iface) is 0 on the RIP's interface.
+//!
+//! Makes it more certain (supporting, not required):
+//! - `vip-arp-multiple-owners` / `vip-traffic-bypasses-director` on the same
+//!   real server in the traffic (joined by `confirm`).
 
 use super::config_view::arp_settings_below;
 use super::{Check, Context};

@@ -3,12 +3,18 @@
 //! prerouting or input hook has a rule that matches them with a drop/reject
 //! verdict, or a drop policy that nothing before lets them through.
 //!
-//! The ruleset is evaluated for the packet the real server receives (TCP SYN,
-//! connection tracking state `new`, to the VIP in DR/TUN or the RIP in NAT,
-//! on its RIP interface) as far as it can be decided from the snapshot. A
-//! rule whose match cannot be decided (client addresses, named sets, rate
-//! limits, iptables-nft compat expressions) stops the evaluation: no finding
-//! rather than a guess.
+//! Proves the fault (essential evidence):
+//! - the IPVS configuration lists the real server (DR, TUN or NAT) in a TCP
+//!   address service with a port, and its snapshot has a readable ruleset;
+//! - the ruleset, evaluated for what the real server receives (TCP SYN, ct
+//!   state new, to the VIP in DR/TUN or the RIP and its port in NAT, on the
+//!   RIP's interface; TUN: interface unknown), drops or rejects it. A rule
+//!   that cannot be decided (client addresses, named sets, limits, compat
+//!   expressions) stops the evaluation: no finding rather than a guess.
+//!
+//! Makes it more certain (supporting, not required):
+//! - `dr-rs-no-reply`, `tun-rs-no-reply` or `nat-rs-no-reply` on the same
+//!   real server (joined by `confirm`).
 
 use super::config_view::{arrives_at, dests, line, rip_iface};
 use super::{Check, Context};

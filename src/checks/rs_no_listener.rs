@@ -1,6 +1,18 @@
 //! `rs-no-listener`: a real server's snapshot shows no TCP socket listening
 //! on the address and port its forwarded connections arrive at (the VIP in
 //! DR/TUN, the RIP in NAT): the kernel answers each SYN with a RST.
+//!
+//! Proves the fault (essential evidence):
+//! - the IPVS configuration lists the real server in an address service with
+//!   a port, and its snapshot lists that protocol's sockets;
+//! - the real server holds the destination (the VIP in DR/TUN, the RIP in
+//!   NAT: that exact address) and has no nftables redirect/DNAT;
+//! - no listener of that protocol takes destination and port (exact, the
+//!   wildcard, or the dual-stack `::`).
+//!
+//! Makes it more certain (supporting, not required):
+//! - `handshake-reset` / `rs-port-unreachable` on the same real server
+//!   (joined by `confirm`).
 
 use super::config_view::{arrives_at, dests, line};
 use super::{weight_zero_cmd, words, Check, Context};

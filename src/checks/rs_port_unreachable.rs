@@ -3,6 +3,17 @@
 //! port there (in NAT the real server's error comes back through the
 //! director, rewritten to the VIP). TCP's equivalent, a RST to the SYN, is
 //! `handshake-reset`.
+//!
+//! Proves the fault (essential evidence):
+//! - a UDP flow with an ICMP port unreachable about one of the client's
+//!   datagrams (its quote is one of the flow's own packets);
+//! - the flow was never answered (today an earlier answer hides later
+//!   errors: see AUDIT.md).
+//!
+//! Makes it more certain (supporting, not required):
+//! - the real server named from the forwarded copy (else the ICMP's sender
+//!   when it is not the VIP), the forwarded datagram as evidence;
+//! - `rs-no-listener` on the same real server (joined by `confirm`).
 
 use super::{weight_zero_cmd, Check, Context, PerRs};
 use crate::decode::IcmpKind;

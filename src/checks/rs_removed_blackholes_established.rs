@@ -3,6 +3,23 @@
 //! arriving, none leaves towards it, no reset) while new connections go to
 //! the others: the real server was removed or quiesced, and IPVS drops the
 //! packets of its connections (`expire_nodest_conn` = 0, the default).
+//!
+//! Proves the fault (essential evidence):
+//! - an established TCP connection to this real server whose client
+//!   segments kept arriving at the director (`ingress` leg) more than 200 ms
+//!   after the last one it forwarded (`forward` leg), and more of them
+//!   (`lifecycle::forwarding_stopped`; DR only today: NAT's `ingress` is
+//!   never found, TUN has none, see AUDIT.md);
+//! - no RST from the flow's director;
+//! - no new connection forwarded to this real server (same VIP:port) after
+//!   the latest of those stops.
+//! - today also required: new connections to another real server of the
+//!   same VIP:port after it (incidental, see AUDIT.md).
+//!
+//! Makes it more certain (supporting, not required):
+//! - the client's retransmissions (evidence);
+//! - the director's snapshot: `expire_nodest_conn = 0`, the real server
+//!   absent from the service or at weight 0.
 
 use super::lifecycle::{self, MAX_KEPT};
 use super::{Check, Context};

@@ -1,6 +1,19 @@
-//! `rs-vip-not-on-loopback`: DR; a real server's snapshot shows the VIP not on
-//! `lo`: either nowhere (it drops the forwarded frames: the IP is not local)
-//! or on a real interface (it answers ARP for the VIP).
+//! `rs-vip-not-on-loopback`: DR; a real server's snapshot shows the VIP not
+//! on `lo`: either nowhere (it drops the forwarded frames: the IP is not
+//! local) or on a real interface (it answers ARP for the VIP).
+//!
+//! Proves the fault (essential evidence):
+//! - the IPVS configuration lists the real server in DR for an address
+//!   service (firewall-mark services are skipped), and a snapshot of the host
+//!   holding its RIP on a non-loopback interface;
+//! - that snapshot has the VIP as an address on no interface (today an exact
+//!   match: a prefix on lo or a `local` route covering it is missed, see
+//!   AUDIT.md), or on a non-loopback interface.
+//!
+//! Makes it more certain (supporting, not required):
+//! - `dr-rs-no-reply`, `vip-arp-multiple-owners` or
+//!   `vip-traffic-bypasses-director` on the same real server (joined by
+//!   `confirm`).
 
 use super::config_view::{addr_cmd, dests, line};
 use super::{Check, Context};

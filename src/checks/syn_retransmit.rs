@@ -1,5 +1,16 @@
 //! `syn-retransmit`: clients retransmit their SYN to the VIP, attributed to
 //! the real server the connection was scheduled to when that is visible.
+//!
+//! Proves the fault (essential evidence):
+//! - a TCP flow whose SYN was seen again with the same addressing at the
+//!   same capture point.
+//!
+//! Makes it more certain (supporting, not required):
+//! - warning when 3 flows or more, or 5% or more of the real server's, need
+//!   it (else info);
+//! - the real server from the forwarded copy (else "not visible");
+//! - a root cause on the same real server (or one about the whole service)
+//!   explains it and lowers it to info (`explain`).
 
 use super::{Check, Context, PerRs};
 use crate::finding::{Finding, Severity};

@@ -1,6 +1,17 @@
 //! `traffic-to-unknown-rs`: the captures show the director forwarding
 //! connections of a service to a real server that the director's IPVS (its
 //! snapshot) does not list for that service.
+//!
+//! Proves the fault (essential evidence):
+//! - a director snapshot with an IPVS service covering the VIP:port;
+//! - a connection the captures show forwarded to a real server whose address
+//!   is known (NAT, TUN: the RIP; DR: today only through captured ARP for its
+//!   MAC, see AUDIT.md) and that no director snapshot lists for the service;
+//! - new connections to it did not stop during the capture while the others
+//!   went on (else it was removed since: `rs-removed-blackholes-established`).
+//!
+//! Makes it more certain (supporting, not required):
+//! - the number of connections (reported).
 
 use super::config_view::{ipvs_services, line, Forwarded};
 use super::{Check, Context};

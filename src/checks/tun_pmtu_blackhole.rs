@@ -3,6 +3,18 @@
 //! client never lowers its segment size (the ICMP fragmentation-needed the
 //! director sends is filtered, or never sent): full-size segments are
 //! retransmitted and the connection stalls.
+//!
+//! Proves the fault (essential evidence):
+//! - an established TCP connection seen forwarded in TUN (its encapsulated
+//!   SYN captured; the model's mode is not used, so without that capture it
+//!   is reported as `pmtu-blackhole`);
+//! - the client re-sent data 3 times or more on one leg, its smallest
+//!   re-sent segment 1280 bytes or more, never acknowledged past it.
+//!
+//! Makes it more certain (supporting, not required):
+//! - the director's ICMP fragmentation-needed (the MTU it names);
+//! - the MSS the real server announced; the directors' interface MTUs from
+//!   their snapshots (the arithmetic assumes a 20-byte IPv4 tunnel header).
 
 use super::lifecycle::{self, PmtuVictim, MAX_KEPT};
 use super::pmtu_blackhole::conclude;

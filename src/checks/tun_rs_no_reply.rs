@@ -1,4 +1,19 @@
-//! `tun-rs-no-reply`: TUN; SYNs the director encapsulated (IP-in-IP) to a real server get no reply.
+//! `tun-rs-no-reply`: TUN; SYNs the director encapsulated (IP-in-IP) to a
+//! real server get no reply.
+//!
+//! Proves the fault (essential evidence):
+//! - a flow the director encapsulated to this real server (the IP-in-IP copy
+//!   captured);
+//! - it failed with no reply at any point (no SYN-ACK / answer, no RST), no
+//!   client RST, no ICMP error about it;
+//! - UDP: some other flow to the same VIP:port was answered (TUN answers
+//!   bypass the director; too narrow today, see AUDIT.md).
+//!
+//! Makes it more certain (supporting, not required):
+//! - how many of the real server's flows failed, out of how many;
+//! - no capture losses at a point that saw them (else lowered, `losses.rs`);
+//! - `rp-filter-drops-asymmetric` or `rs-firewall-drops` on the same real
+//!   server (joined by `confirm`).
 
 use super::{words, Check, Context, Unanswered};
 use crate::finding::{Finding, Severity};

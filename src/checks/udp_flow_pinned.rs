@@ -4,6 +4,18 @@
 //! keep coming (the UDP timeout), so a busy client (a resolver, a syslog
 //! relay, a SIP proxy) loads one real server while the others idle. IPVS's
 //! one-packet scheduling (`-o`) schedules each datagram on its own.
+//!
+//! Proves the fault (essential evidence):
+//! - UDP flows to one VIP:port seen forwarded (real server known), 20
+//!   datagrams or more in all;
+//! - one client address and port's flow carries at least half of them, all
+//!   to one real server;
+//! - the service can spread: 2 or more real servers of weight above 0 in
+//!   the configuration, or 2 or more seen getting flows; and the
+//!   configuration does not say one-packet scheduling (`-o`).
+//!
+//! Makes it more certain (supporting, not required):
+//! - the configured scheduler (named in the fix).
 
 use super::{Check, Context};
 use crate::finding::{Evidence, Finding, Severity};

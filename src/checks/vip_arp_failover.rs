@@ -1,5 +1,16 @@
 //! `vip-arp-failover` (info): the VIP moved cleanly from one MAC to another,
 //! announced by gratuitous ARP: a director failover, not a conflict.
+//!
+//! Proves the fault (essential evidence):
+//! - ARP/ND claims for the VIP of an address service moved once, cleanly:
+//!   exactly two claimants, one switch, the old owner never claiming after
+//!   the new one's first claim (`Ownership::Failover`; a failback is a
+//!   conflict today, see AUDIT.md);
+//! - neither MAC received forwarded connections (not a real server).
+//!
+//! Makes it more certain (supporting, not required):
+//! - gratuitous ARP from the new owner (else "not announced");
+//! - the VRRP master change between the two routers advertising the VIP.
 
 use super::{Check, Context};
 use crate::decode::fmt_mac;

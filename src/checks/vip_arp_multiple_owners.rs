@@ -2,6 +2,20 @@
 //! gratuitous ARP / unsolicited NA) for a VIP at the same time. The classic
 //! LVS-DR "ARP problem": a real server holding the VIP without
 //! `arp_ignore=1`/`arp_announce=2` steals the VIP's traffic from the director.
+//!
+//! Proves the fault (essential evidence):
+//! - ARP/ND claims for the VIP of an address service from more than one MAC
+//!   that are not one clean hand-over (overlapping, back and forth, more than
+//!   two claimants: `Ownership::Conflict`), or a clean move to or from a MAC
+//!   that received forwarded connections (a real server).
+//!
+//! Makes it more certain (supporting, not required):
+//! - a claimant known as a director (seen forwarding, or a VRRP router for
+//!   the VIP): the others are then named as the wrong owners;
+//! - VRRP `vrrp-split-brain` / `vrrp-master-flapping` between the claimants
+//!   explains it (info);
+//! - `rs-vip-not-on-loopback` / `rs-arp-ignore` on the same real server
+//!   (joined by `confirm`).
 
 use super::{vrrp_common, Check, Context};
 use crate::decode::{fmt_mac, Mac};

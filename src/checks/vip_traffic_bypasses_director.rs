@@ -1,6 +1,19 @@
 //! `vip-traffic-bypasses-director`: client→VIP frames that the gateway sends
 //! straight to a real server's MAC instead of the director's, so IPVS never
 //! schedules them. The consequence of a real server answering ARP for the VIP.
+//!
+//! Proves the fault (essential evidence):
+//! - a client→VIP copy (not encapsulated, in a flow not forwarded in NAT or
+//!   TUN) addressed to a MAC that is not a director and not sent by one;
+//! - that MAC is a real server: today only if it received forwarded
+//!   connections in these captures or claimed the VIP by ARP/ND;
+//! - today also required: some director seen forwarding in the captures
+//!   (incidental, see AUDIT.md).
+//!
+//! Makes it more certain (supporting, not required):
+//! - the MAC's claim of the VIP (ARP/ND), its RIP from captured ARP;
+//! - `rs-vip-not-on-loopback` / `rs-arp-ignore` on the same real server
+//!   (joined by `confirm`).
 
 use super::{Check, Context};
 use crate::decode::{fmt_mac, Mac};

@@ -5,6 +5,15 @@
 //! one interval), twice or more.
 //! Orderly takeovers (each new master stays) are not flapping; two masters
 //! at once are `vrrp-split-brain`.
+//!
+//! Proves the fault (essential evidence):
+//! - for one VRID (address family and number), no two masters at once, and
+//! - 3 master changes or more with at least one back to an earlier master,
+//!   or 2 silences or more longer than the takeover time.
+//!
+//! Makes it more certain (supporting, not required):
+//! - master changes rather than silences alone (silences alone make it an
+//!   absence finding, weighed against capture losses).
 
 use super::vrrp_common::flapping;
 use super::{Check, Context};

@@ -4,6 +4,16 @@
 //! master's adverts stops: both going on means at least one does not hear
 //! the other (a firewall dropping IP protocol 112, multicast filtered, a
 //! unicast peer list that leaves one out).
+//!
+//! Proves the fault (essential evidence):
+//! - two routers of one VRID whose adverts alternate 3 times or more, each
+//!   within the master-down interval, over more than one advert interval
+//!   (`vrrp_common::two_masters`).
+//!
+//! Makes it more certain (supporting, not required):
+//! - capture points where one router's adverts are missing while the
+//!   other's are seen; ICMP errors about the adverts;
+//! - each router's ARP claims for the VIPs.
 
 use super::vrrp_common::{describe_router, two_masters, vip_claims};
 use super::{Check, Context};

@@ -3,6 +3,19 @@
 //! master since: the gateways' ARP caches still send the VIP's traffic to
 //! the old master (a failover without gratuitous ARP, or one that the
 //! gateway ignored). Two masters at once are `vrrp-split-brain` instead.
+//!
+//! Proves the fault (essential evidence):
+//! - a VRID with no two masters at once whose current master's MAC is known;
+//! - for a VIP its adverts announce (today only the first 4: `KEPT_ADDRS`,
+//!   see AUDIT.md), the latest ARP/ND claim comes from the MAC of a router
+//!   that was master of this VRID before, made before the current master's
+//!   period began;
+//! - the current master has held on for 1 s or more and made no claim for
+//!   the VIP since it began.
+//!
+//! Makes it more certain (supporting, not required):
+//! - (none checked beyond these; the stale claim and the new master's first
+//!   advert are the evidence).
 
 use super::vrrp_common::two_masters;
 use super::{Check, Context};

@@ -3,6 +3,15 @@
 //! one to a unicast peer and one to the multicast group: two clusters
 //! using one VRID on one segment (keepalived logs "bogus VRRP packet"), or
 //! two halves of one cluster configured differently.
+//!
+//! Proves the fault (essential evidence):
+//! - adverts for one VRID (address family and number) from two routers that
+//!   differ, against the first router seen: complete address sets that
+//!   differ, another version or (same version) another authentication type,
+//!   or unicast against multicast.
+//!
+//! Makes it more certain (supporting, not required):
+//! - (none checked; each differing router's first advert is the evidence).
 
 use super::{Check, Context};
 use crate::finding::{Finding, Severity};

@@ -1,5 +1,16 @@
 //! `weight-zero-receiving`: the captures show new connections forwarded to a
 //! real server that the director's IPVS has at weight 0 (quiesced).
+//!
+//! Proves the fault (essential evidence):
+//! - a director snapshot whose IPVS service has the real server at weight 0;
+//! - new connections of that service the captures show forwarded to its
+//!   address (NAT, TUN: the RIP; DR: today only through captured ARP for its
+//!   MAC, see AUDIT.md);
+//! - new connections to it did not stop during the capture while the others
+//!   went on (else it was drained since and the snapshot is newer).
+//!
+//! Makes it more certain (supporting, not required):
+//! - a persistent service (the cause then names persistence templates).
 
 use super::config_view::{describe_dest, ipvs_services, line, Forwarded};
 use super::{Check, Context};
