@@ -205,6 +205,7 @@ const CONFIG_CODES: &[&str] = &[
     "weight-zero-receiving",
     "rs-no-listener",
     "rs-firewall-drops",
+    "tun-rs-no-tunnel",
 ];
 const JOINED_CODES: &[&str] = &["traffic-to-unknown-rs", "weight-zero-receiving"];
 
@@ -273,6 +274,7 @@ fn every_fixture_with_snapshots_yields_exactly_its_expected_findings() {
                                 "dr-rs-no-reply" | "nat-rs-no-reply" | "tun-rs-no-reply",
                                 "rs-firewall-drops"
                             )
+                            | ("tun-rs-no-reply" | "rs-icmp-error", "tun-rs-no-tunnel")
                     )
             });
             if proven && (f.confirmed_by.is_none() || f.config.is_empty()) {

@@ -188,9 +188,14 @@ pub fn addr_cmd(verb: &str, vip: IpAddr, dev: &str) -> String {
 }
 
 /// Connections the director was seen forwarding, per (VIP, port, real server),
-/// with when the newest began (bounded).
+/// with when the newest began (bounded), and the real servers whose
+/// established connections the director stopped forwarding mid-capture.
 #[derive(Debug, Default, Clone)]
-pub struct Forwarded(super::PerRs, BTreeMap<(Vaddr, super::RsKey), Starts>);
+pub struct Forwarded(
+    super::PerRs,
+    BTreeMap<(Vaddr, super::RsKey), Starts>,
+    std::collections::BTreeSet<(Vaddr, super::RsKey)>,
+);
 
 /// The newest start times kept per real server for
 /// [`Forwarded::stopped_during_capture`]: enough to count "more than two
@@ -226,15 +231,27 @@ impl Forwarded {
             if self.1.len() < super::MAX_PER_RS || self.1.contains_key(&k) {
                 self.1.entry(k).or_default().add(v.flow.first_ts);
             }
+            if (self.2.len() < super::MAX_PER_RS || self.2.contains(&k))
+                && v.established
+                && super::lifecycle::forwarding_stopped(v).is_some()
+            {
+                self.2.insert(k);
+            }
         }
     }
 
-    /// New connections to real server `rs` of `svc` stopped during the
-    /// capture: after its last one, the service's other real servers got
-    /// more than two rounds of new connections. Its weight or membership may
-    /// then have changed in between (drained, removed), so a snapshot taken
-    /// after the capture proves nothing about those connections.
+    /// Real server `rs` of `svc` left the service during the capture: the
+    /// director stopped forwarding its established connections, or after
+    /// its last new connection the service's other real servers got more
+    /// than two rounds of new ones. Its weight or membership may then have
+    /// changed in between (drained, removed), so a snapshot taken after the
+    /// capture proves nothing about those connections.
     pub fn stopped_during_capture(&self, ctx: &Context<'_>, svc: ServiceKey, rs: IpAddr) -> bool {
+        if self.2.iter().any(|(va, k)| {
+            ctx.covers(svc, *va) && ctx.rs_id(*k).and_then(RsId::ip) == Some(rs)
+        }) {
+            return true;
+        }
         let starts = || {
             self.1
                 .iter()

@@ -720,9 +720,34 @@ pub fn confirm(findings: &mut [Finding]) {
     }
 }
 
+/// The no-reply checks: connections forwarded and never answered.
+const NO_REPLY: &[&str] = &["dr-rs-no-reply", "nat-rs-no-reply", "tun-rs-no-reply"];
+
 /// Downgrades symptom findings to info where a root-cause finding (warning or
 /// above) names the same service and real server, and says which explains it.
+/// A real server that refuses most of its failed connections with an ICMP
+/// error and leaves the others unanswered shows one fault, not two: the
+/// kernel rate-limits ICMP errors (`net.ipv4.icmp_ratelimit`, one per
+/// second per destination by default), so the unanswered ones are
+/// explained by `rs-icmp-error`.
 pub fn explain(findings: &mut [Finding]) {
+    let refused: Vec<(Option<ServiceKey>, Option<RsId>, u64)> = findings
+        .iter()
+        .filter(|f| f.code == "rs-icmp-error" && f.severity >= Severity::Warning)
+        .map(|f| (f.service, f.real_server, f.affected))
+        .collect();
+    for f in findings.iter_mut() {
+        if !NO_REPLY.contains(&f.code) || f.real_server.is_none() {
+            continue;
+        }
+        if refused
+            .iter()
+            .any(|(s, r, n)| *s == f.service && *r == f.real_server && *n >= f.affected)
+        {
+            f.severity = Severity::Info;
+            f.explained_by = Some("rs-icmp-error");
+        }
+    }
     let mut causes: Vec<(Option<ServiceKey>, Option<RsId>, &'static str)> = findings
         .iter()
         .filter(|f| f.severity >= Severity::Warning && !f.symptom)

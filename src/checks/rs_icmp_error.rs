@@ -45,6 +45,9 @@ struct Seen {
 #[derive(Default, Clone)]
 pub struct RsIcmpError {
     failed: PerRs,
+    /// Failed connections to the same real servers with no answer and no
+    /// error at all (ICMP errors are rate-limited).
+    unanswered: PerRs,
     total: PerRs,
     seen: BTreeMap<(Vaddr, RsKey), Seen>,
 }
@@ -76,7 +79,14 @@ impl Check for RsIcmpError {
         if v.established || !v.failed {
             return;
         }
-        let Some(e) = ending(v) else { return };
+        let Some(e) = ending(v) else {
+            if let Some(rs) = v.rs {
+                if v.flow.replies.is_empty() && v.flow.request_error().is_none() {
+                    self.unanswered.add(v, rs, []);
+                }
+            }
+            return;
+        };
         // The real server: where the director sent it, else the error's
         // sender when it is a real server (a NAT real server's own error
         // seen before the rewrite, a tunnel endpoint's).
@@ -104,8 +114,11 @@ impl Check for RsIcmpError {
         }
         let s = self.seen.entry(k).or_default();
         s.mode = s.mode.or(v.mode);
-        for i in errors {
-            let key = (i.kind, i.from, i.from == v.vaddr.ip);
+        // Once per flow each (the same error is seen at several points).
+        let mut keys: Vec<_> = errors.map(|i| (i.kind, i.from, i.from == v.vaddr.ip)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
             if s.kinds.len() < MAX_KINDS || s.kinds.contains_key(&key) {
                 *s.kinds.entry(key).or_default() += 1;
             }
@@ -128,6 +141,12 @@ impl Check for RsIcmpError {
                 continue;
             };
             let relayed = seen.kinds.keys().any(|(_, _, relay)| *relay);
+            let silent = self.unanswered.flows(&(*va, *key));
+            let rate_limited = if silent > 0 {
+                format!(" {silent} more got no answer and no error at all: the kernel rate-limits its ICMP errors (net.ipv4.icmp_ratelimit, one per second per destination by default), so the same fault leaves some connections unanswered.")
+            } else {
+                String::new()
+            };
             let senders: Vec<String> = seen
                 .kinds
                 .iter()
@@ -137,7 +156,7 @@ impl Check for RsIcmpError {
                     } else {
                         f.to_string()
                     };
-                    format!("{} from {who} ×{n}", k.as_str())
+                    format!("{} from {who} in {n} connection(s)", k.as_str())
                 })
                 .collect();
             let port = t.rs_port.unwrap_or(va.port);
@@ -190,7 +209,7 @@ impl Check for RsIcmpError {
                 )
                 .service(svc)
                 .maybe_real_server(id)
-                .cause(format!("{cause} Seen: {}.", senders.join(", ")))
+                .cause(format!("{cause} Seen: {}.{rate_limited}", senders.join(", ")))
                 .evidence_set(&t.evidence)
                 .affected_of(t.flows, total)
                 .fix(fix),

@@ -1,25 +1,29 @@
 //! `rs-removed-blackholes-established`: the director stopped forwarding
 //! established connections to a real server (their client segments keep
-//! arriving, none leaves towards it, no reset) while new connections go to
-//! the others: the real server was removed or quiesced, and IPVS drops the
-//! packets of its connections (`expire_nodest_conn` = 0, the default).
+//! arriving, none leaves towards it, no reset): the real server was removed
+//! or quiesced, and IPVS drops the packets of its connections
+//! (`expire_nodest_conn` = 0, the default).
 //!
 //! Proves the fault (essential evidence):
 //! - an established TCP connection to this real server whose client
 //!   segments kept arriving at the director (`ingress` leg) more than 200 ms
 //!   after the last one it forwarded (`forward` leg), and more of them
-//!   (`lifecycle::forwarding_stopped`; DR only today: NAT's `ingress` is
-//!   never found, TUN has none, see AUDIT.md);
-//! - no RST from the flow's director;
+//!   (`lifecycle::forwarding_stopped`; DR, NAT and TUN);
+//! - no RST from the flow's director, and not a PMTU black hole (segments
+//!   too big for the path are not forwarded either: the PMTU checks');
 //! - no new connection forwarded to this real server (same VIP:port) after
-//!   the latest of those stops.
-//! - today also required: new connections to another real server of the
-//!   same VIP:port after it (incidental, see AUDIT.md).
+//!   the latest of those stops;
+//! - not every other real server of the VIP with connections stopping too
+//!   with nothing forwarded after (that is the director failing as a whole).
 //!
-//! Makes it more certain (supporting, not required):
-//! - the client's retransmissions (evidence);
-//! - the director's snapshot: `expire_nodest_conn = 0`, the real server
-//!   absent from the service or at weight 0.
+//! Makes it more certain (supporting, not required; error with any of
+//! them, warning without):
+//! - the director still forwarding to other real servers of the VIP (any
+//!   port) after the stop: their new connections, or their established
+//!   connections' segments;
+//! - the director's snapshot: the real server absent from the service or
+//!   at weight 0 (and `expire_nodest_conn = 0`, which names the cause);
+//! - the client's retransmissions (evidence).
 
 use super::lifecycle::{self, MAX_KEPT};
 use super::{Check, Context};
@@ -44,6 +48,9 @@ pub struct RsRemovedBlackholesEstablished {
     stopped: BTreeMap<(Vaddr, RsKey), Vec<Stopped>>,
     /// The latest new connection forwarded to each real server.
     newest: BTreeMap<(Vaddr, RsKey), i64>,
+    /// The latest segment the director forwarded to each real server, of
+    /// any of its connections.
+    last_fwd: BTreeMap<(Vaddr, RsKey), i64>,
     kept: usize,
 }
 
@@ -66,9 +73,21 @@ impl Check for RsRemovedBlackholesEstablished {
         let Some(life) = lifecycle::life(v) else {
             return;
         };
+        if let Some((_, fwd)) = lifecycle::director_legs(v) {
+            if self.last_fwd.len() < MAX_KEPT || self.last_fwd.contains_key(&k) {
+                let t = self.last_fwd.entry(k).or_insert(i64::MIN);
+                *t = (*t).max(fwd.last.time);
+            }
+        }
         let Some((ingress, forward)) = lifecycle::forwarding_stopped(v) else {
             return;
         };
+        // Segments too big for the path are not forwarded either.
+        if lifecycle::pmtu_victim(v).is_some()
+            || v.flow.icmp.iter().any(|i| matches!(i.kind, crate::decode::IcmpKind::TooBig(_)))
+        {
+            return;
+        }
         // A reset from the director is a lost entry (timeout, failover), not this.
         if life
             .server_rst
@@ -99,16 +118,29 @@ impl Check for RsRemovedBlackholesEstablished {
                 .map(|s| s.last_forwarded.time)
                 .max()
                 .expect("not empty");
-            // No new connection went to it after it stopped; others got some.
+            // No new connection went to it after it stopped.
             if self.newest.get(&(va, rs)).is_some_and(|&t| t > stop) {
                 continue;
             }
-            let elsewhere = self
-                .newest
-                .iter()
-                .filter(|((v2, r2), &t)| *v2 == va && *r2 != rs && t > stop)
+            // The other real servers of the VIP (any port): new connections
+            // to them after the stop, or segments of theirs still forwarded.
+            let others = |m: &BTreeMap<(Vaddr, RsKey), i64>| -> std::collections::BTreeSet<RsKey> {
+                m.iter()
+                    .filter(|((v2, r2), &t)| v2.ip == va.ip && *r2 != rs && t > stop)
+                    .map(|((_, r2), _)| *r2)
+                    .collect()
+            };
+            let new_elsewhere = others(&self.newest);
+            let mut active = others(&self.last_fwd);
+            active.extend(new_elsewhere.iter().copied());
+            // Every other real server stopped too, with nothing forwarded
+            // after: the director failed as a whole, not this real server.
+            let others_stopped = self
+                .stopped
+                .keys()
+                .filter(|(v2, r2)| v2.ip == va.ip && *r2 != rs)
                 .count();
-            if elsewhere == 0 {
+            if active.is_empty() && others_stopped > 0 {
                 continue;
             }
             let svc = ctx.service(va);
@@ -146,11 +178,32 @@ impl Check for RsRemovedBlackholesEstablished {
                 ev.extend(s.retransmitted);
             }
             let span = lifecycle::span(stopped.iter().map(|s| s.first_ts));
+            let removed_in_config = config.iter().any(|c| !c.contains("expire_nodest_conn"));
+            let support = if !active.is_empty() {
+                format!(
+                    "while after that it kept forwarding to {} other real server(s){}",
+                    active.len(),
+                    if new_elsewhere.is_empty() {
+                        " (their established connections; no new connection arrived)".to_string()
+                    } else {
+                        format!(" (new connections to {})", new_elsewhere.len())
+                    }
+                )
+            } else if removed_in_config {
+                "; the director's snapshot no longer has it in the service".to_string()
+            } else {
+                "; nothing shows the director still forwarding to other real servers after it: would be certain with traffic to the others after it, or the director's snapshot".to_string()
+            };
+            let severity = if active.is_empty() && !removed_in_config {
+                Severity::Warning
+            } else {
+                Severity::Error
+            };
             let mut f = Finding::new(
                 "rs-removed-blackholes-established",
-                Severity::Error,
+                severity,
                 format!(
-                    "The director stopped forwarding {n} established connection(s) to {label} (their packets keep arriving and are dropped, no reset) while new connections go to {elsewhere} other real server(s)"
+                    "The director stopped forwarding {n} established connection(s) to {label} (their packets keep arriving and are dropped, no reset) {support}"
                 ),
             )
             .service(svc)

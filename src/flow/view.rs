@@ -118,6 +118,17 @@ impl<'a> FlowView<'a> {
         {
             let (_, rip) = c.outer.expect("checked");
             self.set(Mode::Tun, c, Some(RsKey::Ip(rip)), Some(c.dport));
+            // The director holds the VIP as in DR: the encapsulated copy
+            // leaves from its MAC, and the client's copy arrived addressed
+            // to that MAC (else one TTL hop before the inner packet).
+            self.director_mac = c.src_mac;
+            let vip = self.vaddr.ip;
+            let plain = |i: &&OpenCopy| i.outer.is_none() && i.dst == vip && i.dst_mac.is_some();
+            self.ingress = syns
+                .iter()
+                .filter(plain)
+                .find(|i| c.src_mac.is_some() && i.dst_mac == c.src_mac)
+                .or_else(|| syns.iter().filter(plain).find(|i| i.ttl == c.ttl.saturating_add(1)));
             return;
         }
         // NAT: the same client SYN (same ISN) re-addressed to a real server.
@@ -137,11 +148,16 @@ impl<'a> FlowView<'a> {
         }) {
             self.set(Mode::Nat, c, Some(RsKey::Ip(c.dst)), Some(c.dport));
             self.director_mac = c.src_mac;
-            // The copy that reached the director: to the VIP, addressed to
-            // the VIP's owner, or one TTL hop before the rewritten copy.
-            self.ingress = syns.iter().find(|i| {
-                i.outer.is_none() && i.dst == self.vaddr.ip && i.ttl == c.ttl && i.dst_mac.is_some()
-            });
+            // The copy that reached the director: to the VIP, with the
+            // rewritten copy's TTL, or one more (IPVS's NAT decrements it as
+            // a router does; the lab's kernel does).
+            let vip = self.vaddr.ip;
+            let arriving = |ttl: u8| {
+                syns.iter().find(|i| {
+                    i.outer.is_none() && i.dst == vip && i.ttl == ttl && i.dst_mac.is_some()
+                })
+            };
+            self.ingress = arriving(c.ttl).or_else(|| arriving(c.ttl.saturating_add(1)));
             return;
         }
         // DR: copy `b` is copy `a` re-sent by the host `a` was addressed to,
@@ -245,6 +261,9 @@ impl<'a> FlowView<'a> {
                 }
             }
             Some(Mode::Tun) => {
+                if let (Some(d), Some(_)) = (self.director_mac, self.ingress) {
+                    hosts.director(d, fwd.at);
+                }
                 if let Some((src, dst)) = fwd.outer {
                     *hosts.tunnel_sources.entry(src).or_default() += 1;
                     hosts.rips.insert(dst, Mode::Tun);

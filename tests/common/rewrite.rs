@@ -385,3 +385,33 @@ pub fn drop_clients(recs: &mut Vec<Rec>, clients: &BTreeSet<(IpAddr, u16)>) {
         endpoints(&r.data).is_none_or(|(s, d)| !clients.contains(&s) && !clients.contains(&d))
     });
 }
+
+/// The TCP flags byte of a frame's innermost TCP segment.
+pub fn tcp_flags(f: &[u8]) -> Option<u8> {
+    let ((s, _), (d, _)) = endpoints(f)?;
+    let _ = (s, d);
+    // Find the TCP header again: the innermost packet's transport.
+    let et = u16::from_be_bytes([f[12], f[13]]);
+    let mut p = &f[14..];
+    let mut v6 = et == 0x86dd;
+    loop {
+        let (proto, l4): (u8, &[u8]) = if !v6 {
+            let ihl = ((p[0] & 0x0f) as usize) * 4;
+            (p[9], p.get(ihl..)?)
+        } else {
+            (p[6], p.get(40..)?)
+        };
+        match proto {
+            4 => {
+                v6 = false;
+                p = l4;
+            }
+            41 => {
+                v6 = true;
+                p = l4;
+            }
+            6 => return l4.get(13).copied(),
+            _ => return None,
+        }
+    }
+}
