@@ -187,6 +187,40 @@ topo_dr6() {
 	done
 }
 
+# IPv6 NAT topology (2001:db8::/32), IPV6=1 set before: client segment
+# 2001:db8:c::/64, LVS segment 2001:db8::/64 (VIP 2001:db8::100/128 on the
+# director's eth0), private segment 2001:db8:1::/64 behind the director
+# (eth1 2001:db8:1::1, IPv6 forwarding=1); rs1..rs3 2001:db8:1::1X, default
+# via 2001:db8:1::1. As in topo_nat, the router also has a leg on the
+# private segment (eth2 2001:db8:1::254), unused unless a real server routes
+# through it.
+topo_nat6() {
+	[ "$IPV6" = 1 ] || { echo "topo_nat6 needs IPV6=1"; return 1; }
+	bridge_add br-client
+	bridge_add br-lvs
+	bridge_add br-priv
+	netns_add client
+	plug client 0 br-client 2001:db8:c::10/64
+	nsx client ip -6 route add default via 2001:db8:c::1
+	netns_add router
+	plug router 0 br-client 2001:db8:c::1/64
+	plug router 1 br-lvs 2001:db8::1/64
+	plug router 2 br-priv 2001:db8:1::254/64
+	sysctl_ns router net.ipv6.conf.all.forwarding=1
+	netns_add director
+	plug director 0 br-lvs 2001:db8::2/64
+	nsx director ip -6 addr add $VIP6/128 dev eth0 nodad
+	nsx director ip -6 route add default via 2001:db8::1
+	plug director 1 br-priv 2001:db8:1::1/64
+	sysctl_ns director net.ipv6.conf.all.forwarding=1
+	for _n in 1 2 3; do
+		netns_add rs$_n
+		plug rs$_n 0 br-priv 2001:db8:1::1$_n/64
+		nsx rs$_n ip -6 route add default via 2001:db8:1::1
+		httpd_start rs$_n "${RS_PORT:-80}"
+	done
+}
+
 # DR real-server VIP handling (what the LVS HOWTO prescribes)
 rs_arp_sysctls() {
 	sysctl_ns "$1" net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.eth0.arp_ignore=1 \
@@ -217,6 +251,17 @@ httpd_stop() { # kill the busybox httpd of namespace NS
 	return 0
 }
 
+# netem_delay NS DEV MS: what NS sends on DEV leaves MS milliseconds later
+# (sch_netem, loaded on demand). The VM has one CPU and no latency: an answer
+# produced while the packet that caused it is still being processed reaches
+# the sender inside its connect() call, which holds the socket lock, and an
+# ICMP error is then dropped (TcpExtLockDroppedIcmps); a real path's latency
+# lets it arrive after connect() sleeps.
+netem_delay() {
+	modprobe sch_netem
+	nsx "$1" /usr/sbin/tc qdisc add dev "$2" root netem delay "${3}ms"
+}
+
 # ------------------------------------------------------------------ IPVS
 # ipvs_service NS FWD(-g|-m|-i) SCHED VIP:PORT RIP:PORT...
 # (IPVS_PROTO=-u before the call: a UDP service)
@@ -242,6 +287,11 @@ ipvs_tun() { ipvs_setup "${IPVS_NS:-director}" -i rr $VIP:80 192.0.2.11:80 192.0
 ipvs_nat() {
 	_p=${RS_PORT:-80}
 	ipvs_setup "${IPVS_NS:-director}" -m rr $VIP:80 198.51.100.11:$_p 198.51.100.12:$_p 198.51.100.13:$_p
+}
+
+# IPv6 NAT service [2001:db8::100]:80 -> [2001:db8:1::1X]:80 (topo_nat6)
+ipvs_nat6() {
+	ipvs_setup "${IPVS_NS:-director}" -m rr "[$VIP6]:80" "[2001:db8:1::11]:80" "[2001:db8:1::12]:80" "[2001:db8:1::13]:80"
 }
 
 # ------------------------------------------------------------------ capture
@@ -714,4 +764,61 @@ nft_drop_icmp_unreach() {
 		}
 	}
 	NFT
+}
+
+# ------------------------------------------------------------------ busy keep-alive TCP
+# keepalive_traffic WORKERS COUNT REQS PAUSE SRC...: WORKERS client loops in
+# the client namespace (one `ip netns exec` each; worker K uses the source
+# address SRC[K mod n] for all its connections: persistent clients), each
+# making COUNT connections one after another to $VIP:$KA_PORT (9000, a
+# tcp_echo_start server). socat connects first, then a session script on
+# the connection reads the server's greeting and sends REQS requests
+# ("req K W.I"), each after the previous answer came back and PAUSE seconds
+# later (a `read -t` on the quiet connection: no sleep process), then
+# closes. ok when every request came back; logged as "keepalive" lines
+# (the greeting = the serving RS). Workers are started 0.05 s apart. Few
+# processes per connection: the VM's emulated CPU is the limit.
+keepalive_traffic() {
+	_kw=$1 _kn=$2 _kr=$3 _kpz=$4; shift 4
+	cat > /run/keepalive-session.sh <<-'SESSION'
+	# one keep-alive session, stdin/stdout = the TCP connection (socat EXEC)
+	name="" last="" k=1
+	read -r -t 5 name || name=""
+	while [ "$k" -le "$KA_R" ]; do
+		echo "req $k $KA_ID"
+		read -r -t 5 last || break
+		[ "$k" = "$KA_R" ] || read -r -t "$KA_P" _x || true
+		k=$((k + 1))
+	done
+	s=FAIL; [ "$last" = "req $KA_R $KA_ID" ] && s=ok
+	echo "$KA_T0 keepalive $KA_ID $KA_SRC $KA_DST $KA_R requests $s $name" >> "$KA_LOG"
+	exit 0
+	SESSION
+	cat > /run/keepalive-worker.sh <<-'WORKER'
+	# keep-alive worker: W SRC COUNT (runs inside the client netns; KA_* from the environment)
+	w=$1 src=$2 n=$3 i=0
+	export KA_SRC=$src
+	while [ "$i" -lt "$n" ]; do
+		i=$((i + 1))
+		read -r t0 _x < /proc/uptime
+		KA_ID=$w.$i KA_T0=$t0 socat -T 10 "TCP:$KA_DST,bind=$src,connect-timeout=4" \
+			EXEC:"sh /run/keepalive-session.sh" 2>/dev/null ||
+			echo "$t0 keepalive $w.$i $src $KA_DST $KA_R requests FAIL (connect)" >> "$KA_LOG"
+	done
+	WORKER
+	_k=0 _kpids=""
+	while [ $_k -lt "$_kw" ]; do
+		eval "_src=\${$((_k % $# + 1))}"
+		(
+			export KA_R="$_kr" KA_P="$_kpz" KA_DST="$VIP:${KA_PORT:-9000}" KA_LOG="$OUT/traffic.log"
+			nsx client sh /run/keepalive-worker.sh "$_k" "$_src" "$_kn"
+		) &
+		_kpids="$_kpids $!"
+		_k=$((_k + 1))
+		sleep 0.05
+	done
+	for _p in $_kpids; do wait "$_p" || true; done
+	_ok=$(grep -c " keepalive .* ok " "$OUT/traffic.log" || true)
+	_fail=$(grep -c " keepalive .* FAIL" "$OUT/traffic.log" || true)
+	glog "keep-alive connections: $_kw workers x $_kn to $VIP:${KA_PORT:-9000}, $_kr requests each ($_ok ok, $_fail failed)"
 }

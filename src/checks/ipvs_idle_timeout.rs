@@ -55,16 +55,19 @@ impl Check for IpvsIdleTimeout {
         let Some(g) = lifecycle::life(v).and_then(|l| l.gap.as_ref()) else {
             return;
         };
-        if !g.resumed_by_client || g.server_after {
-            return;
-        }
         // Reset from the VIP by the director that had forwarded it (a
-        // reset from another MAC is a failover's, not a timeout's).
+        // reset from another MAC is a failover's, not a timeout's),
+        // whoever spoke first after the silence: in DR/TUN a server that
+        // pushes reaches the client directly, and the client's answer
+        // finds no entry at the director.
         let rst = g
             .rst_after
             .iter()
             .find(|r| r.src == v.vaddr.ip && lifecycle::is_flow_director(v, r.src_mac));
-        let dropped = g.rst_after.is_empty()
+        // Not forwarded: the client spoke first and nothing answered.
+        let dropped = g.resumed_by_client
+            && !g.server_after
+            && g.rst_after.is_empty()
             && lifecycle::director_legs(v)
                 .is_some_and(|(i, f)| g.is_after(i.last.time) && !g.is_after(f.last.time));
         if rst.is_none() && !dropped {

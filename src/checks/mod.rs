@@ -202,14 +202,19 @@ impl PerRs {
 /// `*-rs-no-reply` checks. A UDP service counts only when some capture
 /// point shows it answering (syslog and other one-way services never do;
 /// in DR and TUN the answers bypass the director, so a capture there
-/// alone shows none), or, in NAT, where every answer crosses the
-/// director, when its port is a request/response protocol's.
+/// alone shows none), or when its port is a request/response protocol's
+/// and a point where its answers would pass was captured: in NAT the
+/// director, in DR and TUN the client's side or the real server.
 #[derive(Debug, Default, Clone)]
 pub struct Unanswered {
     failed: PerRs,
     total: PerRs,
     /// Virtual addresses some of whose flows were answered.
     answered: std::collections::BTreeSet<Vaddr>,
+    /// Virtual addresses some of whose failed flows were seen at a point
+    /// other than the director's forwarded copy's (the client's side or
+    /// the real server's: where answers would pass in DR and TUN too).
+    answer_path: std::collections::BTreeSet<Vaddr>,
     mode: Option<crate::model::Mode>,
 }
 
@@ -265,6 +270,12 @@ impl Unanswered {
             self.answered.insert(v.vaddr);
         }
         self.total.add(v, rs, []);
+        if v.failed
+            && self.answer_path.len() < MAX_PER_RS
+            && v.flow.opens.iter().any(|c| c.at.point != fwd.at.point)
+        {
+            self.answer_path.insert(v.vaddr);
+        }
         if v.failed && unanswered(v) {
             // The forwarded SYN as each point saw it (director and real server).
             let copies =
@@ -282,8 +293,9 @@ impl Unanswered {
             .filter(|((va, _), _)| {
                 va.proto != Proto::Udp
                     || self.answered.contains(va)
-                    || (self.mode == Some(crate::model::Mode::Nat)
-                        && UDP_ANSWERING.contains(&va.port))
+                    || (UDP_ANSWERING.contains(&va.port)
+                        && (self.mode == Some(crate::model::Mode::Nat)
+                            || self.answer_path.contains(va)))
             })
             .map(|(k, t)| (k.0, k.1, t, self.total.flows(k).max(t.flows)))
     }

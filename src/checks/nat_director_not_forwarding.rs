@@ -8,9 +8,9 @@
 //! - a flow the director rewrote to a RIP (NAT forward seen);
 //! - an answer (not a RST) from the real server's address addressed to that
 //!   director's MAC: the director received it;
-//! - no answer from the VIP anywhere and the flow never established (today
-//!   a UDP flow with any answer, even the RIP's, counts as established, so
-//!   UDP never gives this finding: see AUDIT.md).
+//! - no answer from the VIP anywhere; TCP: the flow never established;
+//!   UDP: a point before the director was captured (a copy to the VIP),
+//!   where the rewritten answer would show.
 //!
 //! Makes it more certain (supporting, not required):
 //! - the client's retransmissions (evidence); the share of the service's
@@ -49,7 +49,21 @@ impl Check for NatDirectorNotForwarding {
         }
         let t = self.by_vaddr.entry(v.vaddr).or_default();
         t.total += 1;
-        if v.established || v.replies_from_vip().next().is_some() {
+        // A UDP flow the real server answered counts as established; the
+        // answer from the RIP alone is this fault's evidence, so UDP is
+        // judged by what came back from the VIP, where the point that
+        // would show it was captured (a copy to the VIP).
+        let udp = v.flow.proto == crate::model::Proto::Udp;
+        if (!udp && v.established) || v.replies_from_vip().next().is_some() {
+            return;
+        }
+        if udp
+            && !v
+                .flow
+                .opens
+                .iter()
+                .any(|c| c.outer.is_none() && c.dst == v.vaddr.ip)
+        {
             return;
         }
         // Answers from the real server addressed to the director's MAC.

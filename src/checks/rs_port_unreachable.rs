@@ -27,7 +27,9 @@ pub struct RsPortUnreachable(PerRs);
 
 impl Check for RsPortUnreachable {
     fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
-        if v.flow.proto != Proto::Udp || v.established {
+        // An answered flow refused later (the service restarted while a
+        // busy client's flow stayed pinned to it) counts too.
+        if v.flow.proto != Proto::Udp {
             return;
         }
         let Some(e) = v

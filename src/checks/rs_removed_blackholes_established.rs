@@ -16,8 +16,8 @@
 //! - not every other real server of the VIP with connections stopping too
 //!   with nothing forwarded after (that is the director failing as a whole).
 //!
-//! Makes it more certain (supporting, not required; error with any of
-//! them, warning without):
+//! Makes it more certain (supporting, not required; without them the
+//! finding says what would make it certain):
 //! - the director still forwarding to other real servers of the VIP (any
 //!   port) after the stop: their new connections, or their established
 //!   connections' segments;
@@ -194,14 +194,9 @@ impl Check for RsRemovedBlackholesEstablished {
             } else {
                 "; nothing shows the director still forwarding to other real servers after it: would be certain with traffic to the others after it, or the director's snapshot".to_string()
             };
-            let severity = if active.is_empty() && !removed_in_config {
-                Severity::Warning
-            } else {
-                Severity::Error
-            };
             let mut f = Finding::new(
                 "rs-removed-blackholes-established",
-                severity,
+                Severity::Error,
                 format!(
                     "The director stopped forwarding {n} established connection(s) to {label} (their packets keep arriving and are dropped, no reset) {support}"
                 ),
