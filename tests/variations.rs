@@ -486,6 +486,42 @@ fn every_fixture_holds_under_every_variation() {
             }
         }
 
+        // A NAT reply that bypasses the director, at a client that drops
+        // it silently (no RST: its firewall, a NAT gateway in front of it),
+        // with every point, and with only the client's side (client and
+        // router: neither the director nor the real servers).
+        if fx.expected.iter().any(|(c, _, _)| c == "nat-reply-bypasses-director") {
+            let client_ips: BTreeSet<IpAddr> = ["203.0.113.10", "2001:db8:c::10"]
+                .iter()
+                .map(|s| s.parse().unwrap())
+                .collect();
+            let quiet: Points = fx
+                .points
+                .iter()
+                .map(|(n, l, recs)| {
+                    let recs = recs
+                        .iter()
+                        .filter(|r| {
+                            let rst = rewrite::tcp_flags(&r.data).is_some_and(|f| f & 0x04 != 0);
+                            let from_client = rewrite::endpoints(&r.data)
+                                .is_some_and(|(s, _)| client_ips.contains(&s.0));
+                            !(rst && from_client)
+                        })
+                        .cloned()
+                        .collect();
+                    (n.clone(), *l, recs)
+                })
+                .collect();
+            let a = analyze(&quiet, "quiet");
+            check_exact(&mut failures, name, "the client drops the stray answers silently", &fx.expected, &a);
+            let outside: Points = quiet
+                .into_iter()
+                .filter(|p| p.0.starts_with("client") || p.0.starts_with("router"))
+                .collect();
+            let a = analyze(&outside, "quiet-outside");
+            check_exact(&mut failures, name, "the client drops the stray answers silently, only the client's side captured", &fx.expected, &a);
+        }
+
         // Capture points removed.
         for (how, kept) in subsets(&fx.points) {
             let pts: Points = fx

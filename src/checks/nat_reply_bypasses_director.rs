@@ -6,8 +6,9 @@
 //! - a flow not forwarded in DR/TUN with a handshake answer (SYN-ACK, UDP
 //!   answer; not encapsulated) from an address other than the VIP, and
 //! - that answer addressed to another MAC than the NAT director that
-//!   forwarded the flow (needs the NAT forward seen), or no answer from the
-//!   VIP at all and a client RST (TCP only).
+//!   forwarded the flow (or than any known director), or no answer from the
+//!   VIP at all and either a client RST or the answer (not a RST) going past
+//!   every director (a client that drops it silently never resets).
 //!
 //! Makes it more certain (supporting, not required):
 //! - the client's RST (evidence) when the director side is also captured;
@@ -26,7 +27,7 @@ pub struct NatReplyBypassesDirector {
 }
 
 impl Check for NatReplyBypassesDirector {
-    fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
+    fn on_flow(&mut self, v: &FlowView<'_>, hosts: &HostMap) {
         if matches!(v.mode, Some(Mode::Dr | Mode::Tun)) {
             return;
         }
@@ -35,10 +36,19 @@ impl Check for NatReplyBypassesDirector {
             if r.outer.is_some() {
                 continue;
             }
-            // Addressed to another gateway than the director that forwarded it,
-            // or (director side not captured) the client got it un-rewritten.
-            let wrong_gateway = matches!((r.dst_mac, v.director_mac), (Some(a), Some(d)) if a != d);
-            let unrewritten = !rewritten_back && v.flow.client_rst().is_some();
+            // Addressed to another gateway than the director that forwarded
+            // it (or than any director known, when this flow's is not).
+            let to_other = r.dst_mac.is_some_and(|a| match v.director_mac {
+                Some(d) => a != d,
+                None => !hosts.is_director(a),
+            });
+            let wrong_gateway = v.director_mac.is_some() && to_other;
+            // Or (director side not captured) the client got it
+            // un-rewritten: it reset it, or the answer went past any
+            // director and none came from the VIP (a client whose firewall
+            // drops the stray SYN-ACK never resets).
+            let unrewritten =
+                !rewritten_back && (v.flow.client_rst().is_some() || (!r.rst && to_other));
             if wrong_gateway || unrewritten {
                 let mut ev = vec![r.at];
                 ev.extend(v.flow.client_rst());

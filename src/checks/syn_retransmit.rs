@@ -29,7 +29,13 @@ impl Check for SynRetransmit {
         if v.flow.proto != crate::model::Proto::Tcp {
             return; // a TCP handshake's symptom
         }
-        let rs = v.rs.unwrap_or(RsKey::Unseen);
+        // Not seen forwarded: the real server that answered from its own
+        // address (a NAT reply that bypassed the director) is the one.
+        let rs = v.rs.unwrap_or_else(|| {
+            v.replies_not_from_vip()
+                .find(|r| r.outer.is_none() && !r.rst)
+                .map_or(RsKey::Unseen, |r| RsKey::Ip(r.src))
+        });
         self.total.add(v, rs, []);
         let n = v.flow.syn_retransmits();
         if n > 0 {
