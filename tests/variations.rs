@@ -123,7 +123,11 @@ fn renaming() -> Map {
                     [198, 51, 100] => [198, 51, 100],
                     _ => return None,
                 };
-                let h = if o[3] == 0 || o[3] == 255 { o[3] } else { o[3] ^ 0x40 };
+                let h = if o[3] == 0 || o[3] == 255 {
+                    o[3]
+                } else {
+                    o[3] ^ 0x40
+                };
                 Some(IpAddr::from([net[0], net[1], net[2], h]))
             }
             IpAddr::V6(v) => {
@@ -147,13 +151,7 @@ fn renaming() -> Map {
     Map {
         ip_fn: Some(ip),
         mac_fn: Some(mac),
-        ports: HashMap::from([
-            (80, 81),
-            (53, 54),
-            (443, 444),
-            (8080, 8088),
-            (9000, 9001),
-        ]),
+        ports: HashMap::from([(80, 81), (53, 54), (443, 444), (8080, 8088), (9000, 9001)]),
         ..Map::default()
     }
 }
@@ -236,7 +234,10 @@ fn subsets(points: &Points) -> Vec<(String, BTreeSet<String>)> {
             .cloned()
             .collect()
     };
-    out.push(("client and director only".into(), only(&["client", "director"])));
+    out.push((
+        "client and director only".into(),
+        only(&["client", "director"]),
+    ));
     out.push(("director only".into(), only(&["director"])));
     out.retain(|(_, s)| !s.is_empty() && s.len() < names.len());
     out
@@ -268,7 +269,12 @@ fn essential(fx: &Fixture, code: &str, kept: &BTreeSet<String>, all: &BTreeSet<S
         "rs-removed-blackholes-established" | "ipvs-idle-timeout" => director,
         // The client's view of the connection and the ARP claims.
         "failover-drops-established" => director || has("client") || has("router"),
-        "vip-arp-multiple-owners" => all.iter().filter(|p| p.starts_with("router") || p.starts_with("client")).all(|p| kept.contains(p)) && director,
+        "vip-arp-multiple-owners" => {
+            all.iter()
+                .filter(|p| p.starts_with("router") || p.starts_with("client"))
+                .all(|p| kept.contains(p))
+                && director
+        }
         "vip-traffic-bypasses-director" => has("router-eth1") || has("rs"),
         "rs-port-unreachable" | "rs-icmp-error" => director || has("rs"),
         "nat-director-not-forwarding" => director,
@@ -289,6 +295,11 @@ const LIFECYCLE: &[&str] = &[
     "failover-drops-established",
 ];
 const LIFECYCLE_HEALTHY: &[&str] = &["dr-idle-keepalive", "dr-failover-sync", "dr-rs-drained"];
+
+/// The scenarios whose VIP moves once from director to director2 (not the
+/// VRRP ones: the ten seconds between the capture and its copy would be a
+/// silence of the adverts, which VRRP's checks rightly call flapping).
+const FAILOVERS: &[&str] = &["dr-director-failover", "dr-failover-no-sync", "dr-failover-sync"];
 
 /// Every client endpoint that opened a TCP connection (a SYN), with when.
 fn syns(points: &Points) -> Vec<(i64, (IpAddr, u16))> {
@@ -343,7 +354,9 @@ fn every_fixture_holds_under_every_variation() {
             .expected
             .iter()
             .map(|(c, s, r)| {
-                let r = r.parse::<IpAddr>().map_or(r.clone(), |ip| m.ip(ip).to_string());
+                let r = r
+                    .parse::<IpAddr>()
+                    .map_or(r.clone(), |ip| m.ip(ip).to_string());
                 (c.clone(), s.clone(), r)
             })
             .collect();
@@ -354,8 +367,12 @@ fn every_fixture_holds_under_every_variation() {
         let d = tmpdir("ng");
         let ng = d.join("all.pcapng");
         rewrite::write_pcapng(&ng, &fx.points);
-        let a = run_files(&[ng.display().to_string()], Model::default(), Options::default())
-            .expect("pcapng reads");
+        let a = run_files(
+            &[ng.display().to_string()],
+            Model::default(),
+            Options::default(),
+        )
+        .expect("pcapng reads");
         let _ = std::fs::remove_dir_all(&d);
         check_exact(&mut failures, name, "one pcapng", &fx.expected, &a);
 
@@ -369,7 +386,13 @@ fn every_fixture_holds_under_every_variation() {
                 rewrite::drop_clients(recs, &clients);
             }
             let a = analyze(&fewer, "fewer");
-            check_exact(&mut failures, name, &format!("without rs{n}'s connections"), &fx.expected, &a);
+            check_exact(
+                &mut failures,
+                name,
+                &format!("without rs{n}'s connections"),
+                &fx.expected,
+                &a,
+            );
         }
 
         // Only the faulty real server's connections: no peer answers to
@@ -390,7 +413,13 @@ fn every_fixture_holds_under_every_variation() {
                 }
             }
             let a = analyze(&only, "only");
-            check_exact(&mut failures, name, "only the faulty real server's connections", &fx.expected, &a);
+            check_exact(
+                &mut failures,
+                name,
+                "only the faulty real server's connections",
+                &fx.expected,
+                &a,
+            );
         }
 
         // More real servers: other clients' copy whose healthy real
@@ -399,8 +428,14 @@ fn every_fixture_holds_under_every_variation() {
             let mut m = Map::default();
             // Every client (the client segment's hosts but its router).
             for h in 2u8..100 {
-                m.ips.insert(IpAddr::from([203, 0, 113, h]), IpAddr::from([203, 0, 113, h + 100]));
-                let mut a = "2001:db8:c::".parse::<std::net::Ipv6Addr>().unwrap().octets();
+                m.ips.insert(
+                    IpAddr::from([203, 0, 113, h]),
+                    IpAddr::from([203, 0, 113, h + 100]),
+                );
+                let mut a = "2001:db8:c::"
+                    .parse::<std::net::Ipv6Addr>()
+                    .unwrap()
+                    .octets();
                 a[15] = h;
                 let mut b = a;
                 b[15] = h + 100;
@@ -468,7 +503,10 @@ fn every_fixture_holds_under_every_variation() {
         // Traffic after the event: only the connections open before it
         // (the lifecycle scenarios open their long connections in a first
         // burst, and new ones after the event).
-        if fx.expected.iter().any(|(c, _, _)| LIFECYCLE.contains(&c.as_str()))
+        if fx
+            .expected
+            .iter()
+            .any(|(c, _, _)| LIFECYCLE.contains(&c.as_str()))
             || LIFECYCLE_HEALTHY.contains(&name)
         {
             let first = first_burst(&fx.points);
@@ -482,7 +520,13 @@ fn every_fixture_holds_under_every_variation() {
             if !later.is_empty() {
                 cut_after_event += 1;
                 let a = analyze(&only, "before");
-                check_exact(&mut failures, name, "no new connections after the event", &fx.expected, &a);
+                check_exact(
+                    &mut failures,
+                    name,
+                    "no new connections after the event",
+                    &fx.expected,
+                    &a,
+                );
             }
         }
 
@@ -490,7 +534,11 @@ fn every_fixture_holds_under_every_variation() {
         // it silently (no RST: its firewall, a NAT gateway in front of it),
         // with every point, and with only the client's side (client and
         // router: neither the director nor the real servers).
-        if fx.expected.iter().any(|(c, _, _)| c == "nat-reply-bypasses-director") {
+        if fx
+            .expected
+            .iter()
+            .any(|(c, _, _)| c == "nat-reply-bypasses-director")
+        {
             let client_ips: BTreeSet<IpAddr> = ["203.0.113.10", "2001:db8:c::10"]
                 .iter()
                 .map(|s| s.parse().unwrap())
@@ -513,13 +561,66 @@ fn every_fixture_holds_under_every_variation() {
                 })
                 .collect();
             let a = analyze(&quiet, "quiet");
-            check_exact(&mut failures, name, "the client drops the stray answers silently", &fx.expected, &a);
+            check_exact(
+                &mut failures,
+                name,
+                "the client drops the stray answers silently",
+                &fx.expected,
+                &a,
+            );
             let outside: Points = quiet
                 .into_iter()
                 .filter(|p| p.0.starts_with("client") || p.0.starts_with("router"))
                 .collect();
             let a = analyze(&outside, "quiet-outside");
-            check_exact(&mut failures, name, "the client drops the stray answers silently, only the client's side captured", &fx.expected, &a);
+            check_exact(
+                &mut failures,
+                name,
+                "the client drops the stray answers silently, only the client's side captured",
+                &fx.expected,
+                &a,
+            );
+        }
+
+        // A failback: the same capture again ten seconds after its end,
+        // with the two directors' parts swapped and other clients, so the
+        // VIP moves back (keepalived preempts by default). Each move is a
+        // failover of its own; neither is a conflict.
+        if FAILOVERS.contains(&name) {
+            let mut m = Map::default();
+            for (a, b) in [("192.0.2.2", "192.0.2.3")] {
+                let (a, b): (IpAddr, IpAddr) = (a.parse().unwrap(), b.parse().unwrap());
+                m.ips.insert(a, b);
+                m.ips.insert(b, a);
+            }
+            for h in 2u8..100 {
+                m.ips.insert(IpAddr::from([203, 0, 113, h]), IpAddr::from([203, 0, 113, h + 100]));
+            }
+            let (d, d2) = ([2u8, 0, 0, 0, 0x0d, 0], [2u8, 0, 0, 0, 0x0f, 0]);
+            m.macs.insert(d, d2);
+            m.macs.insert(d2, d);
+            let end = fx.points.iter().filter_map(|p| p.2.last().map(|r| r.ts_ns)).max().unwrap_or(0);
+            let back = shifted(&rename_points(&fx.points, &m), end + 10_000_000_000, 0);
+            // The directors' points trade places too.
+            let back: Points = back
+                .into_iter()
+                .map(|(n, l, recs)| {
+                    let n = if let Some(r) = n.strip_prefix("director2-") {
+                        format!("director-{r}")
+                    } else if let Some(r) = n.strip_prefix("director-") {
+                        format!("director2-{r}")
+                    } else {
+                        n
+                    };
+                    (n, l, recs)
+                })
+                .collect();
+            let a = analyze(&merge(&fx.points, &[back]), "failback");
+            check_exact(&mut failures, name, "failed back ten seconds later", &fx.expected, &a);
+            let moves = a.findings.iter().filter(|f| f.code == "vip-arp-failover").count();
+            if moves != 2 {
+                failures.push(format!("{name} (failed back ten seconds later): {moves} vip-arp-failover finding(s), not one per move\n{}", describe(&a)));
+            }
         }
 
         // Capture points removed.
@@ -537,19 +638,31 @@ fn every_fixture_holds_under_every_variation() {
                 .filter(|(_, _, r)| !r.is_empty() && !named.contains(r))
                 .collect();
             if !wrong_rs.is_empty() {
-                failures.push(format!("{name} ({how}): names a real server the scenario does not: {wrong_rs:?}\n{}", describe(&a)));
+                failures.push(format!(
+                    "{name} ({how}): names a real server the scenario does not: {wrong_rs:?}\n{}",
+                    describe(&a)
+                ));
             }
             if fx.expected.is_empty() {
-                let noisy: Vec<_> = g.iter().filter(|(c, _, r)| !(r.is_empty() && c == "syn-retransmit")).collect();
+                let noisy: Vec<_> = g
+                    .iter()
+                    .filter(|(c, _, r)| !(r.is_empty() && c == "syn-retransmit"))
+                    .collect();
                 if !noisy.is_empty() {
-                    failures.push(format!("{name} ({how}): a healthy fixture is not clean: {noisy:?}\n{}", describe(&a)));
+                    failures.push(format!(
+                        "{name} ({how}): a healthy fixture is not clean: {noisy:?}\n{}",
+                        describe(&a)
+                    ));
                 }
             }
             for (code, _, rs) in &fx.expected {
                 if !essential(&fx, code, &kept, &all) {
                     continue;
                 }
-                if !g.iter().any(|(c, _, r)| c == code && (r == rs || rs.is_empty())) {
+                if !g
+                    .iter()
+                    .any(|(c, _, r)| c == code && (r == rs || rs.is_empty()))
+                {
                     failures.push(format!("{name} ({how}): {code} [{rs}] lost though its essential evidence is captured\n{}", describe(&a)));
                 }
             }
@@ -557,8 +670,16 @@ fn every_fixture_holds_under_every_variation() {
         ran += 1;
     }
     assert!(ran >= 30, "only {ran} fixtures varied");
-    assert!(cut_after_event >= 4, "only {cut_after_event} lifecycle fixtures cut after their event");
-    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        cut_after_event >= 4,
+        "only {cut_after_event} lifecycle fixtures cut after their event"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Interleaves `other`'s packets into `base`'s points of the same name
@@ -630,7 +751,11 @@ fn as_other_traffic(points: &Points, client: u8, port: Option<u16>, vip: bool) -
     let points: Points = points
         .iter()
         .map(|(n, l, recs)| {
-            let recs = recs.iter().filter(|r| rewrite::endpoints(&r.data).is_some()).cloned().collect();
+            let recs = recs
+                .iter()
+                .filter(|r| rewrite::endpoints(&r.data).is_some())
+                .cloned()
+                .collect();
             (n.clone(), *l, recs)
         })
         .collect();
@@ -639,12 +764,22 @@ fn as_other_traffic(points: &Points, client: u8, port: Option<u16>, vip: bool) -
         "203.0.113.10".parse().unwrap(),
         IpAddr::from([203, 0, 113, client]),
     );
-    let mut c6 = "2001:db8:c::".parse::<std::net::Ipv6Addr>().unwrap().octets();
+    let mut c6 = "2001:db8:c::"
+        .parse::<std::net::Ipv6Addr>()
+        .unwrap()
+        .octets();
     c6[15] = client;
-    m.ips.insert("2001:db8:c::10".parse().unwrap(), IpAddr::from(c6));
+    m.ips
+        .insert("2001:db8:c::10".parse().unwrap(), IpAddr::from(c6));
     if vip {
-        m.ips.insert("192.0.2.100".parse().unwrap(), "192.0.2.101".parse().unwrap());
-        m.ips.insert("2001:db8::100".parse().unwrap(), "2001:db8::101".parse().unwrap());
+        m.ips.insert(
+            "192.0.2.100".parse().unwrap(),
+            "192.0.2.101".parse().unwrap(),
+        );
+        m.ips.insert(
+            "2001:db8::100".parse().unwrap(),
+            "2001:db8::101".parse().unwrap(),
+        );
     }
     if let Some(p) = port {
         for from in [80, 53, 9000] {
@@ -681,19 +816,40 @@ fn every_fault_holds_beside_other_traffic() {
         // A share of the service's traffic defines this fault: other
         // traffic on the same service changes it (and a second service or
         // VIP does not).
-        let share_fault = |how: &str| how == "busy" && fx.expected.iter().any(|(c, _, _)| c == "udp-flow-pinned");
+        let share_fault =
+            |how: &str| how == "busy" && fx.expected.iter().any(|(c, _, _)| c == "udp-flow-pinned");
         let variants: Vec<(&str, Points)> = vec![
             (
                 "a second service on the VIP",
-                merge(&fx.points, &[shifted(&as_other_traffic(&other.points, 30, Some(8000), false), start, 0)]),
+                merge(
+                    &fx.points,
+                    &[shifted(
+                        &as_other_traffic(&other.points, 30, Some(8000), false),
+                        start,
+                        0,
+                    )],
+                ),
             ),
             (
                 "a second VIP",
-                merge(&fx.points, &[shifted(&as_other_traffic(&other.points, 31, None, true), start, 0)]),
+                merge(
+                    &fx.points,
+                    &[shifted(
+                        &as_other_traffic(&other.points, 31, None, true),
+                        start,
+                        0,
+                    )],
+                ),
             ),
             ("busy", {
                 let copies: Vec<Points> = (0..64u8)
-                    .map(|k| shifted(&as_other_traffic(&other.points, 100 + k, None, false), start, i64::from(k) * 37_000_000))
+                    .map(|k| {
+                        shifted(
+                            &as_other_traffic(&other.points, 100 + k, None, false),
+                            start,
+                            i64::from(k) * 37_000_000,
+                        )
+                    })
                     .collect();
                 merge(&fx.points, &copies)
             }),
@@ -708,5 +864,10 @@ fn every_fault_holds_beside_other_traffic() {
         ran += 1;
     }
     assert!(ran >= 20, "only {ran} fixtures had a healthy counterpart");
-    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -247,9 +247,11 @@ impl Forwarded {
     /// changed in between (drained, removed), so a snapshot taken after the
     /// capture proves nothing about those connections.
     pub fn stopped_during_capture(&self, ctx: &Context<'_>, svc: ServiceKey, rs: IpAddr) -> bool {
-        if self.2.iter().any(|(va, k)| {
-            ctx.covers(svc, *va) && ctx.rs_id(*k).and_then(RsId::ip) == Some(rs)
-        }) {
+        if self
+            .2
+            .iter()
+            .any(|(va, k)| ctx.covers(svc, *va) && ctx.rs_id(*k).and_then(RsId::ip) == Some(rs))
+        {
             return true;
         }
         let starts = || {

@@ -118,77 +118,77 @@ impl Check for FailoverDropsEstablished {
             let Some(claims) = ctx.hosts.neigh.claims(vip) else {
                 continue;
             };
-            let Ownership::Failover { from, to } = claims.ownership() else {
+            let Ownership::Moves(moves) = claims.ownership() else {
                 continue;
             };
-            let Some(switch) = claims.by_mac.iter().find(|c| c.mac == to).map(|c| c.first) else {
-                continue;
-            };
-            // Established before the move, lost to the new owner after it.
-            let lost: Vec<&Lost> = self
-                .lost
-                .iter()
-                .filter(|l| l.vaddr.ip == vip && l.by == to && l.first_ts < switch.time)
-                .filter(|l| l.at.time >= switch.time - lifecycle::STOP_NS)
-                .collect();
-            if lost.is_empty() {
-                continue;
-            }
-            let svc = ctx.service(lost[0].vaddr);
-            let n = lost.len() as u64;
-            let resets = lost.iter().filter(|l| l.reset).count();
-            let after = self
-                .started
-                .iter()
-                .filter(|(va, t)| va.ip == vip && *t >= switch.time)
-                .count();
-            let what = match (resets, lost.len() - resets) {
-                (_, 0) => "reset them".to_string(),
-                (0, _) => "did not forward them".to_string(),
-                (r, d) => format!("reset {r} and did not forward {d}"),
-            };
-            // Connection sync, as the snapshots and keepalived show it.
-            let mut config = Vec::new();
-            let mut synced = false;
-            for s in lifecycle::directors(ctx) {
-                let d = &s.ipvs.as_ref().expect("a director").daemons;
-                if d.is_empty() {
-                    config.push(format!(
+            for (i, m) in moves.iter().enumerate() {
+                let (from, to, switch) = (m.from, m.to, m.at);
+                let next = moves.get(i + 1).map_or(i64::MAX, |n| n.at.time);
+                // Established before the move, lost to the new owner after it.
+                let lost: Vec<&Lost> = self
+                    .lost
+                    .iter()
+                    .filter(|l| l.vaddr.ip == vip && l.by == to && l.first_ts < switch.time)
+                    .filter(|l| l.at.time >= switch.time - lifecycle::STOP_NS && l.at.time < next)
+                    .collect();
+                if lost.is_empty() {
+                    continue;
+                }
+                let svc = ctx.service(lost[0].vaddr);
+                let n = lost.len() as u64;
+                let resets = lost.iter().filter(|l| l.reset).count();
+                let after = self
+                    .started
+                    .iter()
+                    .filter(|(va, t)| va.ip == vip && *t >= switch.time && *t < next)
+                    .count();
+                let what = match (resets, lost.len() - resets) {
+                    (_, 0) => "reset them".to_string(),
+                    (0, _) => "did not forward them".to_string(),
+                    (r, d) => format!("reset {r} and did not forward {d}"),
+                };
+                // Connection sync, as the snapshots and keepalived show it.
+                let mut config = Vec::new();
+                let mut synced = false;
+                for s in lifecycle::directors(ctx) {
+                    let d = &s.ipvs.as_ref().expect("a director").daemons;
+                    if d.is_empty() {
+                        config.push(format!(
                         "{} snapshot: no IPVS connection sync daemon (ipvsadm -L --daemon is empty)",
                         s.host
                     ));
-                } else {
-                    synced = true;
-                    for x in d {
+                    } else {
+                        synced = true;
+                        for x in d {
+                            config.push(format!(
+                                "{} snapshot: sync daemon {} on {}",
+                                s.host,
+                                x.state,
+                                x.interface.as_deref().unwrap_or("?")
+                            ));
+                        }
+                    }
+                }
+                for k in &ctx.model.keepalived {
+                    if let Some(l) = &k.lvs_sync_daemon {
+                        synced = true;
                         config.push(format!(
-                            "{} snapshot: sync daemon {} on {}",
-                            s.host,
-                            x.state,
-                            x.interface.as_deref().unwrap_or("?")
+                            "{}: lvs_sync_daemon {l}",
+                            k.files.first().map_or("keepalived.conf", |f| f.as_str())
                         ));
                     }
                 }
-            }
-            for k in &ctx.model.keepalived {
-                if let Some(l) = &k.lvs_sync_daemon {
-                    synced = true;
-                    config.push(format!(
-                        "{}: lvs_sync_daemon {l}",
-                        k.files.first().map_or("keepalived.conf", |f| f.as_str())
-                    ));
-                }
-            }
-            let sync = if config.is_empty() {
-                "Most likely no connection sync runs between the directors (no snapshot shows it either way)."
-            } else if synced {
-                "A sync daemon is configured, yet the new director had no entry for these connections: the backup was not receiving the sync messages (multicast filtered, wrong --mcast-interface or syncid), or it started after they were synced."
-            } else {
-                "No connection sync runs between the directors, so the new one knows none of the old one's connections."
-            };
-            let mut ev: Vec<Evidence> = claims.switch_evidence.iter().take(1).collect();
-            ev.extend(lost.iter().take(6).map(|l| l.at));
-            let span = lifecycle::span(lost.iter().map(|l| l.first_ts));
-            let mut f = Finding::new(
+                let sync = if config.is_empty() {
+                    "Most likely no connection sync runs between the directors (no snapshot shows it either way)."
+                } else if synced {
+                    "A sync daemon is configured, yet the new director had no entry for these connections: the backup was not receiving the sync messages (multicast filtered, wrong --mcast-interface or syncid), or it started after they were synced."
+                } else {
+                    "No connection sync runs between the directors, so the new one knows none of the old one's connections."
+                };
+                let mut ev: Vec<Evidence> = vec![switch];
+                ev.extend(lost.iter().take(6).map(|l| l.at));
+                let span = lifecycle::span(lost.iter().map(|l| l.first_ts));
+                let mut f = Finding::new(
                 "failover-drops-established",
                 Severity::Error,
                 format!(
@@ -205,19 +205,20 @@ impl Check for FailoverDropsEstablished {
             .config(config)
             .affected(n)
             .fix("Sync connections between the directors: on the active one ipvsadm --start-daemon master --mcast-interface IFACE --syncid 1, on the standby ipvsadm --start-daemon backup --mcast-interface IFACE --syncid 1 (with keepalived: lvs_sync_daemon IFACE VI_1 in global_defs, on both); check with ipvsadm -Lnc on the standby that the connections appear there before failing over.");
-            f.span = span;
-            f.moment = Some((
-                switch.time,
-                format!("VIP {vip} taken over by {}", ctx.describe_mac(to)),
-            ));
-            if self.overflow > 0 {
-                f.summary
-                    .push_str(&format!(" (and {} more not kept)", self.overflow));
+                f.span = span;
+                f.moment = Some((
+                    switch.time,
+                    format!("VIP {vip} taken over by {}", ctx.describe_mac(to)),
+                ));
+                if self.overflow > 0 {
+                    f.summary
+                        .push_str(&format!(" (and {} more not kept)", self.overflow));
+                }
+                if resets < lost.len() {
+                    f = f.absence();
+                }
+                out.push(f);
             }
-            if resets < lost.len() {
-                f = f.absence();
-            }
-            out.push(f);
         }
     }
 }

@@ -88,7 +88,12 @@ impl Check for RsConnectionsFail {
         self.failed.add(v, rs, ev);
         let k = (v.vaddr, rs);
         if self.endings.len() < super::MAX_PER_RS || self.endings.contains_key(&k) {
-            *self.endings.entry(k).or_default().entry(ending).or_default() += 1;
+            *self
+                .endings
+                .entry(k)
+                .or_default()
+                .entry(ending)
+                .or_default() += 1;
         }
     }
 
@@ -107,7 +112,8 @@ impl Check for RsConnectionsFail {
                 f.severity >= Severity::Warning
                     && !f.symptom
                     && (f.service.is_none() || f.service == Some(svc))
-                    && (f.real_server == Some(id) || (f.real_server.is_none() && f.service == Some(svc)))
+                    && (f.real_server == Some(id)
+                        || (f.real_server.is_none() && f.service == Some(svc)))
             });
             if named {
                 continue;

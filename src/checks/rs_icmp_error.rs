@@ -115,7 +115,9 @@ impl Check for RsIcmpError {
         let s = self.seen.entry(k).or_default();
         s.mode = s.mode.or(v.mode);
         // Once per flow each (the same error is seen at several points).
-        let mut keys: Vec<_> = errors.map(|i| (i.kind, i.from, i.from == v.vaddr.ip)).collect();
+        let mut keys: Vec<_> = errors
+            .map(|i| (i.kind, i.from, i.from == v.vaddr.ip))
+            .collect();
         keys.sort_unstable();
         keys.dedup();
         for key in keys {
@@ -204,12 +206,19 @@ impl Check for RsIcmpError {
                         t.flows,
                         w.flows,
                         kind.as_str(),
-                        if relayed && from != vip { ", relayed to the client by the director" } else { "" }
+                        if relayed && from != vip {
+                            ", relayed to the client by the director"
+                        } else {
+                            ""
+                        }
                     ),
                 )
                 .service(svc)
                 .maybe_real_server(id)
-                .cause(format!("{cause} Seen: {}.{rate_limited}", senders.join(", ")))
+                .cause(format!(
+                    "{cause} Seen: {}.{rate_limited}",
+                    senders.join(", ")
+                ))
                 .evidence_set(&t.evidence)
                 .affected_of(t.flows, total)
                 .fix(fix),

@@ -84,7 +84,10 @@ impl Check for RsRemovedBlackholesEstablished {
         };
         // Segments too big for the path are not forwarded either.
         if lifecycle::pmtu_victim(v).is_some()
-            || v.flow.icmp.iter().any(|i| matches!(i.kind, crate::decode::IcmpKind::TooBig(_)))
+            || v.flow
+                .icmp
+                .iter()
+                .any(|i| matches!(i.kind, crate::decode::IcmpKind::TooBig(_)))
         {
             return;
         }

@@ -26,12 +26,18 @@ impl Check for TunRsNoTunnel {
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for (svc, vip, rs, h) in dests(ctx, Mode::Tun) {
             // GUE and GRE tunnels end on other devices: not judged here.
-            let other_encap = ctx.snapshots.iter().filter_map(|s| s.ipvs.as_ref()).any(|i| {
-                i.services.iter().flat_map(|s| &s.destinations).any(|d| {
-                    d.address == rs.addr
-                        && d.tun_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("ipip"))
-                })
-            });
+            let other_encap = ctx
+                .snapshots
+                .iter()
+                .filter_map(|s| s.ipvs.as_ref())
+                .any(|i| {
+                    i.services.iter().flat_map(|s| &s.destinations).any(|d| {
+                        d.address == rs.addr
+                            && d.tun_type
+                                .as_deref()
+                                .is_some_and(|t| !t.eq_ignore_ascii_case("ipip"))
+                    })
+                });
             if other_encap || h.links.is_empty() {
                 continue;
             }
@@ -52,11 +58,19 @@ impl Check for TunRsNoTunnel {
             } else {
                 let names: Vec<&str> = tunnels.iter().map(|l| l.name.as_str()).collect();
                 (
-                    format!("{} {} down", names.join(", "), if names.len() > 1 { "are" } else { "is" }),
+                    format!(
+                        "{} {} down",
+                        names.join(", "),
+                        if names.len() > 1 { "are" } else { "is" }
+                    ),
                     format!("ip link set {} up", names[0]),
                 )
             };
-            let dev = tunnels.first().map_or(if vip.is_ipv6() { "ip6tnl0" } else { "tunl0" }, |l| l.name.as_str());
+            let dev = tunnels
+                .first()
+                .map_or(if vip.is_ipv6() { "ip6tnl0" } else { "tunl0" }, |l| {
+                    l.name.as_str()
+                });
             out.push(
                 Finding::new(
                     "tun-rs-no-tunnel",

@@ -33,36 +33,48 @@ impl Check for VipArpFailover {
             let Some(claims) = ctx.hosts.neigh.claims(vip) else {
                 continue;
             };
-            let Ownership::Failover { from, to } = claims.ownership() else {
+            let Ownership::Moves(moves) = claims.ownership() else {
                 continue;
             };
-            if ctx.hosts.is_real_server(from) || ctx.hosts.is_real_server(to) {
+            if moves
+                .iter()
+                .any(|m| ctx.hosts.is_real_server(m.from) || ctx.hosts.is_real_server(m.to))
+            {
                 continue; // reported by vip-arp-multiple-owners
             }
-            let announced = claims
-                .by_mac
-                .iter()
-                .find(|c| c.mac == to)
-                .is_some_and(|c| c.gratuitous > 0);
-            let vrrp = transition(ctx, vip, from, to);
-            out.push(
-                Finding::new(
-                    "vip-arp-failover",
-                    Severity::Info,
-                    format!(
-                        "VIP {vip} moved from {} to {}{}{}",
-                        ctx.describe_mac(from),
-                        ctx.describe_mac(to),
-                        if announced { ", announced by gratuitous ARP" } else { " (not announced: gateways learn it only when they re-ARP)" },
-                        vrrp.as_ref().map_or(String::new(), |(t, _)| format!("; {t}"))
-                    ),
-                )
-                .evidence(vrrp.map(|(_, e)| e))
-                .service(label)
-                .cause("A director failover (keepalived/VRRP): the old owner stopped claiming the VIP before the new one took it.")
-                .evidence(claims.switch_evidence.iter())
-                .fix(format!("Nothing to fix if the failover was intended. If not, check why {} gave up the VIP (keepalived logs, VRRP adverts).", fmt_mac(&from))),
-            );
+            for (i, m) in moves.iter().enumerate() {
+                let (from, to) = (m.from, m.to);
+                // Announced: a gratuitous claim by the new owner.
+                let announced = claims
+                    .by_mac
+                    .iter()
+                    .find(|c| c.mac == to)
+                    .is_some_and(|c| c.gratuitous > 0);
+                let vrrp = transition(ctx, vip, from, to);
+                let nth = if moves.len() > 1 {
+                    format!(" (move {} of {})", i + 1, moves.len())
+                } else {
+                    String::new()
+                };
+                out.push(
+                    Finding::new(
+                        "vip-arp-failover",
+                        Severity::Info,
+                        format!(
+                            "VIP {vip} moved from {} to {}{}{}{nth}",
+                            ctx.describe_mac(from),
+                            ctx.describe_mac(to),
+                            if announced { ", announced by gratuitous ARP" } else { " (not announced: gateways learn it only when they re-ARP)" },
+                            vrrp.as_ref().map_or(String::new(), |(t, _)| format!("; {t}"))
+                        ),
+                    )
+                    .evidence(vrrp.map(|(_, e)| e))
+                    .service(label)
+                    .cause(if moves.len() > 1 { "Director failovers (keepalived/VRRP; a failback when the preferred director returns, preemption being keepalived's default): each owner stopped claiming the VIP before the next took it." } else { "A director failover (keepalived/VRRP): the old owner stopped claiming the VIP before the new one took it." })
+                    .evidence([m.at])
+                    .fix(format!("Nothing to fix if the failover was intended. If not, check why {} gave up the VIP (keepalived logs, VRRP adverts).", fmt_mac(&from))),
+                );
+            }
         }
     }
 }

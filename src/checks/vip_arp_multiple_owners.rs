@@ -42,10 +42,12 @@ impl Check for VipArpMultipleOwners {
             let macs = match claims.ownership() {
                 Ownership::Conflict { macs } => macs,
                 // A "failover" to or from a real server is a stolen VIP, not a failover.
-                Ownership::Failover { from, to }
-                    if ctx.hosts.is_real_server(from) || ctx.hosts.is_real_server(to) =>
+                Ownership::Moves(moves)
+                    if moves.iter().any(|m| {
+                        ctx.hosts.is_real_server(m.from) || ctx.hosts.is_real_server(m.to)
+                    }) =>
                 {
-                    vec![from, to]
+                    claims.by_mac.iter().map(|c| c.mac).collect()
                 }
                 _ => continue,
             };

@@ -10,6 +10,12 @@ use std::net::IpAddr;
 
 pub const MAX_IPS: usize = 65_536;
 pub const MAX_CLAIMANTS: usize = 4;
+/// Moves of one address kept (a flapping one has more: a conflict anyway).
+pub const MAX_MOVES: usize = 16;
+/// Two moves closer than this are a conflict (two claimants answering in
+/// turn), not hand-overs: a VRRP backup takes over after 3 adverts (3 s
+/// at keepalived's default interval) at the earliest.
+pub const MIN_HOLD_NS: i64 = 3_000_000_000;
 /// Copies of one frame at different capture points arrive this close together.
 const SAME_FRAME_NS: i64 = 1_000_000;
 
@@ -27,6 +33,15 @@ pub struct Claim {
     pub evidence: EvidenceSet,
 }
 
+/// The claimant of an address changed: from one MAC to another, at the
+/// new one's first claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Move {
+    pub from: Mac,
+    pub to: Mac,
+    pub at: Evidence,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Claims {
     pub by_mac: ArrayVec<Claim, MAX_CLAIMANTS>,
@@ -35,6 +50,8 @@ pub struct Claims {
     pub switches: u32,
     /// Evidence of each change of claimant (first few).
     pub switch_evidence: EvidenceSet,
+    /// Each change of claimant, in order (the first [`MAX_MOVES`]).
+    pub moves: ArrayVec<Move, MAX_MOVES>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -66,9 +83,14 @@ impl NeighTable {
                 return;
             }
         }
-        if claims.current.is_some_and(|m| m != n.sender_mac) {
+        if let Some(from) = claims.current.filter(|m| *m != n.sender_mac) {
             claims.switches += 1;
             claims.switch_evidence.push(at);
+            let _ = claims.moves.try_push(Move {
+                from,
+                to: n.sender_mac,
+                at,
+            });
         }
         claims.current = Some(n.sender_mac);
         let c = match claims.by_mac.iter_mut().position(|c| c.mac == n.sender_mac) {
@@ -126,8 +148,10 @@ impl NeighTable {
 pub enum Ownership {
     /// One MAC (or none) claimed it.
     Single,
-    /// Ownership moved from one MAC to another once, cleanly.
-    Failover { from: Mac, to: Mac },
+    /// Ownership moved from one MAC to another, cleanly, once or more (a
+    /// failover, a failback, maintenance): each owner stopped claiming it
+    /// before the next took it, and held it for a while.
+    Moves(Vec<Move>),
     /// Several MACs claimed it at the same time, or it flapped back and forth.
     Conflict { macs: Vec<Mac> },
 }
@@ -137,15 +161,13 @@ impl Claims {
         if self.by_mac.len() < 2 {
             return Ownership::Single;
         }
-        if self.by_mac.len() == 2 && self.switches == 1 {
-            let (a, b) = (&self.by_mac[0], &self.by_mac[1]);
-            // Clean hand-over: the first owner never claims after the second's first claim.
-            if a.last.time <= b.first.time {
-                return Ownership::Failover {
-                    from: a.mac,
-                    to: b.mac,
-                };
-            }
+        let counted = self.moves.len() as u32 == self.switches;
+        let held = self
+            .moves
+            .windows(2)
+            .all(|w| w[1].at.time - w[0].at.time >= MIN_HOLD_NS);
+        if counted && !self.moves.is_empty() && held {
+            return Ownership::Moves(self.moves.to_vec());
         }
         Ownership::Conflict {
             macs: self.by_mac.iter().map(|c| c.mac).collect(),
@@ -186,14 +208,50 @@ mod tests {
         assert_eq!(t.claims(vip).unwrap().ownership(), Ownership::Single);
         claim(&mut t, 0x0f, 3, true);
         claim(&mut t, 0x0f, 4, false);
+        let (d, d2) = ([2, 0, 0, 0, 0x0d, 0], [2, 0, 0, 0, 0x0f, 0]);
         assert_eq!(
             t.claims(vip).unwrap().ownership(),
-            Ownership::Failover {
-                from: [2, 0, 0, 0, 0x0d, 0],
-                to: [2, 0, 0, 0, 0x0f, 0]
-            }
+            Ownership::Moves(vec![Move {
+                from: d,
+                to: d2,
+                at: ev(3)
+            }])
         );
+        // Back a moment later: two claimants in turn, not a failback.
         claim(&mut t, 0x0d, 5, false);
+        assert!(matches!(
+            t.claims(vip).unwrap().ownership(),
+            Ownership::Conflict { .. }
+        ));
+    }
+
+    #[test]
+    fn a_failback_is_two_moves() {
+        let vip: IpAddr = "192.0.2.100".parse().unwrap();
+        let s = 1_000_000_000;
+        let mut t = NeighTable::default();
+        claim(&mut t, 0x0d, s, false);
+        claim(&mut t, 0x0f, 10 * s, true);
+        claim(&mut t, 0x0f, 20 * s, false);
+        claim(&mut t, 0x0d, 30 * s, true);
+        let (d, d2) = ([2, 0, 0, 0, 0x0d, 0], [2, 0, 0, 0, 0x0f, 0]);
+        assert_eq!(
+            t.claims(vip).unwrap().ownership(),
+            Ownership::Moves(vec![
+                Move {
+                    from: d,
+                    to: d2,
+                    at: ev(10 * s)
+                },
+                Move {
+                    from: d2,
+                    to: d,
+                    at: ev(30 * s)
+                }
+            ])
+        );
+        // Each answering the gateway's requests in turn: a conflict.
+        claim(&mut t, 0x0f, 30 * s + 2, false);
         assert!(matches!(
             t.claims(vip).unwrap().ownership(),
             Ownership::Conflict { .. }

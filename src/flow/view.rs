@@ -128,7 +128,11 @@ impl<'a> FlowView<'a> {
                 .iter()
                 .filter(plain)
                 .find(|i| c.src_mac.is_some() && i.dst_mac == c.src_mac)
-                .or_else(|| syns.iter().filter(plain).find(|i| i.ttl == c.ttl.saturating_add(1)));
+                .or_else(|| {
+                    syns.iter()
+                        .filter(plain)
+                        .find(|i| i.ttl == c.ttl.saturating_add(1))
+                });
             return;
         }
         // NAT: the same client SYN (same ISN) re-addressed to a real server.

@@ -40,7 +40,11 @@ pub fn read_pcap(path: &Path) -> (u32, Vec<Rec>) {
     let mut recs = Vec::new();
     let mut o = 24;
     while o + 16 <= b.len() {
-        let (s, f, caplen) = (u32_at(o) as i64, u32_at(o + 4) as i64, u32_at(o + 8) as usize);
+        let (s, f, caplen) = (
+            u32_at(o) as i64,
+            u32_at(o + 4) as i64,
+            u32_at(o + 8) as usize,
+        );
         if o + 16 + caplen > b.len() {
             break;
         }
@@ -172,7 +176,12 @@ impl Map {
     }
     fn mac(&self, b: &mut [u8]) {
         let a: [u8; 6] = b[..6].try_into().unwrap();
-        if let Some(n) = self.macs.get(&a).copied().or_else(|| self.mac_fn.and_then(|f| f(a))) {
+        if let Some(n) = self
+            .macs
+            .get(&a)
+            .copied()
+            .or_else(|| self.mac_fn.and_then(|f| f(a)))
+        {
             b[..6].copy_from_slice(&n);
         }
     }
@@ -354,11 +363,16 @@ pub fn clients_of(
     let mut out = BTreeSet::new();
     for (_, _, recs) in points {
         for r in recs {
-            let Some((s, d)) = endpoints(&r.data) else { continue };
+            let Some((s, d)) = endpoints(&r.data) else {
+                continue;
+            };
             let to_rs = ips.contains(&d.0)
                 || dst_mac(&r.data).is_some_and(|m| macs.contains(&m))
                 || outer_dst(&r.data).is_some_and(|o| ips.contains(&o));
-            let from_rs = ips.contains(&s.0) || r.data.get(6..12).is_some_and(|m| macs.contains(<&[u8; 6]>::try_from(m).unwrap()));
+            let from_rs = ips.contains(&s.0)
+                || r.data
+                    .get(6..12)
+                    .is_some_and(|m| macs.contains(<&[u8; 6]>::try_from(m).unwrap()));
             if to_rs && service(d.1) {
                 out.insert(s);
             } else if from_rs && service(s.1) {
