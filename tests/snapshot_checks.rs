@@ -355,3 +355,64 @@ fn nftables_rules_for_the_forwarded_packets() {
     ]);
     assert!(found(&command::check(s)).is_empty());
 }
+
+/// A real server holds the VIP through a prefix on lo or a local route
+/// (AnyIP), not only as an exact address: no false `rs-vip-not-on-loopback`,
+/// and the ARP sysctls are still judged.
+#[test]
+fn a_vip_held_by_a_prefix_or_a_local_route_on_lo() {
+    let vip: std::net::IpAddr = "192.0.2.100".parse().unwrap();
+    let base = snaps("dr-healthy");
+    let without = |s: &mut Vec<HostSnapshot>| {
+        let h = host(s, "rs1");
+        h.addresses.retain(|a| a.address != vip);
+        h.routes.retain(|r| !(r.table == "local" && r.dst == vip));
+    };
+    // No VIP at all: the finding.
+    let mut s = base.clone();
+    without(&mut s);
+    assert_eq!(
+        found(&command::check(s)),
+        set_of(&[("rs-vip-not-on-loopback", "error", "192.0.2.11")])
+    );
+    // A /28 on lo that contains it.
+    let mut s = base.clone();
+    without(&mut s);
+    let h = host(&mut s, "rs1");
+    let lo = h
+        .addresses
+        .iter()
+        .find(|a| a.ifname == "lo")
+        .unwrap()
+        .clone();
+    h.addresses.push(system::Address {
+        address: "192.0.2.96".parse().unwrap(),
+        prefix_len: 28,
+        ..lo
+    });
+    assert!(found(&command::check(s.clone())).is_empty());
+    // ... and arp_ignore is still judged for it.
+    set(host(&mut s, "rs1"), "net.ipv4.conf.all.arp_ignore", "0");
+    set(host(&mut s, "rs1"), "net.ipv4.conf.eth0.arp_ignore", "0");
+    assert_eq!(
+        found(&command::check(s)),
+        set_of(&[("rs-arp-ignore", "error", "192.0.2.11")])
+    );
+    // AnyIP: a local route for a block of VIPs through lo.
+    let mut s = base.clone();
+    without(&mut s);
+    let h = host(&mut s, "rs1");
+    let local = h
+        .routes
+        .iter()
+        .find(|r| r.table == "local" && r.dev.as_deref() == Some("lo"))
+        .unwrap()
+        .clone();
+    h.routes.push(system::Route {
+        dst: "192.0.2.96".parse().unwrap(),
+        prefix_len: 28,
+        kind: "local".into(),
+        ..local
+    });
+    assert!(found(&command::check(s)).is_empty());
+}

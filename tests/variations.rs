@@ -299,7 +299,11 @@ const LIFECYCLE_HEALTHY: &[&str] = &["dr-idle-keepalive", "dr-failover-sync", "d
 /// The scenarios whose VIP moves once from director to director2 (not the
 /// VRRP ones: the ten seconds between the capture and its copy would be a
 /// silence of the adverts, which VRRP's checks rightly call flapping).
-const FAILOVERS: &[&str] = &["dr-director-failover", "dr-failover-no-sync", "dr-failover-sync"];
+const FAILOVERS: &[&str] = &[
+    "dr-director-failover",
+    "dr-failover-no-sync",
+    "dr-failover-sync",
+];
 
 /// Every client endpoint that opened a TCP connection (a SYN), with when.
 fn syns(points: &Points) -> Vec<(i64, (IpAddr, u16))> {
@@ -594,12 +598,20 @@ fn every_fixture_holds_under_every_variation() {
                 m.ips.insert(b, a);
             }
             for h in 2u8..100 {
-                m.ips.insert(IpAddr::from([203, 0, 113, h]), IpAddr::from([203, 0, 113, h + 100]));
+                m.ips.insert(
+                    IpAddr::from([203, 0, 113, h]),
+                    IpAddr::from([203, 0, 113, h + 100]),
+                );
             }
             let (d, d2) = ([2u8, 0, 0, 0, 0x0d, 0], [2u8, 0, 0, 0, 0x0f, 0]);
             m.macs.insert(d, d2);
             m.macs.insert(d2, d);
-            let end = fx.points.iter().filter_map(|p| p.2.last().map(|r| r.ts_ns)).max().unwrap_or(0);
+            let end = fx
+                .points
+                .iter()
+                .filter_map(|p| p.2.last().map(|r| r.ts_ns))
+                .max()
+                .unwrap_or(0);
             let back = shifted(&rename_points(&fx.points, &m), end + 10_000_000_000, 0);
             // The directors' points trade places too.
             let back: Points = back
@@ -616,8 +628,18 @@ fn every_fixture_holds_under_every_variation() {
                 })
                 .collect();
             let a = analyze(&merge(&fx.points, &[back]), "failback");
-            check_exact(&mut failures, name, "failed back ten seconds later", &fx.expected, &a);
-            let moves = a.findings.iter().filter(|f| f.code == "vip-arp-failover").count();
+            check_exact(
+                &mut failures,
+                name,
+                "failed back ten seconds later",
+                &fx.expected,
+                &a,
+            );
+            let moves = a
+                .findings
+                .iter()
+                .filter(|f| f.code == "vip-arp-failover")
+                .count();
             if moves != 2 {
                 failures.push(format!("{name} (failed back ten seconds later): {moves} vip-arp-failover finding(s), not one per move\n{}", describe(&a)));
             }

@@ -71,7 +71,7 @@ pub fn arp_settings_below<'a>(ctx: &Context<'a>, key: &str, min: i64) -> Vec<Arp
     let mut out = Vec::new();
     for (svc, vip, rs, h) in dests(ctx, Mode::Dr) {
         // NDP has no ARP sysctls; without the VIP there is nothing to answer for.
-        if !vip.is_ipv4() || h.ifaces_with(vip).is_empty() {
+        if !vip.is_ipv4() || !h.holds(vip) {
             continue;
         }
         let Some(dev) = rip_iface(h, rs.addr) else {

@@ -67,7 +67,7 @@ impl Check for RsNoListener {
                 // Without the VIP the packets are not local at all
                 // (rs-vip-not-on-loopback says so); a DNAT/redirect may take
                 // them to a socket elsewhere (a container, another port).
-                if h.ifaces_with(dst).is_empty()
+                if !h.holds(dst)
                     || h.nftables
                         .as_ref()
                         .is_some_and(|v| Ruleset::parse(v).is_ok_and(|r| r.redirects()))

@@ -26,7 +26,11 @@ pub struct RsVipNotOnLoopback;
 impl Check for RsVipNotOnLoopback {
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for (svc, vip, rs, h) in dests(ctx, Mode::Dr) {
-            let on = h.ifaces_with(vip);
+            let mut on = h.ifaces_with(vip);
+            // A prefix or a local route on lo holds it too (many VIPs).
+            if on.is_empty() {
+                on.extend(h.local_via_loopback(vip));
+            }
             let on_lo = on.iter().any(|i| h.is_loopback(i));
             let wire: Vec<&str> = on.iter().copied().filter(|i| !h.is_loopback(i)).collect();
             let rip = rs.addr.to_string();

@@ -67,8 +67,9 @@ impl<'a> FlowView<'a> {
         let (mut vip, mut vport) = addressed.map_or((flow.client, 0), |c| (c.dst, c.dport));
         // Only the real-server leg seen: map a configured RIP back to its VIP.
         if !model.is_vip(vip) {
-            if let Some((ServiceKey::Addr { vip: v, port, .. }, _)) =
-                model.real_server(vip).map(|(s, r)| (s.key, r))
+            if let Some((ServiceKey::Addr { vip: v, port, .. }, _)) = model
+                .service_of_rs(vip, vport, flow.proto)
+                .map(|(s, r)| (s.key, r))
             {
                 if let Some(p) = port {
                     vport = p;

@@ -415,6 +415,27 @@ impl Model {
     }
 
     /// The real server configured at `ip`, in any service.
+    /// The service a connection to real server `ip` on `port` over `proto`
+    /// belongs to: one whose real server has that address and port (or no
+    /// port) and whose protocol is `proto`, else any with that address.
+    pub fn service_of_rs(
+        &self,
+        ip: IpAddr,
+        port: u16,
+        proto: Proto,
+    ) -> Option<(&Service, &RealServerCfg)> {
+        self.services
+            .iter()
+            .filter(|s| s.key.proto().is_none_or(|p| p == proto))
+            .find_map(|s| {
+                s.real_servers
+                    .iter()
+                    .find(|r| r.addr == ip && r.port.is_none_or(|p| p == port))
+                    .map(|r| (s, r))
+            })
+            .or_else(|| self.real_server(ip))
+    }
+
     pub fn real_server(&self, ip: IpAddr) -> Option<(&Service, &RealServerCfg)> {
         self.services
             .iter()
@@ -531,6 +552,28 @@ mod tests {
         assert!(parse_vip("vip").is_err());
         assert!(parse_vip("192.0.2.100:99999").is_err());
         assert!(parse_vip("192.0.2.100:53/icmp").is_err());
+    }
+
+    #[test]
+    fn a_real_server_in_several_services_is_found_by_port_and_protocol() {
+        let m = crate::model::ipvsadm::parse(
+            "-A -t 192.0.2.100:80 -s rr\n-a -t 192.0.2.100:80 -r 198.51.100.11:8080 -m -w 1\n\
+             -A -t 192.0.2.100:443 -s rr\n-a -t 192.0.2.100:443 -r 198.51.100.11:8443 -m -w 1\n\
+             -A -u 192.0.2.100:53 -s rr\n-a -u 192.0.2.100:53 -r 198.51.100.11:53 -m -w 1\n",
+            "test",
+        )
+        .model;
+        let rip = "198.51.100.11".parse().unwrap();
+        let port = |p, proto| m.service_of_rs(rip, p, proto).map(|(s, _)| s.key.port());
+        assert_eq!(port(8443, Proto::Tcp), Some(Some(443)));
+        assert_eq!(port(8080, Proto::Tcp), Some(Some(80)));
+        assert_eq!(port(53, Proto::Udp), Some(Some(53)));
+        // The first with that address, as before, when no port matches.
+        assert_eq!(port(9999, Proto::Tcp), Some(Some(80)));
+        assert_eq!(
+            m.real_server(rip).map(|(s, _)| s.key.port()),
+            Some(Some(80))
+        );
     }
 
     #[test]

@@ -372,6 +372,32 @@ impl HostSnapshot {
             .collect()
     }
 
+    /// The loopback interface through which this host accepts `ip` without
+    /// having it as an address: a prefix on a loopback link that contains
+    /// it (`ip addr add 192.0.2.96/28 dev lo`), or a `local` route of the
+    /// local table through one (AnyIP: `ip route add local 192.0.2.0/24
+    /// dev lo`).
+    pub fn local_via_loopback(&self, ip: IpAddr) -> Option<&str> {
+        self.addresses
+            .iter()
+            .find(|a| self.is_loopback(&a.ifname) && prefix_contains(a.address, a.prefix_len, ip))
+            .map(|a| a.ifname.as_str())
+            .or_else(|| {
+                self.routes
+                    .iter()
+                    .filter(|r| r.table == "local" && r.kind == "local")
+                    .filter(|r| r.dev.as_deref().is_some_and(|d| self.is_loopback(d)))
+                    .find(|r| prefix_contains(r.dst, r.prefix_len, ip))
+                    .and_then(|r| r.dev.as_deref())
+            })
+    }
+
+    /// Whether the host accepts packets to `ip` as its own: an address on
+    /// some interface, or through the loopback ([`Self::local_via_loopback`]).
+    pub fn holds(&self, ip: IpAddr) -> bool {
+        !self.ifaces_with(ip).is_empty() || self.local_via_loopback(ip).is_some()
+    }
+
     /// Does this host own `ip` on an interface other than the loopback?
     pub fn owns_on_wire(&self, ip: IpAddr) -> bool {
         self.ifaces_with(ip).iter().any(|i| !self.is_loopback(i))
