@@ -387,3 +387,39 @@ fn fwmark_service_covers_what_the_director_marks() {
     let e = lvsdiag::analyze::add_fwmarks(&mut m, &["x=192.0.2.100".to_string()]).unwrap_err();
     assert!(e.to_string().contains("--fwmark x=192.0.2.100"), "{e}");
 }
+
+/// From the client's side alone the tunnel is not on the wire; with the
+/// director's IPVS configuration the service is still known to be TUN, so
+/// the black hole is the tunnel's (with its arithmetic), not the general one.
+#[test]
+fn a_tun_black_hole_seen_from_the_client_side_is_the_tunnels_with_the_configuration() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tun-pmtu-blackhole");
+    let client: Vec<PathBuf> = ["client-eth0.pcap", "router-eth0.pcap"]
+        .iter()
+        .map(|f| dir.join(f))
+        .collect();
+    let codes = |a: &Analysis| -> Vec<&str> {
+        a.findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Warning)
+            .map(|f| f.code)
+            .collect()
+    };
+    let inferred = analyze(&client, Model::default());
+    assert_eq!(
+        codes(&inferred),
+        ["pmtu-blackhole"],
+        "{}",
+        describe(&inferred)
+    );
+    let ipvs = build_model(&[], &[dir.join("ipvsadm-S.txt").display().to_string()])
+        .unwrap()
+        .0;
+    let configured = analyze(&client, ipvs);
+    assert_eq!(
+        codes(&configured),
+        ["tun-pmtu-blackhole"],
+        "{}",
+        describe(&configured)
+    );
+}

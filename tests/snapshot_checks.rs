@@ -416,3 +416,17 @@ fn a_vip_held_by_a_prefix_or_a_local_route_on_lo() {
     });
     assert!(found(&command::check(s)).is_empty());
 }
+
+/// A TUN real server on the director's segment answers ARP for the VIP it
+/// holds on tunl0 just as a DR one does.
+#[test]
+fn arp_sysctls_of_a_tun_real_server_on_the_directors_segment() {
+    let mut s = snaps("tun-healthy");
+    assert!(found(&command::check(s.clone())).is_empty());
+    set(host(&mut s, "rs2"), "net.ipv4.conf.all.arp_ignore", "0");
+    set(host(&mut s, "rs2"), "net.ipv4.conf.eth0.arp_ignore", "0");
+    assert_eq!(
+        found(&command::check(s)),
+        set_of(&[("rs-arp-ignore", "error", "192.0.2.12")])
+    );
+}

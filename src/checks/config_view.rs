@@ -69,7 +69,20 @@ pub struct ArpSetting<'a> {
 
 pub fn arp_settings_below<'a>(ctx: &Context<'a>, key: &str, min: i64) -> Vec<ArpSetting<'a>> {
     let mut out = Vec::new();
-    for (svc, vip, rs, h) in dests(ctx, Mode::Dr) {
+    // TUN real servers on a director's segment hold the VIP too (on
+    // tunl0), and answer ARP for it there the same way.
+    let on_director_segment = |ip: IpAddr| {
+        ctx.snapshots.iter().filter(|s| is_director(s)).any(|d| {
+            d.addresses
+                .iter()
+                .filter(|a| !d.is_loopback(&a.ifname))
+                .any(|a| crate::system::prefix_contains(a.address, a.prefix_len, ip))
+        })
+    };
+    let tun = dests(ctx, Mode::Tun)
+        .into_iter()
+        .filter(|(_, _, rs, _)| on_director_segment(rs.addr));
+    for (svc, vip, rs, h) in dests(ctx, Mode::Dr).into_iter().chain(tun) {
         // NDP has no ARP sysctls; without the VIP there is nothing to answer for.
         if !vip.is_ipv4() || !h.holds(vip) {
             continue;

@@ -115,7 +115,10 @@ pub struct PmtuVictim {
     pub vaddr: crate::model::Vaddr,
     pub first_ts: i64,
     pub from_client: bool,
+    /// The captures show the tunnel (the encapsulated copy).
     pub tunnel: bool,
+    /// The captures show how the director forwarded it (any mode).
+    pub mode_seen: bool,
     pub retx: u32,
     /// The smallest retransmitted segment (IP total length).
     pub retx_len: u16,
@@ -157,6 +160,7 @@ pub fn pmtu_victim(v: &FlowView<'_>) -> Option<PmtuVictim> {
             first_ts: v.flow.first_ts,
             from_client,
             tunnel: v.mode == Some(crate::model::Mode::Tun) && from_client,
+            mode_seen: v.mode.is_some(),
             retx: leg.retx,
             retx_len: leg.retx_min_len,
             peer_mss: v.flow.tcp_state().map_or(0, |t| {
@@ -170,6 +174,17 @@ pub fn pmtu_victim(v: &FlowView<'_>) -> Option<PmtuVictim> {
             icmp,
         })
     })
+}
+
+/// Whether a black hole's segments went through an IP-in-IP tunnel: the
+/// captures show it, or (no capture shows the forwarding) the client's
+/// segments of a service the configuration says is TUN.
+pub fn through_tunnel(ctx: &Context<'_>, x: &PmtuVictim) -> bool {
+    x.tunnel
+        || (!x.mode_seen
+            && x.from_client
+            && ctx.model.find(x.vaddr).and_then(|s| s.effective_mode())
+                == Some(crate::model::Mode::Tun))
 }
 
 /// The MTUs of the directors' interfaces, as their snapshots show them.

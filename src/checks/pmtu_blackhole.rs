@@ -39,7 +39,13 @@ impl Check for PmtuBlackhole {
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
-        conclude(ctx, &self.victims, false, out);
+        let general: Vec<PmtuVictim> = self
+            .victims
+            .iter()
+            .filter(|x| !lifecycle::through_tunnel(ctx, x))
+            .cloned()
+            .collect();
+        conclude(ctx, &general, false, out);
     }
 }
 

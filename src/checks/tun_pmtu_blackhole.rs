@@ -30,7 +30,11 @@ pub struct TunPmtuBlackhole {
 
 impl Check for TunPmtuBlackhole {
     fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
-        if let Some(x) = lifecycle::pmtu_victim(v).filter(|x| x.tunnel) {
+        // The tunnel seen, or (no forwarding seen) possibly a TUN
+        // service's: the configuration decides at the end.
+        if let Some(x) =
+            lifecycle::pmtu_victim(v).filter(|x| x.tunnel || (!x.mode_seen && x.from_client))
+        {
             if self.victims.len() < MAX_KEPT {
                 self.victims.push(x);
             }
@@ -38,6 +42,12 @@ impl Check for TunPmtuBlackhole {
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
-        conclude(ctx, &self.victims, true, out);
+        let tunnelled: Vec<PmtuVictim> = self
+            .victims
+            .iter()
+            .filter(|x| lifecycle::through_tunnel(ctx, x))
+            .cloned()
+            .collect();
+        conclude(ctx, &tunnelled, true, out);
     }
 }
