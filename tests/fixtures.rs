@@ -423,3 +423,66 @@ fn a_tun_black_hole_seen_from_the_client_side_is_the_tunnels_with_the_configurat
         describe(&configured)
     );
 }
+
+/// A running director keeps its neighbour entries confirmed, so a capture
+/// may hold no ARP from a real server at all. With the snapshots, each
+/// fixture whose fault is not about ARP yields exactly
+/// `findings_with_snapshots` from captures without any ARP or neighbour
+/// discovery: a real server known only by its MAC on the wire is named by
+/// the snapshots (its own link, or the director's neighbour entry).
+#[test]
+fn without_arp_in_the_captures_the_snapshots_name_the_real_servers() {
+    use common::rewrite;
+    let arp_faults = [
+        "vip-arp-multiple-owners",
+        "vip-traffic-bypasses-director",
+        "failover-drops-established",
+        "vrrp-vip-owner-mismatch",
+    ];
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for dir in fixtures() {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let Some(snaps) = snapshots(&dir) else {
+            continue;
+        };
+        let (_, want) = expected_list(&dir, "findings_with_snapshots");
+        // Faults shown by ARP, and moves of the VIP (they are ARP's to see).
+        if want
+            .iter()
+            .any(|(c, _, _)| arp_faults.contains(&c.as_str()))
+            || name.contains("failover")
+            || name.starts_with("vrrp")
+        {
+            continue;
+        }
+        let tmp = std::env::temp_dir().join(format!("lvsdiag-noarp-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).unwrap();
+        let mut inputs = Vec::new();
+        for p in common::pcaps(&dir) {
+            let (link, mut recs) = rewrite::read_pcap(&p);
+            recs.retain(|r| !rewrite::is_neighbour_discovery(&r.data));
+            let out = tmp.join(p.file_name().unwrap());
+            rewrite::write_pcap(&out, link, &recs);
+            inputs.push(out.display().to_string());
+        }
+        let mut model = lvsdiag::system::to_model(&snaps);
+        let ka = lvsdiag::analyze::keepalived_in(&[dir.display().to_string()]);
+        lvsdiag::analyze::add_keepalived(&mut model, &ka, None).expect("keepalived.conf reads");
+        let a = run_files_with(&inputs, model, Options::default(), snaps).expect("reads");
+        let _ = std::fs::remove_dir_all(&tmp);
+        let g = got(&a);
+        if g != want {
+            failures.push(format!(
+                "{name} (no ARP, with snapshots):\n missing: {:?}\n extra: {:?}\n all findings:\n{}",
+                want.difference(&g).collect::<Vec<_>>(),
+                g.difference(&want).collect::<Vec<_>>(),
+                describe(&a)
+            ));
+        }
+        ran += 1;
+    }
+    assert!(ran >= 25, "only {ran} fixtures without ARP");
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}

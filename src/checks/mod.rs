@@ -120,13 +120,50 @@ impl Context<'_> {
         }
     }
 
-    /// The host address a MAC claims (never a VIP), preferring configured RIPs.
+    /// The host address a MAC claims (never a VIP), preferring configured
+    /// RIPs: by the captured ARP / ND, else by the snapshots (a running
+    /// director's neighbour entries stay confirmed, so a capture of a few
+    /// minutes may hold no ARP of a real server at all).
     pub fn mac_ip(&self, m: Mac) -> Option<IpAddr> {
-        self.hosts.ip_of(
-            m,
-            |ip| self.model.is_vip(ip),
-            |ip| self.model.real_server(ip).is_some(),
-        )
+        self.hosts
+            .ip_of(
+                m,
+                |ip| self.model.is_vip(ip),
+                |ip| self.model.real_server(ip).is_some(),
+            )
+            .or_else(|| self.snapshot_ip_of(m))
+    }
+
+    /// The address of the host with MAC `m` in the snapshots: the host's own
+    /// (an address on the link with that MAC, a configured RIP first), else a
+    /// director's neighbour entry for it.
+    fn snapshot_ip_of(&self, m: Mac) -> Option<IpAddr> {
+        let mac = fmt_mac(&m);
+        let same = |s: &str| s.eq_ignore_ascii_case(&mac);
+        let mut own: Vec<IpAddr> = self
+            .snapshots
+            .iter()
+            .flat_map(|h| {
+                h.links
+                    .iter()
+                    .filter(|l| l.mac.as_deref().is_some_and(same))
+                    .flat_map(move |l| h.addresses.iter().filter(move |a| a.ifname == l.name))
+            })
+            .map(|a| a.address)
+            .filter(|ip| !self.model.is_vip(*ip) && !ip.is_loopback() && !is_link_local(*ip))
+            .collect();
+        own.sort();
+        own.iter()
+            .copied()
+            .find(|ip| self.model.real_server(*ip).is_some())
+            .or_else(|| own.first().copied())
+            .or_else(|| {
+                self.snapshots
+                    .iter()
+                    .flat_map(|h| &h.neighbours)
+                    .find(|n| n.mac.as_deref().is_some_and(same) && !self.model.is_vip(n.address))
+                    .map(|n| n.address)
+            })
     }
 
     /// The service connections to `v` belong to: the model's, else the
@@ -319,6 +356,13 @@ pub fn weight_zero_cmd(svc: ServiceKey, rs: Option<RsId>, rs_port: u16) -> Strin
         None => format!(
             "ipvsadm -e {s} -r RIP:{rs_port} -w 0 for the real server concerned (these captures do not show which it was; on the director, ipvsadm -Lnc lists each connection's real server)"
         ),
+    }
+}
+
+fn is_link_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v) => v.is_link_local(),
+        IpAddr::V6(v) => (v.segments()[0] & 0xffc0) == 0xfe80,
     }
 }
 

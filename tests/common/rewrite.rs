@@ -429,3 +429,16 @@ pub fn tcp_flags(f: &[u8]) -> Option<u8> {
         }
     }
 }
+
+/// Whether a frame is ARP or IPv6 neighbour discovery (solicitation,
+/// advertisement).
+pub fn is_neighbour_discovery(f: &[u8]) -> bool {
+    if f.len() < 14 {
+        return false;
+    }
+    match u16::from_be_bytes([f[12], f[13]]) {
+        0x0806 => true,
+        0x86dd => f.len() > 54 && f[14 + 6] == 58 && matches!(f[54], 135 | 136),
+        _ => false,
+    }
+}
