@@ -430,3 +430,33 @@ fn arp_sysctls_of_a_tun_real_server_on_the_directors_segment() {
         set_of(&[("rs-arp-ignore", "error", "192.0.2.12")])
     );
 }
+
+/// The VIP on a dummy device (NOARP, as kube-ipvs0) is held as on lo: no
+/// rs-vip-not-on-loopback; on eth0 it is the finding.
+#[test]
+fn a_vip_on_a_dummy_device_is_held_quietly() {
+    let vip: std::net::IpAddr = "192.0.2.100".parse().unwrap();
+    let moved = |kind: &str, name: &str| {
+        let mut s = snaps("dr-healthy");
+        let h = host(&mut s, "rs1");
+        let eth0 = h.links.iter().find(|l| l.name == "eth0").unwrap().clone();
+        if name != "eth0" {
+            h.links.push(system::Link {
+                index: 99,
+                name: name.into(),
+                kind: Some(kind.into()),
+                ..eth0
+            });
+        }
+        for a in h.addresses.iter_mut().filter(|a| a.address == vip) {
+            a.ifname = name.into();
+            a.ifindex = if name == "eth0" { a.ifindex } else { 99 };
+        }
+        found(&command::check(s))
+    };
+    assert!(moved("dummy", "vip0").is_empty());
+    assert_eq!(
+        moved("veth", "eth0"),
+        set_of(&[("rs-vip-not-on-loopback", "error", "192.0.2.11")])
+    );
+}

@@ -104,8 +104,25 @@ impl Check for NatDirectorNotForwarding {
             }
             let mut config = Vec::new();
             let mut proven = false;
-            for s in lifecycle::directors(ctx) {
-                if let Some((v, line)) = lifecycle::sysctl_line(s, "net.ipv4.ip_forward") {
+            // The director of this service (a DR-only director needs no
+            // forwarding), and the family's forwarding switch.
+            let key = if svc.vip().is_some_and(|v| v.is_ipv6()) {
+                "net.ipv6.conf.all.forwarding"
+            } else {
+                "net.ipv4.ip_forward"
+            };
+            let nat_director = |s: &&crate::system::HostSnapshot| {
+                s.ipvs.as_ref().is_some_and(|i| {
+                    i.services.iter().any(|x| {
+                        x.key().is_some_and(|k| k == svc)
+                            && x.destinations
+                                .iter()
+                                .any(|d| d.forward == crate::system::Forward::Masq)
+                    })
+                })
+            };
+            for s in lifecycle::directors(ctx).filter(nat_director) {
+                if let Some((v, line)) = lifecycle::sysctl_line(s, key) {
                     if v == "0" {
                         proven = true;
                         config.push(line);

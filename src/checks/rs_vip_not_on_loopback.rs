@@ -31,8 +31,16 @@ impl Check for RsVipNotOnLoopback {
             if on.is_empty() {
                 on.extend(h.local_via_loopback(vip));
             }
-            let on_lo = on.iter().any(|i| h.is_loopback(i));
-            let wire: Vec<&str> = on.iter().copied().filter(|i| !h.is_loopback(i)).collect();
+            // A dummy device (NOARP, like kube-ipvs0) holds it as lo does:
+            // ARP for it is the sysctls' to stop, on either.
+            let quiet = |i: &str| {
+                h.is_loopback(i)
+                    || h.links
+                        .iter()
+                        .any(|l| l.name == i && l.kind.as_deref() == Some("dummy"))
+            };
+            let on_lo = on.iter().any(|i| quiet(i));
+            let wire: Vec<&str> = on.iter().copied().filter(|i| !quiet(i)).collect();
             let rip = rs.addr.to_string();
             let f = if on.is_empty() {
                 Finding::new(

@@ -28,6 +28,8 @@ impl Check for VipArpFailover {
             .iter()
             .filter_map(|s| Some((s.key.vip()?, s.key)))
             .collect();
+        // One per VIP, whichever of its services comes first.
+        vips.sort_by_key(|(v, _)| *v);
         vips.dedup_by_key(|(v, _)| *v);
         for (vip, label) in vips {
             let Some(claims) = ctx.hosts.neigh.claims(vip) else {
