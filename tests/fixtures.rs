@@ -486,3 +486,40 @@ fn without_arp_in_the_captures_the_snapshots_name_the_real_servers() {
     assert!(ran >= 25, "only {ran} fixtures without ARP");
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
+
+/// Captured only at the gateway's LVS-side interface, nothing shows the
+/// director forwarding; with the snapshots the MAC the gateway sends client
+/// frames to is known as rs2's, so the bypass is still named.
+#[test]
+fn a_bypass_seen_only_at_the_gateway_is_named_with_the_snapshots() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/dr-arp-problem");
+    let gw = vec![dir.join("router-eth1.pcap").display().to_string()];
+    let code = "vip-traffic-bypasses-director";
+    let has = |a: &Analysis| {
+        a.findings
+            .iter()
+            .any(|f| f.code == code && f.rs_label().as_deref() == Some("192.0.2.12"))
+    };
+    let plain = run_files(&gw, Model::default(), Options::default()).unwrap();
+    assert!(
+        !has(&plain),
+        "without the configuration the frames may be the director's own:\n{}",
+        describe(&plain)
+    );
+    let snaps = snapshots(&dir).unwrap();
+    let model = lvsdiag::system::to_model(&snaps);
+    let a = run_files_with(&gw, model, Options::default(), snaps).unwrap();
+    assert!(has(&a), "{}", describe(&a));
+    // Nothing named but the real server of the scenario.
+    for f in a
+        .findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+    {
+        assert!(
+            f.rs_label().is_none_or(|r| r == "192.0.2.12"),
+            "{}",
+            describe(&a)
+        );
+    }
+}

@@ -592,11 +592,10 @@ fn every_fixture_holds_under_every_variation() {
         // failover of its own; neither is a conflict.
         if FAILOVERS.contains(&name) {
             let mut m = Map::default();
-            for (a, b) in [("192.0.2.2", "192.0.2.3")] {
-                let (a, b): (IpAddr, IpAddr) = (a.parse().unwrap(), b.parse().unwrap());
-                m.ips.insert(a, b);
-                m.ips.insert(b, a);
-            }
+            let (a, b): (IpAddr, IpAddr) =
+                ("192.0.2.2".parse().unwrap(), "192.0.2.3".parse().unwrap());
+            m.ips.insert(a, b);
+            m.ips.insert(b, a);
             for h in 2u8..100 {
                 m.ips.insert(
                     IpAddr::from([203, 0, 113, h]),

@@ -8,8 +8,9 @@
 //!   RST either way, no ICMP error about it, and the client re-sent its SYN
 //!   (or it stayed unanswered 3 s, UDP 1 s, before the capture ended);
 //! - UDP: evidence that the service answers at all, because DR answers bypass
-//!   the director: today only "some other flow to the same VIP:port was
-//!   answered" (`Unanswered::each`; too narrow, see AUDIT.md).
+//!   the director: some other flow to the same VIP:port was answered, or its
+//!   port is a request/response protocol's and a point on the answer path
+//!   (the client's side, the real server) was captured (`Unanswered::each`).
 //!
 //! Makes it more certain (supporting, not required):
 //! - how many of the real server's flows failed, out of how many;

@@ -4,17 +4,17 @@
 //! no entry for them (no connection sync).
 //!
 //! Proves the fault (essential evidence):
-//! - the VIP's owner changed: today only an ARP/ND move that is exactly one
-//!   clean hand-over (`Ownership::Failover`: two claimants, one switch, the
-//!   old never claims again; a failback makes it a conflict, see AUDIT.md);
+//! - the VIP's owner changed: an ARP/ND move that is a clean hand-over
+//!   (`Ownership::Moves`: each owner held it 3 s or more; each move of a
+//!   failback is judged on its own; a VRRP virtual MAC that does not move is
+//!   not seen, see AUDIT.md);
 //! - an established TCP connection begun before the new owner's first claim,
-//!   whose forwarding director's MAC is known (`director_mac`; never for TUN
-//!   flows today);
+//!   whose forwarding director's MAC is known (`director_mac`: DR, NAT, TUN);
 //! - at or after the move (from 200 ms before), a RST from the VIP sent by
 //!   the new owner's MAC (a VIP claimant that is not the flow's director), or
 //!   the client's segments re-sent to that MAC at the point where its SYN
 //!   reached the director, with no server packet after them (needs the
-//!   `ingress` copy: DR only today, see AUDIT.md).
+//!   `ingress` copy: DR, NAT and TUN).
 //!
 //! Makes it more certain (supporting, not required):
 //! - new connections that worked after the move (counted and reported);

@@ -8,9 +8,9 @@
 //! - offline: the captures show the director forwarding at least 2
 //!   connections per such real server to the service and none to this
 //!   address; live: IPVS's counters say the same;
-//! - today a DR real server counts by address only when captured ARP ties
-//!   its MAC to its RIP (`Context::rs_id`); without that ARP every DR real
-//!   server looks unseen (see AUDIT.md).
+//! - a DR real server counts by address when captured ARP or the snapshots
+//!   (its own link, the director's neighbour entry) tie its MAC to its RIP
+//!   (`Context::rs_id`).
 //!
 //! Makes it more certain (supporting, not required):
 //! - the scheduler (named); a persistent service makes it info (few clients

@@ -12,10 +12,10 @@
 //! - with a known TCP timeout (snapshot, `--ipvs-timeout`, `--ipvs` file):
 //!   the silence reached it (1 s of timer slack); without one, only the
 //!   director's own reset counts;
-//! - today also: the client ended the silence and no server packet came
-//!   after it; the director's MAC is known only for DR (NAT's `ingress` is
-//!   never found, TUN has none); the timeout is the first director
-//!   snapshot's (see AUDIT.md).
+//! - the reset counts whoever spoke first after the silence; "not
+//!   forwarded" needs the client to have spoken first and no server packet
+//!   after it; the director's MAC is known in DR, NAT and TUN; the timeout
+//!   is the first director snapshot's (see AUDIT.md, 15).
 //!
 //! Makes it more certain (supporting, not required):
 //! - the known timeout as config evidence; a silence past the 900 s default

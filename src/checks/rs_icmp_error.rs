@@ -56,7 +56,7 @@ pub struct RsIcmpError {
 /// speaks for an error of `kind` on a flow of `proto`.
 pub fn is_ours(proto: Proto, kind: IcmpKind) -> bool {
     !matches!(kind, IcmpKind::TooBig(_))
-        && !(proto == Proto::Udp && kind == IcmpKind::PortUnreachable)
+        && (proto != Proto::Udp || kind != IcmpKind::PortUnreachable)
 }
 
 /// The error that ended a failed flow: the one a real server (or a hop

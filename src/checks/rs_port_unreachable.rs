@@ -7,8 +7,8 @@
 //! Proves the fault (essential evidence):
 //! - a UDP flow with an ICMP port unreachable about one of the client's
 //!   datagrams (its quote is one of the flow's own packets);
-//! - the flow was never answered (today an earlier answer hides later
-//!   errors: see AUDIT.md).
+//! - answered before or not (a pinned busy flow refused after the service
+//!   restarted counts).
 //!
 //! Makes it more certain (supporting, not required):
 //! - the real server named from the forwarded copy (else the ICMP's sender

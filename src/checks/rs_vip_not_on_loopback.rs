@@ -6,9 +6,9 @@
 //! - the IPVS configuration lists the real server in DR for an address
 //!   service (firewall-mark services are skipped), and a snapshot of the host
 //!   holding its RIP on a non-loopback interface;
-//! - that snapshot has the VIP as an address on no interface (today an exact
-//!   match: a prefix on lo or a `local` route covering it is missed, see
-//!   AUDIT.md), or on a non-loopback interface.
+//! - that snapshot has the VIP as an address on no interface and no prefix
+//!   on lo or `local` route through it covers it, or it is on an interface
+//!   that is neither lo nor a dummy (NOARP) device.
 //!
 //! Makes it more certain (supporting, not required):
 //! - `dr-rs-no-reply`, `vip-arp-multiple-owners` or

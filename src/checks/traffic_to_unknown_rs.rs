@@ -5,8 +5,8 @@
 //! Proves the fault (essential evidence):
 //! - a director snapshot with an IPVS service covering the VIP:port;
 //! - a connection the captures show forwarded to a real server whose address
-//!   is known (NAT, TUN: the RIP; DR: today only through captured ARP for its
-//!   MAC, see AUDIT.md) and that no director snapshot lists for the service;
+//!   is known (NAT, TUN: the RIP; DR: through captured ARP for its MAC or
+//!   the snapshots) and that no director snapshot lists for the service;
 //! - new connections to it did not stop during the capture while the others
 //!   went on (else it was removed since: `rs-removed-blackholes-established`).
 //!

@@ -6,8 +6,9 @@
 //!   captured);
 //! - it failed with no reply at any point (no SYN-ACK / answer, no RST), no
 //!   client RST, no ICMP error about it;
-//! - UDP: some other flow to the same VIP:port was answered (TUN answers
-//!   bypass the director; too narrow today, see AUDIT.md).
+//! - UDP: some other flow to the same VIP:port was answered, or its port is
+//!   a request/response protocol's and a point on the answer path was
+//!   captured (TUN answers bypass the director).
 //!
 //! Makes it more certain (supporting, not required):
 //! - how many of the real server's flows failed, out of how many;

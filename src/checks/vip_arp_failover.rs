@@ -2,10 +2,9 @@
 //! announced by gratuitous ARP: a director failover, not a conflict.
 //!
 //! Proves the fault (essential evidence):
-//! - ARP/ND claims for the VIP of an address service moved once, cleanly:
-//!   exactly two claimants, one switch, the old owner never claiming after
-//!   the new one's first claim (`Ownership::Failover`; a failback is a
-//!   conflict today, see AUDIT.md);
+//! - ARP/ND claims for the VIP of an address service moved cleanly, once
+//!   or more (`Ownership::Moves`: each owner held it 3 s or more; one
+//!   finding per move);
 //! - neither MAC received forwarded connections (not a real server).
 //!
 //! Makes it more certain (supporting, not required):

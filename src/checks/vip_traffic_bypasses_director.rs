@@ -5,10 +5,11 @@
 //! Proves the fault (essential evidence):
 //! - a client→VIP copy (not encapsulated, in a flow not forwarded in NAT or
 //!   TUN) addressed to a MAC that is not a director and not sent by one;
-//! - that MAC is a real server: today only if it received forwarded
-//!   connections in these captures or claimed the VIP by ARP/ND;
-//! - today also required: some director seen forwarding in the captures
-//!   (incidental, see AUDIT.md).
+//! - that MAC is a real server: it received forwarded connections in these
+//!   captures, or claimed the VIP by ARP/ND, or it is a configured real
+//!   server's (its RIP by ARP or the snapshots);
+//! - some director seen forwarding in the captures, or (none seen) the MAC
+//!   a configured real server's: else the frames may be the director's own.
 //!
 //! Makes it more certain (supporting, not required):
 //! - the MAC's claim of the VIP (ARP/ND), its RIP from captured ARP;
@@ -61,9 +62,14 @@ impl Check for VipTrafficBypassesDirector {
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
-        if ctx.hosts.directors().next().is_none() {
-            return; // no director seen forwarding: cannot tell a bypass from the director
-        }
+        // Without a director seen forwarding, only a MAC that is a
+        // configured real server's (by ARP or the snapshots) tells a
+        // bypass from the director itself.
+        let director_seen = ctx.hosts.directors().next().is_some();
+        let configured_rs = |mac: &Mac| {
+            ctx.mac_ip(*mac)
+                .is_some_and(|ip| ctx.model.real_server(ip).is_some())
+        };
         let mut merged: BTreeMap<(Vaddr, Mac), (u64, EvidenceSet)> = BTreeMap::new();
         for ((va, mac, src), (n, ev)) in &self.to_mac {
             if ctx.hosts.is_director(*mac) || src.is_some_and(|s| ctx.hosts.is_director(s)) {
@@ -80,9 +86,18 @@ impl Check for VipTrafficBypassesDirector {
                 .neigh
                 .claims(*vip)
                 .is_some_and(|c| c.by_mac.iter().any(|c| c.mac == *mac));
-            if !ctx.hosts.is_real_server(*mac) && !claims_vip {
+            let configured = configured_rs(mac);
+            if !director_seen && !configured {
+                continue; // cannot tell a bypass from the director
+            }
+            if !ctx.hosts.is_real_server(*mac) && !claims_vip && !configured {
                 continue; // e.g. the client's frame to its own gateway
             }
+            let certain = if director_seen {
+                ""
+            } else {
+                " No director was seen forwarding in these captures (the real server is known from the configuration): a capture on the director's segment would make it certain."
+            };
             let rs_id = ctx.mac_ip(*mac).map_or(RsId::Mac(*mac), RsId::Ip);
             let rs = rs_id.to_string();
             let evidence: Vec<Evidence> = ev.iter().collect();
@@ -94,7 +109,7 @@ impl Check for VipTrafficBypassesDirector {
                 )
                 .service(ctx.service(*va))
                 .real_server(rs_id)
-                .cause(format!("The gateway's ARP entry for {vip} points at {rs}: it answered ARP for the VIP (VIP on eth0, or arp_ignore/arp_announce not set). These connections are never scheduled by IPVS, persistence and weights are ignored, and if {rs} goes down clients fail."))
+                .cause(format!("The gateway's ARP entry for {vip} points at {rs}: it answered ARP for the VIP (VIP on eth0, or arp_ignore/arp_announce not set). These connections are never scheduled by IPVS, persistence and weights are ignored, and if {rs} goes down clients fail.{certain}"))
                 .evidence(evidence)
                 .fix(format!("On {rs}: move the VIP to lo and set sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2; then refresh the gateway's entry: on the gateway ip neigh del {vip} dev <iface>, or from the director arping -c 3 -U -I eth0 {vip}.")),
             );

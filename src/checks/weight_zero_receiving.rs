@@ -4,8 +4,8 @@
 //! Proves the fault (essential evidence):
 //! - a director snapshot whose IPVS service has the real server at weight 0;
 //! - new connections of that service the captures show forwarded to its
-//!   address (NAT, TUN: the RIP; DR: today only through captured ARP for its
-//!   MAC, see AUDIT.md);
+//!   address (NAT, TUN: the RIP; DR: through captured ARP for its MAC or
+//!   the snapshots);
 //! - new connections to it did not stop during the capture while the others
 //!   went on (else it was drained since and the snapshot is newer).
 //!

@@ -61,9 +61,7 @@ pub fn read_pcap(path: &Path) -> (u32, Vec<Rec>) {
 /// Writes a classic little-endian microsecond pcap.
 pub fn write_pcap(path: &Path, link: u32, recs: &[Rec]) {
     let mut out = Vec::new();
-    for v in [0xa1b2c3d4u32] {
-        out.extend(v.to_le_bytes());
-    }
+    out.extend(0xa1b2c3d4u32.to_le_bytes());
     out.extend(2u16.to_le_bytes());
     out.extend(4u16.to_le_bytes());
     out.extend(0u32.to_le_bytes());
@@ -81,7 +79,7 @@ pub fn write_pcap(path: &Path, link: u32, recs: &[Rec]) {
 }
 
 fn pad4(v: &mut Vec<u8>) {
-    while v.len() % 4 != 0 {
+    while !v.len().is_multiple_of(4) {
         v.push(0);
     }
 }
@@ -141,15 +139,18 @@ pub fn write_pcapng(path: &Path, points: &[(String, u32, Vec<Rec>)]) {
     std::fs::write(path, out).unwrap();
 }
 
+pub type IpRename = fn(IpAddr) -> Option<IpAddr>;
+pub type MacRename = fn([u8; 6]) -> Option<[u8; 6]>;
+
 /// What a variation renames.
 #[derive(Default, Clone)]
 pub struct Map {
     pub ips: HashMap<IpAddr, IpAddr>,
     /// Renames the addresses `ips` does not name (`None`: kept).
-    pub ip_fn: Option<fn(IpAddr) -> Option<IpAddr>>,
+    pub ip_fn: Option<IpRename>,
     pub macs: HashMap<[u8; 6], [u8; 6]>,
     /// Renames the MACs `macs` does not name.
-    pub mac_fn: Option<fn([u8; 6]) -> Option<[u8; 6]>>,
+    pub mac_fn: Option<MacRename>,
     pub ports: HashMap<u16, u16>,
 }
 
