@@ -70,7 +70,7 @@ impl Check for HandshakeReset {
                     .maybe_real_server(real_server)
                     .cause("The client answered the SYN-ACK with RST: the SYN-ACK did not match the connection it opened (wrong source address or port: a reply that bypassed the director's rewrite), or the client gave up.")
                     .evidence_set(&t.evidence).affected(t.flows)
-                    .fix(format!("Compare the SYN-ACK's source with {vip}:{port}; in NAT make {rs} route replies via the director."))
+                    .fix(format!("Compare the SYN-ACK's source with {}; in NAT make {rs} route replies via the director.", std::net::SocketAddr::new(*vip, *port)))
                     .symptom(),
             );
         }

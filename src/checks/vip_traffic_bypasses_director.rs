@@ -105,7 +105,7 @@ impl Check for VipTrafficBypassesDirector {
                 Finding::new(
                     "vip-traffic-bypasses-director",
                     Severity::Error,
-                    format!("{n} connection(s) to {vip}:{port} were sent straight to real server {rs} ({}), bypassing the director", fmt_mac(mac)),
+                    format!("{n} connection(s) to {} were sent straight to real server {rs} ({}), bypassing the director", std::net::SocketAddr::new(*vip, *port), fmt_mac(mac)),
                 )
                 .service(ctx.service(*va))
                 .real_server(rs_id)

@@ -443,3 +443,170 @@ pub fn is_neighbour_discovery(f: &[u8]) -> bool {
         _ => false,
     }
 }
+
+/// The IPv6 address an IPv4 documentation address becomes in [`to_v6`]:
+/// 192.0.2.X -> 2001:db8:0:2::X, 198.51.100.X -> 2001:db8:0:64::X,
+/// 203.0.113.X -> 2001:db8:0:71::X (X the last hextet); `None` for others.
+pub fn v6_of(ip: std::net::Ipv4Addr) -> Option<std::net::Ipv6Addr> {
+    let o = ip.octets();
+    let net = match [o[0], o[1], o[2]] {
+        [192, 0, 2] => 0x2,
+        [198, 51, 100] => 0x64,
+        [203, 0, 113] => 0x71,
+        _ => return None,
+    };
+    Some(std::net::Ipv6Addr::new(
+        0x2001,
+        0xdb8,
+        0,
+        net,
+        0,
+        0,
+        0,
+        u16::from(o[3]),
+    ))
+}
+
+fn v6_bytes(b: &[u8]) -> Option<[u8; 16]> {
+    let a: [u8; 4] = b.get(..4)?.try_into().ok()?;
+    v6_of(a.into()).map(|v| v.octets())
+}
+
+/// An IPv4 packet (possibly cut short, as an ICMP error quotes it) as the
+/// same packet over IPv6: addresses by [`v6_of`], TTL as hop limit, TOS as
+/// traffic class, IP-in-IP as IPv6-in-IPv6, ICMP errors as ICMPv6 with the
+/// quote converted; `None` for what has no IPv6 form here (fragments,
+/// echo, VRRP, other addresses).
+fn packet_v6(p: &[u8], quoted: bool) -> Option<Vec<u8>> {
+    if p.len() < 20 || p[0] >> 4 != 4 {
+        return None;
+    }
+    let ihl = usize::from(p[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([p[2], p[3]]));
+    let frag = u16::from_be_bytes([p[6], p[7]]);
+    if frag & 0x3fff != 0 && !quoted {
+        return None; // a fragment
+    }
+    let (src, dst) = (v6_bytes(&p[12..16])?, v6_bytes(&p[16..20])?);
+    let body = p.get(ihl..total.min(p.len()).max(ihl))?;
+    let (next, payload): (u8, Vec<u8>) = match p[9] {
+        6 | 17 => (p[9], body.to_vec()),
+        4 => (41, packet_v6(body, quoted)?),
+        1 => (58, icmp_v6(body)?),
+        _ => return None,
+    };
+    // The payload length: the whole packet's, even when cut short.
+    let full = if quoted {
+        total.saturating_sub(ihl) + if p[9] == 4 { 20 } else { 0 }
+    } else {
+        payload.len()
+    };
+    let mut out = Vec::with_capacity(40 + payload.len());
+    out.extend([0x60 | (p[1] >> 4), p[1] << 4, 0, 0]);
+    out.extend((full as u16).to_be_bytes());
+    out.push(next);
+    out.push(p[8]);
+    out.extend(src);
+    out.extend(dst);
+    out.extend(payload);
+    Some(out)
+}
+
+/// An ICMPv4 error as ICMPv6 (unreachable codes mapped, fragmentation
+/// needed as packet too big, time exceeded); `None` for other messages.
+fn icmp_v6(b: &[u8]) -> Option<Vec<u8>> {
+    if b.len() < 8 {
+        return None;
+    }
+    let (ty, code, word): (u8, u8, [u8; 4]) = match (b[0], b[1]) {
+        (3, 4) => {
+            // The next-hop MTU, grown by the 20 bytes IPv6 adds.
+            let mtu = u32::from(u16::from_be_bytes([b[6], b[7]])) + 20;
+            (2, 0, mtu.to_be_bytes())
+        }
+        (3, 0) => (1, 0, [0; 4]),
+        (3, 1) => (1, 3, [0; 4]),
+        (3, 3) => (1, 4, [0; 4]),
+        (3, 9 | 10 | 13) => (1, 1, [0; 4]),
+        (3, c) => (1, c, [0; 4]),
+        (11, _) => (3, 0, [0; 4]),
+        _ => return None,
+    };
+    let mut out = vec![ty, code, 0, 0];
+    out.extend(word);
+    out.extend(packet_v6(&b[8..], true)?);
+    Some(out)
+}
+
+fn solicited_node(ip: &[u8; 16]) -> [u8; 16] {
+    let mut m = [0u8; 16];
+    m[0] = 0xff;
+    m[1] = 0x02;
+    m[11] = 0x01;
+    m[12] = 0xff;
+    m[13..16].copy_from_slice(&ip[13..16]);
+    m
+}
+
+/// An Ethernet frame of an IPv4 capture as the same frame in an IPv6 world
+/// (see [`packet_v6`]); ARP requests become neighbour solicitations, replies
+/// and gratuitous ARP neighbour advertisements. `None`: dropped.
+pub fn to_v6(f: &[u8]) -> Option<Vec<u8>> {
+    if f.len() < 14 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(f.len() + 20);
+    match u16::from_be_bytes([f[12], f[13]]) {
+        0x0800 => {
+            let p = packet_v6(&f[14..], false)?;
+            out.extend(&f[..12]);
+            out.extend([0x86, 0xdd]);
+            out.extend(p);
+        }
+        0x0806 => {
+            let a = f.get(14..42)?;
+            let (op, smac) = (u16::from_be_bytes([a[6], a[7]]), &a[8..14]);
+            let (spa, tpa) = (v6_bytes(&a[14..18])?, v6_bytes(&a[24..28])?);
+            let gratuitous = spa == tpa;
+            let all_nodes = {
+                let mut m = [0u8; 16];
+                m[0] = 0xff;
+                m[1] = 0x02;
+                m[15] = 1;
+                m
+            };
+            let (ty, dst, target, flags, opt) = if op == 1 && !gratuitous {
+                (135u8, solicited_node(&tpa), tpa, 0u8, 1u8)
+            } else if op == 2 && !gratuitous {
+                (136, spa_peer(a)?, spa, 0x60, 2)
+            } else {
+                (136, all_nodes, spa, 0x20, 2)
+            };
+            let mut icmp = vec![ty, 0, 0, 0, flags, 0, 0, 0];
+            icmp.extend(target);
+            icmp.extend([opt, 1]);
+            icmp.extend(smac);
+            let dmac: [u8; 6] = if dst[0] == 0xff {
+                [0x33, 0x33, dst[12], dst[13], dst[14], dst[15]]
+            } else {
+                f[0..6].try_into().ok()?
+            };
+            out.extend(dmac);
+            out.extend(&f[6..12]);
+            out.extend([0x86, 0xdd]);
+            out.extend([0x60, 0, 0, 0]);
+            out.extend((icmp.len() as u16).to_be_bytes());
+            out.extend([58, 255]);
+            out.extend(spa);
+            out.extend(dst);
+            out.extend(icmp);
+        }
+        _ => return None,
+    }
+    Some(out)
+}
+
+/// An ARP reply's destination: the requester's address.
+fn spa_peer(a: &[u8]) -> Option<[u8; 16]> {
+    v6_bytes(&a[24..28])
+}
