@@ -961,18 +961,93 @@ fn modified(fx: &Fixture, mut f: impl FnMut(&str, &mut Rec) -> bool) -> Points {
         .collect()
 }
 
-/// Faults no real IPVS makes on demand, made from a healthy lab capture by
-/// changing exactly the frames the fault changes: what is found follows
-/// from the change.
+/// The client endpoints of a fixture's connections to lab real server `n`,
+/// and the first time each sent `flags` (the earliest copy, any point).
+fn first_with_flags(
+    fx: &Fixture,
+    n: u8,
+    from_client: bool,
+    flags: u8,
+) -> HashMap<(IpAddr, u16), i64> {
+    let (ips, prefix) = lab_rs(n);
+    let victims = rewrite::clients_of(&fx.points, &ips, &rs_macs(&fx.points, prefix));
+    let mut at: HashMap<(IpAddr, u16), i64> = HashMap::new();
+    for (_, _, recs) in &fx.points {
+        for r in recs {
+            let Some((s, d)) = rewrite::endpoints(&r.data) else {
+                continue;
+            };
+            let client = if from_client { s } else { d };
+            if victims.contains(&client) && rewrite::tcp_flags(&r.data) == Some(flags) {
+                let t = at.entry(client).or_insert(r.ts_ns);
+                *t = (*t).min(r.ts_ns);
+            }
+        }
+    }
+    at
+}
+
+/// The fixture's connections to real server `n` ended at their first
+/// segment with `flags` sent by the client (`from_client`) or the server:
+/// its copies (within half a millisecond, every point) get `new_flags`,
+/// everything of those connections after it is gone.
+fn ended_at(fx: &Fixture, n: u8, from_client: bool, flags: u8, new_flags: u8) -> (Points, usize) {
+    let at = first_with_flags(fx, n, from_client, flags);
+    let mut changed = BTreeSet::new();
+    let pts = modified(fx, |_, r| {
+        let Some((s, d)) = rewrite::endpoints(&r.data) else {
+            return true;
+        };
+        let (client, sent_by_client) = if at.contains_key(&s) {
+            (s, true)
+        } else if at.contains_key(&d) {
+            (d, false)
+        } else {
+            return true;
+        };
+        // The earliest copy (any point) is the first: what came before it
+        // stays.
+        let t = at[&client];
+        if r.ts_ns < t {
+            return true;
+        }
+        if sent_by_client == from_client
+            && rewrite::tcp_flags(&r.data) == Some(flags)
+            && r.ts_ns < t + 500_000
+        {
+            let o = rewrite::tcp_flags_at(&r.data).expect("tcp");
+            r.data[o] = new_flags;
+            changed.insert(client);
+            return true;
+        }
+        false
+    });
+    (pts, changed.len())
+}
+
+fn over_v6(pts: &Points) -> Points {
+    pts.iter()
+        .map(|(n, l, recs)| {
+            let recs = recs
+                .iter()
+                .filter_map(|r| {
+                    rewrite::to_v6(&r.data).map(|data| Rec {
+                        ts_ns: r.ts_ns,
+                        data,
+                    })
+                })
+                .collect();
+            (n.clone(), *l, recs)
+        })
+        .collect()
+}
+
+/// Faults no real IPVS makes on demand, made from the healthy lab captures
+/// (DR, NAT, TUN) by changing exactly the frames the fault changes: what
+/// is found follows from the change.
 #[test]
 fn faults_made_from_healthy_captures() {
     let all = fixtures();
-    let dr = all
-        .iter()
-        .find(|f| f.name == "dr-healthy")
-        .expect("dr-healthy");
-    let rs2 = [0x02u8, 0, 0, 0, 0x12, 0];
-    let director = [0x02u8, 0, 0, 0, 0x0d, 0];
     let set = |v: &[(&str, &str, &str)]| -> Got {
         v.iter()
             .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
@@ -980,8 +1055,13 @@ fn faults_made_from_healthy_captures() {
     };
     let mut failures = Vec::new();
 
-    // The director's forwarded copies to rs2 carry another TOS than the
-    // frames it received (a DR director must not touch the IP header).
+    // DR: the director's forwarded copies to rs2 carry another TOS than
+    // the frames it received (a DR director must not touch the IP header).
+    let dr = all
+        .iter()
+        .find(|f| f.name == "dr-healthy")
+        .expect("dr-healthy");
+    let (rs2, director) = ([0x02u8, 0, 0, 0, 0x12, 0], [0x02u8, 0, 0, 0, 0x0d, 0]);
     let pts = modified(dr, |_, r| {
         let d = &mut r.data;
         if d.len() > 34 && d[0..6] == rs2 && d[6..12] == director && d[12..14] == [8, 0] {
@@ -998,96 +1078,73 @@ fn faults_made_from_healthy_captures() {
         &a,
     );
 
-    // The client rejects rs2's SYN-ACKs: its ACK becomes a RST and its
-    // connection ends there. No check names a cause for that (a client's
-    // reset is a symptom), so the safety net names rs2 and what happened.
-    let macs: BTreeSet<[u8; 6]> = [rs2].into_iter().collect();
-    let ips: BTreeSet<IpAddr> = ["192.0.2.12".parse().unwrap()].into_iter().collect();
-    let victims = rewrite::clients_of(&dr.points, &ips, &macs);
-    let mut ended: BTreeSet<(IpAddr, u16)> = BTreeSet::new();
-    let mut reset_at: HashMap<(IpAddr, u16), i64> = HashMap::new();
-    // The client's first ACK, at the first point that shows it.
-    for (_, _, recs) in &dr.points {
-        for r in recs {
-            let Some((s, _)) = rewrite::endpoints(&r.data) else {
-                continue;
-            };
-            if victims.contains(&s) && rewrite::tcp_flags(&r.data) == Some(0x10) {
-                let t = reset_at.entry(s).or_insert(r.ts_ns);
-                *t = (*t).min(r.ts_ns);
+    for (name, rip) in [
+        ("dr-healthy", "192.0.2.1"),
+        ("nat-healthy", "198.51.100.1"),
+        ("tun-healthy", "192.0.2.1"),
+    ] {
+        let fx = all
+            .iter()
+            .find(|f| f.name == name)
+            .expect("healthy fixture");
+        let v6 = |ip: &str| rewrite::v6_of(ip.parse().unwrap()).unwrap().to_string();
+
+        // rs1 refuses: its SYN-ACKs become RSTs (nothing listens).
+        let rs1 = format!("{rip}1");
+        let (pts, n) = ended_at(fx, 1, false, 0x12, 0x14);
+        assert!(n >= 6, "{name}: only {n} connections refused");
+        let a = analyze(&pts, "refused");
+        check_exact(
+            &mut failures,
+            name,
+            "rs1 refuses",
+            &set(&[("handshake-reset", "error", &rs1)]),
+            &a,
+        );
+        let a = analyze(&over_v6(&pts), "refused-v6");
+        check_exact(
+            &mut failures,
+            name,
+            "rs1 refuses, over IPv6",
+            &set(&[("handshake-reset", "error", &v6(&rs1))]),
+            &a,
+        );
+
+        // The client rejects rs2's SYN-ACKs: its ACK becomes a RST and its
+        // connection ends there. No check names a cause for that (a
+        // client's reset is a symptom), so the safety net names rs2 and
+        // what happened.
+        let rs2 = format!("{rip}2");
+        let (pts, n) = ended_at(fx, 2, true, 0x10, 0x14);
+        assert!(n >= 6, "{name}: only {n} connections reset");
+        for (how, pts, label) in [
+            ("the client resets rs2's SYN-ACKs", pts.clone(), rs2.clone()),
+            (
+                "the client resets rs2's SYN-ACKs, over IPv6",
+                over_v6(&pts),
+                v6(&rs2),
+            ),
+        ] {
+            let a = analyze(&pts, "client-rst");
+            check_exact(
+                &mut failures,
+                name,
+                how,
+                &set(&[("rs-connections-fail", "warning", &label)]),
+                &a,
+            );
+            let explained = a
+                .findings
+                .iter()
+                .filter(|f| f.code == "handshake-reset")
+                .all(|f| f.explained_by == Some("rs-connections-fail"));
+            if !explained {
+                failures.push(format!(
+                    "{name} ({how}): the client's resets are not explained by the safety net:\n{}",
+                    describe(&a)
+                ));
             }
         }
-    }
-    let pts = modified(dr, |_, r| {
-        let Some((s, d)) = rewrite::endpoints(&r.data) else {
-            return true;
-        };
-        let client = if victims.contains(&s) {
-            s
-        } else if victims.contains(&d) {
-            d
-        } else {
-            return true;
-        };
-        let Some(&at) = reset_at.get(&client) else {
-            return true;
-        };
-        if r.ts_ns < at - 500_000 {
-            return true;
-        }
-        // The ACK's copies (within half a millisecond at every point)
-        // become the RST; everything after it is gone.
-        if s == client && rewrite::tcp_flags(&r.data) == Some(0x10) && r.ts_ns < at + 500_000 {
-            let off = tcp_flags_offset(&r.data).expect("tcp");
-            r.data[off] = 0x14;
-            ended.insert(client);
-            return true;
-        }
-        false
-    });
-    assert!(ended.len() >= 6, "only {} connections reset", ended.len());
-    let a = analyze(&pts, "client-rst");
-    check_exact(
-        &mut failures,
-        "dr-healthy",
-        "the client resets rs2's SYN-ACKs",
-        &set(&[("rs-connections-fail", "warning", "192.0.2.12")]),
-        &a,
-    );
-    // The same over IPv6.
-    let v6: Points = pts
-        .iter()
-        .map(|(n, l, recs)| {
-            let recs = recs
-                .iter()
-                .filter_map(|r| {
-                    rewrite::to_v6(&r.data).map(|data| Rec {
-                        ts_ns: r.ts_ns,
-                        data,
-                    })
-                })
-                .collect();
-            (n.clone(), *l, recs)
-        })
-        .collect();
-    let a6 = analyze(&v6, "client-rst-v6");
-    check_exact(
-        &mut failures,
-        "dr-healthy",
-        "the client resets rs2's SYN-ACKs, over IPv6",
-        &set(&[("rs-connections-fail", "warning", "2001:db8:0:2::c")]),
-        &a6,
-    );
-    let explained = a
-        .findings
-        .iter()
-        .filter(|f| f.code == "handshake-reset")
-        .all(|f| f.explained_by == Some("rs-connections-fail"));
-    if !explained {
-        failures.push(format!(
-            "the client's resets are not explained by the safety net:\n{}",
-            describe(&a)
-        ));
     }
     assert!(
         failures.is_empty(),
@@ -1095,13 +1152,4 @@ fn faults_made_from_healthy_captures() {
         failures.len(),
         failures.join("\n")
     );
-}
-
-/// Where the TCP flags byte of an untunnelled IPv4 frame is.
-fn tcp_flags_offset(f: &[u8]) -> Option<usize> {
-    if f.len() < 34 || f[12..14] != [8, 0] || f[23] != 6 {
-        return None;
-    }
-    let ihl = usize::from(f[14] & 0x0f) * 4;
-    Some(14 + ihl + 13).filter(|o| *o < f.len())
 }

@@ -403,29 +403,33 @@ pub fn drop_clients(recs: &mut Vec<Rec>, clients: &BTreeSet<(IpAddr, u16)>) {
 
 /// The TCP flags byte of a frame's innermost TCP segment.
 pub fn tcp_flags(f: &[u8]) -> Option<u8> {
-    let ((s, _), (d, _)) = endpoints(f)?;
-    let _ = (s, d);
-    // Find the TCP header again: the innermost packet's transport.
-    let et = u16::from_be_bytes([f[12], f[13]]);
-    let mut p = &f[14..];
-    let mut v6 = et == 0x86dd;
+    tcp_flags_at(f).map(|o| f[o])
+}
+
+/// Where the flags byte of a frame's innermost TCP segment is (through
+/// IP-in-IP, IPv4 or IPv6).
+pub fn tcp_flags_at(f: &[u8]) -> Option<usize> {
+    if f.len() < 14 {
+        return None;
+    }
+    let mut v6 = match u16::from_be_bytes([f[12], f[13]]) {
+        0x0800 => false,
+        0x86dd => true,
+        _ => return None,
+    };
+    let mut off = 14;
     loop {
-        let (proto, l4): (u8, &[u8]) = if !v6 {
-            let ihl = ((p[0] & 0x0f) as usize) * 4;
-            (p[9], p.get(ihl..)?)
+        let p = f.get(off..)?;
+        let (proto, hl) = if !v6 {
+            (*p.get(9)?, usize::from(p.first()? & 0x0f) * 4)
         } else {
-            (p[6], p.get(40..)?)
+            (*p.get(6)?, 40)
         };
+        off += hl;
         match proto {
-            4 => {
-                v6 = false;
-                p = l4;
-            }
-            41 => {
-                v6 = true;
-                p = l4;
-            }
-            6 => return l4.get(13).copied(),
+            4 => v6 = false,
+            41 => v6 = true,
+            6 => return Some(off + 13).filter(|o| *o < f.len()),
             _ => return None,
         }
     }
