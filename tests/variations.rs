@@ -347,7 +347,7 @@ fn every_fixture_holds_under_every_variation() {
     let mut failures = Vec::new();
     let mut ran = 0;
     let mut cut_after_event = 0;
-    let mut over_v6 = 0;
+    let mut converted_v6 = 0;
     for fx in fixtures() {
         let name = fx.name.as_str();
         let all: BTreeSet<String> = fx.points.iter().map(|p| p.0.clone()).collect();
@@ -410,7 +410,7 @@ fn every_fixture_holds_under_every_variation() {
             if vips.is_empty() || vips.iter().any(|v| v.is_ipv4()) {
                 failures.push(format!("{name} (over IPv6): services {vips:?}"));
             }
-            over_v6 += 1;
+            converted_v6 += 1;
         }
 
         // One pcapng, an interface per point.
@@ -742,6 +742,10 @@ fn every_fixture_holds_under_every_variation() {
         "only {cut_after_event} lifecycle fixtures cut after their event"
     );
     assert!(
+        converted_v6 >= 25,
+        "only {converted_v6} fixtures converted to IPv6"
+    );
+    assert!(
         failures.is_empty(),
         "{} failure(s):\n{}",
         failures.len(),
@@ -1025,6 +1029,37 @@ fn ended_at(fx: &Fixture, n: u8, from_client: bool, flags: u8, new_flags: u8) ->
     (pts, changed.len())
 }
 
+/// A server's SYN-ACK frame (untunnelled IPv4) turned into the ICMP
+/// unreachable (`code`) its sender would send instead, quoting the SYN it
+/// answers (addresses and ports, the SYN-ACK's reversed).
+fn synack_as_icmp(f: &[u8], code: u8) -> Option<Vec<u8>> {
+    if f.len() < 34 || f[12..14] != [8, 0] || f[23] != 6 {
+        return None;
+    }
+    let ihl = usize::from(f[14] & 0x0f) * 4;
+    let ip = &f[14..];
+    let tcp = ip.get(ihl..ihl + 8)?;
+    let (src, dst, ttl) = (&ip[12..16], &ip[16..20], ip[8]);
+    let mut quote = vec![0x45, 0, 0, 60, 0, 0, 0x40, 0, 64, 6, 0, 0];
+    quote.extend(dst);
+    quote.extend(src);
+    quote.extend(&tcp[2..4]);
+    quote.extend(&tcp[0..2]);
+    let ack = u32::from_be_bytes(ip[ihl + 8..ihl + 12].try_into().ok()?);
+    quote.extend(ack.wrapping_sub(1).to_be_bytes());
+    let mut icmp = vec![3, code, 0, 0, 0, 0, 0, 0];
+    icmp.extend(quote);
+    let total = (20 + icmp.len()) as u16;
+    let mut out = f[..14].to_vec();
+    out.extend([0x45, 0]);
+    out.extend(total.to_be_bytes());
+    out.extend([0, 0, 0, 0, ttl, 1, 0, 0]);
+    out.extend(src);
+    out.extend(dst);
+    out.extend(icmp);
+    Some(out)
+}
+
 fn over_v6(pts: &Points) -> Points {
     pts.iter()
         .map(|(n, l, recs)| {
@@ -1109,6 +1144,63 @@ fn faults_made_from_healthy_captures() {
             &set(&[("handshake-reset", "error", &v6(&rs1))]),
             &a,
         );
+
+        // A firewall on rs3's path rejects its connections: each SYN-ACK
+        // becomes an ICMP administratively prohibited from its sender (in
+        // NAT the director relays it to the client from the VIP).
+        let rs3 = format!("{rip}3");
+        let at = first_with_flags(fx, 3, false, 0x12);
+        let mut rejected = BTreeSet::new();
+        let pts = modified(fx, |_, r| {
+            let Some((s, d)) = rewrite::endpoints(&r.data) else {
+                return true;
+            };
+            let client = if at.contains_key(&s) {
+                s
+            } else if at.contains_key(&d) {
+                d
+            } else {
+                return true;
+            };
+            if r.ts_ns < at[&client] {
+                return true;
+            }
+            if d == client && rewrite::tcp_flags(&r.data) == Some(0x12) {
+                if let Some(icmp) = synack_as_icmp(&r.data, 13) {
+                    r.data = icmp;
+                    rejected.insert(client);
+                    return true;
+                }
+            }
+            false
+        });
+        // (TUN's SYN-ACKs leave the real server untunnelled, as DR's.)
+        assert!(
+            rejected.len() >= 6,
+            "{name}: only {} connections rejected",
+            rejected.len()
+        );
+        for (how, pts, label) in [
+            (
+                "rs3's connections rejected by ICMP",
+                pts.clone(),
+                rs3.clone(),
+            ),
+            (
+                "rs3's connections rejected by ICMP, over IPv6",
+                over_v6(&pts),
+                v6(&rs3),
+            ),
+        ] {
+            let a = analyze(&pts, "icmp");
+            check_exact(
+                &mut failures,
+                name,
+                how,
+                &set(&[("rs-icmp-error", "error", &label)]),
+                &a,
+            );
+        }
 
         // The client rejects rs2's SYN-ACKs: its ACK becomes a RST and its
         // connection ends there. No check names a cause for that (a

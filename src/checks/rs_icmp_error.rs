@@ -37,7 +37,8 @@ const MAX_KINDS: usize = 8;
 
 #[derive(Debug, Default, Clone)]
 struct Seen {
-    /// (kind, sender, sent from the VIP: the director's relay) → flows.
+    /// (kind, sender, the director's relay: from the VIP by a director's
+    /// MAC) → flows.
     kinds: BTreeMap<(IcmpKind, IpAddr, bool), u64>,
     mode: Option<Mode>,
 }
@@ -115,9 +116,14 @@ impl Check for RsIcmpError {
         let s = self.seen.entry(k).or_default();
         s.mode = s.mode.or(v.mode);
         // Once per flow each (the same error is seen at several points).
-        let mut keys: Vec<_> = errors
-            .map(|i| (i.kind, i.from, i.from == v.vaddr.ip))
-            .collect();
+        // From the VIP by a director's MAC: the director's relay; by another
+        // MAC (a DR real server, which holds the VIP): its own.
+        let relay = |i: &IcmpCopy| {
+            i.from == v.vaddr.ip
+                && i.src_mac
+                    .is_some_and(|m| Some(m) == v.director_mac || hosts.is_director(m))
+        };
+        let mut keys: Vec<_> = errors.map(|i| (i.kind, i.from, relay(i))).collect();
         keys.sort_unstable();
         keys.dedup();
         for key in keys {
@@ -139,8 +145,16 @@ impl Check for RsIcmpError {
                 .iter()
                 .max_by_key(|((_, _, relay), n)| (!*relay, **n))
                 .map(|((k, from, relay), _)| (*k, *from, *relay));
-            let Some((kind, from, _)) = first else {
+            let Some((kind, from, from_relay)) = first else {
                 continue;
+            };
+            // Who sent it, in words: a DR real server's own error comes from
+            // the VIP it holds.
+            let vip = va.ip;
+            let sender = if from == vip && !from_relay {
+                format!("{rs} (from the VIP it holds)")
+            } else {
+                from.to_string()
             };
             let relayed = seen.kinds.keys().any(|(_, _, relay)| *relay);
             let silent = self.unanswered.flows(&(*va, *key));
@@ -155,6 +169,8 @@ impl Check for RsIcmpError {
                 .map(|((k, f, relay), n)| {
                     let who = if *relay {
                         format!("{f} (the VIP: the director)")
+                    } else if *f == vip {
+                        format!("{f} (the VIP, by {rs})")
                     } else {
                         f.to_string()
                     };
@@ -162,9 +178,9 @@ impl Check for RsIcmpError {
                 })
                 .collect();
             let port = t.rs_port.unwrap_or(va.port);
-            let vip = va.ip;
             let svc = ctx.service(*va);
-            let from_rs = id.is_some_and(|r| r == crate::model::RsId::Ip(from));
+            let from_rs = id.is_some_and(|r| r == crate::model::RsId::Ip(from))
+                || (from == vip && !from_relay);
             let tun = seen.mode == Some(Mode::Tun);
             let (cause, fix) = match kind {
                 IcmpKind::PortUnreachable | IcmpKind::Unreachable(2) if tun && from_rs => (
@@ -172,12 +188,12 @@ impl Check for RsIcmpError {
                     format!("On {rs}: modprobe ipip; ip link set tunl0 up; ip addr add {vip}/32 dev tunl0; sysctl -w net.ipv4.conf.tunl0.rp_filter=0 net.ipv4.conf.all.rp_filter=0. Until then, on the director: {}.", weight_zero_cmd(svc, id, port)),
                 ),
                 IcmpKind::PortUnreachable => (
-                    format!("{from} answers the {} for port {port} with ICMP port unreachable, which a TCP stack never does for a closed port (it resets): a firewall rule rejects them (iptables REJECT's default is icmp-port-unreachable).", w.opens),
-                    format!("On {from}: find the reject rule (nft list ruleset; iptables -S | grep REJECT) and let {} port {port} in. Until then, on the director: {}.", va.proto, weight_zero_cmd(svc, id, port)),
+                    format!("{sender} answers the {} for port {port} with ICMP port unreachable, which a TCP stack never does for a closed port (it resets): a firewall rule rejects them (iptables REJECT's default is icmp-port-unreachable).", w.opens),
+                    format!("On {sender}: find the reject rule (nft list ruleset; iptables -S | grep REJECT) and let {} port {port} in. Until then, on the director: {}.", va.proto, weight_zero_cmd(svc, id, port)),
                 ),
                 IcmpKind::Prohibited => (
-                    format!("{from} rejects the {} with ICMP administratively prohibited: a firewall's reject rule (firewalld's and iptables' reject-with icmp-host-prohibited, nftables' reject with icmp admin-prohibited).", w.opens),
-                    format!("On {from}: find the reject rule (nft list ruleset; iptables -S) and let {} port {port} in. Until then, on the director: {}.", va.proto, weight_zero_cmd(svc, id, port)),
+                    format!("{sender} rejects the {} with ICMP administratively prohibited: a firewall's reject rule (firewalld's and iptables' reject-with icmp-host-prohibited, nftables' reject with icmp admin-prohibited).", w.opens),
+                    format!("On {sender}: find the reject rule (nft list ruleset; iptables -S) and let {} port {port} in. Until then, on the director: {}.", va.proto, weight_zero_cmd(svc, id, port)),
                 ),
                 IcmpKind::HostUnreachable => (
                     format!("{from} cannot reach {rs}: it gets no ARP/ND answer from it (down, unplugged, or on another segment than the director thinks), or a firewall rejects with host unreachable."),
@@ -192,8 +208,8 @@ impl Check for RsIcmpError {
                     format!("traceroute from the director to {rs} and from {rs} to the client; fix the route that points back. Until then: {}.", weight_zero_cmd(svc, id, port)),
                 ),
                 IcmpKind::Unreachable(c) => (
-                    format!("{from} answers with ICMP unreachable (code {c}) instead of {rs} answering."),
-                    format!("On {from}: check its firewall and routes for {} port {port}. Until then, on the director: {}.", va.proto, weight_zero_cmd(svc, id, port)),
+                    format!("{sender} answers with ICMP unreachable (code {c}) instead of {rs} answering."),
+                    format!("On {sender}: check its firewall and routes for {} port {port}. Until then, on the director: {}.", va.proto, weight_zero_cmd(svc, id, port)),
                 ),
                 IcmpKind::TooBig(_) => continue,
             };
@@ -202,7 +218,7 @@ impl Check for RsIcmpError {
                     "rs-icmp-error",
                     Severity::Error,
                     format!(
-                        "{} of {total} {} sent to {rs} ended with ICMP {} from {from}{}",
+                        "{} of {total} {} sent to {rs} ended with ICMP {} from {sender}{}",
                         t.flows,
                         w.flows,
                         kind.as_str(),
