@@ -116,13 +116,21 @@ impl Check for VipArpMultipleOwners {
                 let rs_id = ctx.mac_ip(m).map_or(RsId::Mac(m), RsId::Ip);
                 let rs = rs_id.to_string();
                 let c = claims.by_mac.iter().find(|c| c.mac == m).expect("claimant");
+                // IPv6: neighbour solicitations answered, unsolicited advertisements.
+                let (req, grat) = if vip.is_ipv6() {
+                    (
+                        "neighbour solicitation(s)",
+                        "unsolicited neighbour advertisement(s)",
+                    )
+                } else {
+                    ("ARP request(s)", "gratuitous ARP(s)")
+                };
                 let how = match (c.replies, c.gratuitous) {
+                    (0, 0) if vip.is_ipv6() => "sends neighbour discovery from".to_string(),
                     (0, 0) => "sends ARP from".to_string(),
-                    (r, 0) => format!("answered {r} ARP request(s) for"),
-                    (0, g) => format!("sent {g} gratuitous ARP(s) for"),
-                    (r, g) => {
-                        format!("answered {r} ARP request(s) and sent {g} gratuitous ARP(s) for")
-                    }
+                    (r, 0) => format!("answered {r} {req} for"),
+                    (0, g) => format!("sent {g} {grat} for"),
+                    (r, g) => format!("answered {r} {req} and sent {g} {grat} for"),
                 };
                 out.push(
                     Finding::new(
