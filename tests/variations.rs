@@ -156,24 +156,20 @@ fn renaming() -> Map {
     }
 }
 
-fn rename_points(points: &Points, m: &Map) -> Points {
+/// Every frame of every point through `f` (`None`: dropped).
+fn each_frame(points: &Points, mut f: impl FnMut(&str, &Rec) -> Option<Rec>) -> Points {
     points
         .iter()
-        .map(|(n, l, recs)| {
-            let recs = recs
-                .iter()
-                .map(|r| {
-                    let mut data = r.data.clone();
-                    m.frame(&mut data);
-                    Rec {
-                        ts_ns: r.ts_ns,
-                        data,
-                    }
-                })
-                .collect();
-            (n.clone(), *l, recs)
-        })
+        .map(|(n, l, recs)| (n.clone(), *l, recs.iter().filter_map(|r| f(n, r)).collect()))
         .collect()
+}
+
+fn rename_points(points: &Points, m: &Map) -> Points {
+    each_frame(points, |_, r| {
+        let mut r = r.clone();
+        m.frame(&mut r.data);
+        Some(r)
+    })
 }
 
 /// The lab's real servers: name, addresses (DR/TUN, NAT, IPv6 DR, IPv6
@@ -371,22 +367,7 @@ fn every_fixture_holds_under_every_variation() {
         // The same capture over IPv6 (every IPv4 fixture but VRRP's:
         // keepalived's VRRPv2 adverts have no mechanical IPv6 form).
         if !is_v6(&fx.points) && !name.starts_with("vrrp") && name != "keepalived-drift" {
-            let v6: Points = fx
-                .points
-                .iter()
-                .map(|(n, l, recs)| {
-                    let recs = recs
-                        .iter()
-                        .filter_map(|r| {
-                            rewrite::to_v6(&r.data).map(|data| Rec {
-                                ts_ns: r.ts_ns,
-                                data,
-                            })
-                        })
-                        .collect();
-                    (n.clone(), *l, recs)
-                })
-                .collect();
+            let v6 = over_v6(&fx.points);
             let want: Got = fx
                 .expected
                 .iter()
@@ -593,23 +574,12 @@ fn every_fixture_holds_under_every_variation() {
                 .iter()
                 .map(|s| s.parse().unwrap())
                 .collect();
-            let quiet: Points = fx
-                .points
-                .iter()
-                .map(|(n, l, recs)| {
-                    let recs = recs
-                        .iter()
-                        .filter(|r| {
-                            let rst = rewrite::tcp_flags(&r.data).is_some_and(|f| f & 0x04 != 0);
-                            let from_client = rewrite::endpoints(&r.data)
-                                .is_some_and(|(s, _)| client_ips.contains(&s.0));
-                            !(rst && from_client)
-                        })
-                        .cloned()
-                        .collect();
-                    (n.clone(), *l, recs)
-                })
-                .collect();
+            let quiet = each_frame(&fx.points, |_, r| {
+                let rst = rewrite::tcp_flags(&r.data).is_some_and(|f| f & 0x04 != 0);
+                let from_client =
+                    rewrite::endpoints(&r.data).is_some_and(|(s, _)| client_ips.contains(&s.0));
+                (!(rst && from_client)).then(|| r.clone())
+            });
             let a = analyze(&quiet, "quiet");
             check_exact(
                 &mut failures,
@@ -828,17 +798,9 @@ fn counterpart(fx: &Fixture, v6: bool) -> Option<&'static str> {
 /// another service port and VIP. Its ARP and neighbour discovery are left
 /// out: who owns the VIP (and when) is the fault capture's to say.
 fn as_other_traffic(points: &Points, client: u8, port: Option<u16>, vip: bool) -> Points {
-    let points: Points = points
-        .iter()
-        .map(|(n, l, recs)| {
-            let recs = recs
-                .iter()
-                .filter(|r| rewrite::endpoints(&r.data).is_some())
-                .cloned()
-                .collect();
-            (n.clone(), *l, recs)
-        })
-        .collect();
+    let points = each_frame(points, |_, r| {
+        rewrite::endpoints(&r.data).is_some().then(|| r.clone())
+    });
     let mut m = Map::default();
     m.ips.insert(
         "203.0.113.10".parse().unwrap(),
@@ -950,19 +912,10 @@ fn every_fault_holds_beside_other_traffic() {
 
 /// A healthy fixture's frames, changed where a fault would change them.
 fn modified(fx: &Fixture, mut f: impl FnMut(&str, &mut Rec) -> bool) -> Points {
-    fx.points
-        .iter()
-        .map(|(n, l, recs)| {
-            let mut out = Vec::new();
-            for r in recs {
-                let mut r = r.clone();
-                if f(n, &mut r) {
-                    out.push(r);
-                }
-            }
-            (n.clone(), *l, out)
-        })
-        .collect()
+    each_frame(&fx.points, |n, r| {
+        let mut r = r.clone();
+        f(n, &mut r).then_some(r)
+    })
 }
 
 /// The client endpoints of a fixture's connections to lab real server `n`,
@@ -1061,20 +1014,12 @@ fn synack_as_icmp(f: &[u8], code: u8) -> Option<Vec<u8>> {
 }
 
 fn over_v6(pts: &Points) -> Points {
-    pts.iter()
-        .map(|(n, l, recs)| {
-            let recs = recs
-                .iter()
-                .filter_map(|r| {
-                    rewrite::to_v6(&r.data).map(|data| Rec {
-                        ts_ns: r.ts_ns,
-                        data,
-                    })
-                })
-                .collect();
-            (n.clone(), *l, recs)
+    each_frame(pts, |_, r| {
+        rewrite::to_v6(&r.data).map(|data| Rec {
+            ts_ns: r.ts_ns,
+            data,
         })
-        .collect()
+    })
 }
 
 /// Faults no real IPVS makes on demand, made from the healthy lab captures
