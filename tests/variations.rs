@@ -457,7 +457,14 @@ fn every_fixture_holds_under_every_variation() {
         // servers are new hosts (rsN -> rs(N+4), .1N -> .1(N+4)).
         {
             let mut m = Map::default();
-            // Every client (the client segment's hosts but its router).
+            // Every client (the client segment's hosts but its router, and
+            // the kube scenarios' client pods, 198.51.100.130-150).
+            for h in 130u8..=150 {
+                m.ips.insert(
+                    IpAddr::from([198, 51, 100, h]),
+                    IpAddr::from([198, 51, 100, h + 40]),
+                );
+            }
             for h in 2u8..100 {
                 m.ips.insert(
                     IpAddr::from([203, 0, 113, h]),
@@ -1189,4 +1196,69 @@ fn faults_made_from_healthy_captures() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// The point is on a NAT director's private side (its real servers'
+/// segment): the director's second interface, the real servers, the
+/// router's leg on that segment.
+fn private_side(point: &str) -> bool {
+    point.starts_with("director-eth1")
+        || point.starts_with("rs")
+        || point.starts_with("router-eth2")
+}
+
+/// Every NAT fixture as full NAT (kube-proxy's masquerade, issue #24): on
+/// the real servers' segment the client's address becomes the director's
+/// own there and every client port another one, as a MASQUERADE rule
+/// rewrites them after IPVS. Every NAT check must hold: exactly the
+/// expected findings, and each connection paired with its rewritten leg
+/// (as many connections as the plain capture has, each masqueraded one
+/// counted once).
+#[test]
+fn nat_fixtures_hold_as_full_nat() {
+    let mut failures = Vec::new();
+    let mut tried = 0;
+    for fx in fixtures()
+        .into_iter()
+        .filter(|f| f.mode == "nat" && f.proto == "tcp" && !f.name.starts_with("kube-"))
+    {
+        let v6 = is_v6(&fx.points);
+        let node: IpAddr = if v6 { "2001:db8:1::1" } else { "198.51.100.1" }
+            .parse()
+            .unwrap();
+        let clients = every_client(&fx.points);
+        let mut m = Map::default();
+        for (ip, port) in &clients {
+            m.ips.insert(*ip, node);
+            m.ports.insert(*port, port ^ 0x1000);
+        }
+        let pts = each_frame(&fx.points, |point, r| {
+            let mut r = r.clone();
+            if private_side(point) {
+                m.frame(&mut r.data);
+            }
+            Some(r)
+        });
+        let plain = analyze(&fx.points, "plain");
+        let a = analyze(&pts, "fullnat");
+        check_exact(&mut failures, &fx.name, "full NAT", &fx.expected, &a);
+        if a.flows.flows != plain.flows.flows {
+            failures.push(format!(
+                "{} (full NAT): {} connections, the plain capture has {}",
+                fx.name, a.flows.flows, plain.flows.flows
+            ));
+        }
+        let forwarded = pts
+            .iter()
+            .any(|(p, _, recs)| p.starts_with("director-eth1") && !recs.is_empty());
+        if forwarded && a.flows.masqueraded == 0 {
+            failures.push(format!(
+                "{} (full NAT): no leg paired as masqueraded",
+                fx.name
+            ));
+        }
+        tried += 1;
+    }
+    assert!(tried >= 7, "only {tried} NAT fixtures");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

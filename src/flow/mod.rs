@@ -8,6 +8,12 @@
 //! director's forwarded copy on the same segment, is a *copy* of one event,
 //! not a retransmission: a retransmission is the same copy seen again at the
 //! same point.
+//!
+//! Full NAT (kube-proxy's masquerade) also rewrites the client's side: the
+//! forwarded leg leaves from the director's address and another port. The
+//! table pairs it with the client's flow by what survives the rewrite (the
+//! TCP ISN, IP ID and length of the same SYN, moments later) and keys its
+//! packets to the client's flow from then on.
 
 pub mod hosts;
 pub mod kept;
@@ -44,6 +50,9 @@ pub struct OpenCopy {
     pub len: u16,
     /// Tunnel (source, destination) for IP-in-IP.
     pub outer: Option<(IpAddr, IpAddr)>,
+    /// Full NAT: the source (address, port) the director rewrote the
+    /// client's to (kube-proxy's masquerade), when it is not the client's.
+    pub masq: Option<(IpAddr, u16)>,
 }
 
 /// One distinct copy of a server→client handshake answer: SYN-ACK or RST.
@@ -73,6 +82,10 @@ pub struct FlowKey {
 pub struct TcpState {
     /// The client's initial sequence number (unchanged by LVS: a strong key).
     pub isn: u32,
+    /// The IP ID of the client's latest SYN (a retransmission has its own,
+    /// which its forwarded copy keeps).
+    pub last_syn_id: u16,
+    pub last_syn_ts: i64,
     /// First ACK from the client after its SYN: the handshake completed.
     pub client_ack: Option<Evidence>,
     /// First RST from the client.
@@ -137,6 +150,10 @@ pub struct Flow {
     pub packets: u32,
     /// More distinct copies than `MAX_COPIES` were seen (extra ones ignored).
     pub copies_overflow: bool,
+    /// Full NAT: the source the director rewrote the client's to and the
+    /// real server's end (address, port, address, port); packets between
+    /// them belong to this flow.
+    pub masq: Option<(IpAddr, u16, IpAddr, u16)>,
     pub state: Transport,
 }
 
@@ -173,6 +190,7 @@ impl Flow {
             closed_ts: None,
             packets: 0,
             copies_overflow: false,
+            masq: None,
             state,
         }
     }

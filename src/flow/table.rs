@@ -22,6 +22,14 @@ const HANDSHAKE_IDLE_NS: i64 = 60_000_000_000;
 /// that the packet after a long silence still finds its connection.
 const IDLE_NS: i64 = 7_300_000_000_000;
 const SWEEP_EVERY_NS: i64 = 1_000_000_000;
+/// Full NAT: the director's rewritten SYN follows the client's within this
+/// time (a retransmission's copy, within this time of the retransmission).
+const MASQ_WINDOW_NS: i64 = 1_000_000_000;
+
+/// A full-NAT director's side of a connection: (transport, its rewritten
+/// source address and port, the real server's address and port). A
+/// masquerading director reuses a source port towards other destinations.
+type MasqKey = (Proto, IpAddr, u16, IpAddr, u16);
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TableStats {
@@ -36,11 +44,21 @@ pub struct TableStats {
     /// ICMP errors about no tracked flow (or quoting too little to tell).
     pub untracked_icmp: u64,
     pub peak_flows: usize,
+    /// Flows whose forwarded leg had its source rewritten (full NAT).
+    pub masqueraded: u64,
 }
 
 pub struct FlowTable {
     /// Boxed: a flow is about a kilobyte and must not be copied as the map grows.
     map: FxHashMap<FlowKey, Box<Flow>>,
+    /// Full NAT: a rewritten source (director address and port) → the
+    /// client's flow. One entry per masqueraded flow, removed with it.
+    alias: FxHashMap<MasqKey, FlowKey>,
+    /// TCP flows by the client's ISN, to pair a SYN whose source the
+    /// director rewrote. One entry per live TCP flow, removed with it.
+    by_isn: FxHashMap<u32, FlowKey>,
+    /// Further flows with an ISN already in `by_isn` (rare: 2^-32 apart).
+    isn_clash: FxHashMap<u32, Vec<FlowKey>>,
     cap: usize,
     last_sweep: i64,
     pub stats: TableStats,
@@ -50,6 +68,9 @@ impl FlowTable {
     pub fn new(cap: usize) -> FlowTable {
         FlowTable {
             map: FxHashMap::default(),
+            alias: FxHashMap::default(),
+            by_isn: FxHashMap::default(),
+            isn_clash: FxHashMap::default(),
             cap: cap.max(16),
             last_sweep: i64::MIN,
             stats: TableStats::default(),
@@ -65,6 +86,9 @@ impl FlowTable {
     pub fn empty_like(&self) -> FlowTable {
         FlowTable {
             map: FxHashMap::default(),
+            alias: FxHashMap::default(),
+            by_isn: FxHashMap::default(),
+            isn_clash: FxHashMap::default(),
             cap: self.cap,
             last_sweep: self.last_sweep,
             stats: self.stats,
@@ -100,14 +124,30 @@ impl FlowTable {
         };
         let (src_mac, dst_mac) = (l2.map(|l| l.src), l2.and_then(|l| l.dst));
 
+        let syn = tcp.syn() && !tcp.ack_flag();
         if let Some(f) = self.map.get_mut(&ck) {
-            if tcp.syn() && !tcp.ack_flag() && f.tcp_state().is_some_and(|t| tcp.seq != t.isn) {
+            if syn && f.tcp_state().is_some_and(|t| tcp.seq != t.isn) {
                 // Port reused for a new connection: the old one is over.
                 let old = self.map.remove(&ck).expect("present");
+                self.forget(&old);
                 retired.push(old);
             } else {
-                client_packet(f, at, src_mac, dst_mac, ip, tcp);
+                client_packet(f, at, src_mac, dst_mac, ip, tcp, None);
                 return;
+            }
+        }
+        // The client's side as the director rewrote it (full NAT).
+        let ak = (Proto::Tcp, ip.src, tcp.sport, ip.dst, tcp.dport);
+        if let Some(orig) = self.alias.get(&ak).copied() {
+            match self.map.get_mut(&orig) {
+                Some(f) if !(syn && f.tcp_state().is_some_and(|t| tcp.seq != t.isn)) => {
+                    client_packet(f, at, src_mac, dst_mac, ip, tcp, Some((ip.src, tcp.sport)));
+                    return;
+                }
+                _ => {
+                    // A new connection from the director's port.
+                    self.alias.remove(&ak);
+                }
             }
         }
         let sk = FlowKey {
@@ -119,17 +159,133 @@ impl FlowTable {
             server_packet(f, at, src_mac, dst_mac, ip, tcp);
             return;
         }
-        if tcp.syn() && !tcp.ack_flag() {
+        let sak = (Proto::Tcp, ip.dst, tcp.dport, ip.src, tcp.sport);
+        if let Some(f) = self.alias.get(&sak).and_then(|o| self.map.get_mut(o)) {
+            server_packet(f, at, src_mac, dst_mac, ip, tcp);
+            return;
+        }
+        if syn {
+            if self.pair_masqueraded(ck, at, src_mac, dst_mac, ip, tcp) {
+                return;
+            }
             if self.map.len() >= self.cap {
                 self.evict(ts, retired);
             }
             let mut f = Box::new(Flow::tcp(ip.src, tcp.sport, tcp.seq, ts));
-            client_packet(&mut f, at, src_mac, dst_mac, ip, tcp);
+            client_packet(&mut f, at, src_mac, dst_mac, ip, tcp, None);
             self.map.insert(ck, f);
+            self.index_isn(tcp.seq, ck);
             self.stats.flows += 1;
             self.stats.peak_flows = self.stats.peak_flows.max(self.map.len());
         } else {
             self.stats.untracked += 1;
+        }
+    }
+
+    /// Full NAT: a SYN from a new source that is another flow's SYN with
+    /// its source rewritten: the same ISN, IP ID and length, moments after
+    /// it. The copy nearer the client (the higher TTL) keeps the flow; the
+    /// other source becomes its alias. Returns whether it was paired.
+    fn pair_masqueraded(
+        &mut self,
+        ck: FlowKey,
+        at: Evidence,
+        src_mac: Option<Mac>,
+        dst_mac: Option<Mac>,
+        ip: &Ip,
+        tcp: &Tcp,
+    ) -> bool {
+        let first = self.by_isn.get(&tcp.seq).copied();
+        let more = self.isn_clash.get(&tcp.seq);
+        // The earliest flow this SYN can be a rewrite of.
+        let Some(other) = first
+            .into_iter()
+            .chain(more.into_iter().flatten().copied())
+            .find(|k| {
+                self.map
+                    .get(k)
+                    .is_some_and(|f| masquerade_of(f, ck, at, ip, tcp))
+            })
+        else {
+            return false;
+        };
+        let nearest = self.map[&other]
+            .opens
+            .iter()
+            .map(|o| o.ttl)
+            .max()
+            .unwrap_or(0);
+        if ip.ttl > nearest {
+            // The rewritten copy was seen first (clocks differ between
+            // points): this SYN is the client's, the flow its masquerade.
+            let mut f = self.map.remove(&other).expect("present");
+            self.forget(&f);
+            let to = f
+                .opens
+                .first()
+                .map_or((ip.dst, tcp.dport), |o| (o.dst, o.dport));
+            f.client = ip.src;
+            f.cport = tcp.sport;
+            f.masq = Some((other.client, other.cport, to.0, to.1));
+            for o in &mut f.opens {
+                o.masq = Some((other.client, other.cport));
+            }
+            client_packet(&mut f, at, src_mac, dst_mac, ip, tcp, None);
+            self.map.insert(ck, f);
+            self.alias
+                .insert((Proto::Tcp, other.client, other.cport, to.0, to.1), ck);
+            self.index_isn(tcp.seq, ck);
+        } else {
+            let f = self.map.get_mut(&other).expect("present");
+            f.masq = Some((ip.src, tcp.sport, ip.dst, tcp.dport));
+            client_packet(f, at, src_mac, dst_mac, ip, tcp, Some((ip.src, tcp.sport)));
+            self.alias
+                .insert((Proto::Tcp, ip.src, tcp.sport, ip.dst, tcp.dport), other);
+        }
+        self.stats.masqueraded += 1;
+        true
+    }
+
+    fn index_isn(&mut self, isn: u32, k: FlowKey) {
+        match self.by_isn.get(&isn) {
+            Some(o) if *o != k && self.map.contains_key(o) => {
+                self.isn_clash.entry(isn).or_default().push(k)
+            }
+            _ => {
+                self.by_isn.insert(isn, k);
+            }
+        }
+    }
+
+    /// Drops a retired flow's index entries.
+    fn forget(&mut self, f: &Flow) {
+        let k = f.key();
+        if let Some((ip, port, to, to_port)) = f.masq {
+            if self.alias.get(&(f.proto, ip, port, to, to_port)) == Some(&k) {
+                self.alias.remove(&(f.proto, ip, port, to, to_port));
+            }
+        }
+        if let Some(t) = f.tcp_state() {
+            if self.by_isn.get(&t.isn) == Some(&k) {
+                self.by_isn.remove(&t.isn);
+            }
+            if let Some(v) = self.isn_clash.get_mut(&t.isn) {
+                v.retain(|o| *o != k);
+                if v.is_empty() {
+                    self.isn_clash.remove(&t.isn);
+                }
+            }
+        }
+    }
+
+    /// Drops the index entries of the flows retired since `from`.
+    #[allow(clippy::vec_box)]
+    fn forget_from(&mut self, retired: &[Box<Flow>], from: usize) {
+        if self.alias.is_empty() && self.by_isn.is_empty() {
+            return;
+        }
+        for f in &retired[from..] {
+            self.forget(f);
         }
     }
 
@@ -166,7 +322,7 @@ impl FlowTable {
         if let Some(f) = self.map.get_mut(&ck) {
             f.packets = f.packets.saturating_add(1);
             f.last_ts = f.last_ts.max(ts);
-            add_open(f, at, src_mac, dst_mac, ip, dport);
+            add_open(f, at, src_mac, dst_mac, ip, dport, None);
             return;
         }
         let sk = FlowKey {
@@ -189,7 +345,7 @@ impl FlowTable {
         }
         let mut f = Box::new(Flow::udp(ip.src, sport, ts));
         f.packets = 1;
-        add_open(&mut f, at, src_mac, dst_mac, ip, dport);
+        add_open(&mut f, at, src_mac, dst_mac, ip, dport, None);
         self.map.insert(ck, f);
         self.stats.flows += 1;
         self.stats.peak_flows = self.stats.peak_flows.max(self.map.len());
@@ -213,16 +369,23 @@ impl FlowTable {
             return;
         };
         let proto = Proto::from_number(u16::from(q.proto));
-        let about_request = FlowKey {
-            proto,
-            client: q.src,
-            cport: q.sport,
+        // A quote from or to a full-NAT director's rewritten source is
+        // about the client's flow.
+        // (from, its port, to, its port): the flow of the client that sent
+        // it, directly or through its masquerade.
+        let resolve = |from: IpAddr, fp: u16, to: IpAddr, tp: u16| {
+            let k = FlowKey {
+                proto,
+                client: from,
+                cport: fp,
+            };
+            match self.alias.get(&(proto, from, fp, to, tp)) {
+                Some(o) if !self.map.contains_key(&k) => *o,
+                _ => k,
+            }
         };
-        let about_answer = FlowKey {
-            proto,
-            client: q.dst,
-            cport: q.dport,
-        };
+        let about_request = resolve(q.src, q.sport, q.dst, q.dport);
+        let about_answer = resolve(q.dst, q.dport, q.src, q.sport);
         // The quote must be one of the flow's own packets: a request to
         // where its copies went (the VIP, or the RIP after a NAT rewrite),
         // or an answer from where its answers came. A quote that only
@@ -285,6 +448,7 @@ impl FlowTable {
         if self.map.is_empty() {
             return;
         }
+        let from = retired.len();
         retired.extend(
             self.map
                 .extract_if(|_, f| match f.closed_ts {
@@ -295,6 +459,7 @@ impl FlowTable {
                 })
                 .map(|(_, f)| f),
         );
+        self.forget_from(retired, from);
     }
 
     /// Table full: retire the flows idle longest (the oldest tenth).
@@ -309,20 +474,47 @@ impl FlowTable {
         let (_, cutoff, _) = ages.select_nth_unstable(n - 1);
         let cutoff = *cutoff;
         let before = self.map.len();
+        let from = retired.len();
         retired.extend(
             self.map
                 .extract_if(|_, f| f.last_ts <= cutoff)
                 .map(|(_, f)| f),
         );
+        self.forget_from(retired, from);
         self.stats.evicted += (before - self.map.len()) as u64;
     }
 
     /// End of input: every flow is retired.
     pub fn drain(&mut self, retired: &mut Vec<Box<Flow>>) {
         retired.extend(self.map.drain().map(|(_, f)| f));
+        self.alias.clear();
+        self.by_isn.clear();
+        self.isn_clash.clear();
     }
 }
 
+/// Whether the SYN `ip`/`tcp` from `ck` is flow `f`'s SYN with its source
+/// (and destination) rewritten by a full-NAT director: the same ISN, IP ID
+/// (a retransmission has its own) and length, moments after it, to
+/// another destination with another TTL (it crossed the director). A copy
+/// of the same bytes from another client to the same place is not one.
+fn masquerade_of(f: &Flow, ck: FlowKey, at: Evidence, ip: &Ip, tcp: &Tcp) -> bool {
+    let Some(t) = f.tcp_state() else {
+        return false;
+    };
+    f.key() != ck
+        && t.isn == tcp.seq
+        && f.masq.is_none()
+        && !f.established()
+        && (at.time - t.last_syn_ts).abs() <= MASQ_WINDOW_NS
+        && f.opens
+            .iter()
+            .any(|o| o.len == ip.len && (o.id == ip.id || t.last_syn_id == ip.id))
+        && f.opens.iter().all(|o| o.dst != ip.dst && o.ttl != ip.ttl)
+}
+
+/// A packet from the client (or from its source as a full-NAT director
+/// rewrote it: `masq`).
 fn client_packet(
     f: &mut Flow,
     at: Evidence,
@@ -330,6 +522,7 @@ fn client_packet(
     dst_mac: Option<Mac>,
     ip: &Ip,
     tcp: &Tcp,
+    masq: Option<(IpAddr, u16)>,
 ) {
     f.packets = f.packets.saturating_add(1);
     f.last_ts = f.last_ts.max(at.time);
@@ -338,8 +531,12 @@ fn client_packet(
         f.closed_ts = None;
         if let Transport::Tcp(t) = &mut f.state {
             t.client_mss = tcp.mss;
+            if masq.is_none() {
+                t.last_syn_id = ip.id;
+                t.last_syn_ts = at.time;
+            }
         }
-        add_open(f, at, src_mac, dst_mac, ip, tcp.dport);
+        add_open(f, at, src_mac, dst_mac, ip, tcp.dport, masq);
         return;
     }
     let established = f.established();
@@ -416,6 +613,7 @@ fn add_open(
     dst_mac: Option<Mac>,
     ip: &Ip,
     dport: u16,
+    masq: Option<(IpAddr, u16)>,
 ) {
     let same = |c: &OpenCopy| {
         c.at.point == at.point
@@ -424,6 +622,7 @@ fn add_open(
             && c.dst == ip.dst
             && c.dport == dport
             && c.outer == ip.outer
+            && c.masq == masq
     };
     if let Some(c) = f.opens.iter_mut().find(|c| same(c)) {
         c.count = c.count.saturating_add(1);
@@ -441,6 +640,7 @@ fn add_open(
             tos: ip.tos,
             len: ip.len,
             outer: ip.outer,
+            masq,
         });
     } else {
         f.copies_overflow = true;
