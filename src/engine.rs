@@ -614,7 +614,7 @@ impl Engine {
                 let how = match mode {
                     Mode::Dr => "same IP packet re-sent to another MAC",
                     Mode::Nat => "destination rewritten to a real server",
-                    Mode::Tun => "IP-in-IP encapsulated to a real server",
+                    Mode::Tun => "encapsulated (IP-in-IP, GUE or GRE) to a real server",
                 };
                 let mut s = Service::new(
                     va.key(),
@@ -655,6 +655,25 @@ impl Engine {
                 );
                 s.mode = self.opts.mode;
                 model.add(s);
+            }
+        } else {
+            // Failed connections to a destination no director was seen
+            // forwarding (a director that forwards nothing for it, or not
+            // a service at all): said, not dropped silently.
+            unexplained.sort_by_key(|(va, _)| *va);
+            for (va, c) in unexplained
+                .iter()
+                .filter(|(_, c)| c.stats.failed > 0)
+                .take(3)
+            {
+                notes.push(format!(
+                    "{} of {} {} to {} failed and no capture point shows a director forwarding them: give --vip {} (or the director's snapshot) if it is a virtual service, to have them judged.",
+                    c.stats.failed,
+                    c.stats.connections,
+                    checks::words(va.proto).flows,
+                    va.key(),
+                    va.key()
+                ));
             }
         }
         if model.services.is_empty() && !points.is_empty() {

@@ -136,17 +136,21 @@ fn partial_capture_points_never_give_false_findings() {
             .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
             .collect();
         pcaps.sort();
-        let only = |prefix: &str| -> Vec<PathBuf> {
+        // The kube scenarios' directors are nodes, and a client pod is a client.
+        let only = |prefixes: &[&str]| -> Vec<PathBuf> {
             pcaps
                 .iter()
-                .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+                .filter(|p| {
+                    let n = p.file_name().unwrap().to_string_lossy();
+                    prefixes.iter().any(|x| n.starts_with(x))
+                })
                 .cloned()
                 .collect()
         };
         for (subset, files) in [
-            ("director only", only("director-")),
-            ("client only", only("client-")),
-            ("router only", only("router-")),
+            ("director only", only(&["director-", "node1-", "node2-"])),
+            ("client only", only(&["client-", "cpod-"])),
+            ("router only", only(&["router-"])),
         ] {
             if files.is_empty() {
                 continue;
@@ -206,7 +210,11 @@ const CONFIG_CODES: &[&str] = &[
     "rs-no-listener",
     "rs-firewall-drops",
     "tun-rs-no-tunnel",
+    "nat-masquerade-without-vs-conntrack",
 ];
+/// Traffic findings that a snapshot alone also gives, at this severity: a
+/// conntrack table at its limit (issue #24: 90 % of the limit or drops).
+const SNAPSHOT_ALONE: &[(&str, &str)] = &[("director-conntrack-full", "warning")];
 const JOINED_CODES: &[&str] = &["traffic-to-unknown-rs", "weight-zero-receiving"];
 
 fn snapshots(dir: &Path) -> Option<Vec<lvsdiag::system::HostSnapshot>> {
@@ -287,13 +295,20 @@ fn every_fixture_with_snapshots_yields_exactly_its_expected_findings() {
         // The live check (configuration only) finds the configuration side.
         let c = lvsdiag::system::command::check(snaps);
         let gc = got(&c);
-        let want_cfg: Got = want
+        let mut want_cfg: Got = want
             .iter()
             .filter(|(code, _, _)| {
                 CONFIG_CODES.contains(&code.as_str()) && !JOINED_CODES.contains(&code.as_str())
             })
             .cloned()
             .collect();
+        // A traffic finding whose state the snapshot alone shows, as the
+        // check defines it at a lower severity.
+        for (code, sev) in SNAPSHOT_ALONE {
+            if want.iter().any(|(c, _, _)| c == code) {
+                want_cfg.insert((code.to_string(), sev.to_string(), String::new()));
+            }
+        }
         if gc != want_cfg {
             failures.push(format!(
                 "{name} (lvsdiag check):\n missing: {:?}\n extra: {:?}\n all findings:\n{}",

@@ -62,6 +62,7 @@ mac_host() {
 	client) echo 0c ;; client2) echo 0e ;; router) echo 01 ;;
 	director) echo 0d ;; director2) echo 0f ;;
 	rs1) echo 11 ;; rs2) echo 12 ;; rs3) echo 13 ;;
+	node1) echo 0d ;; node2) echo 0f ;; cpod) echo 14 ;;   # topo_kube
 	*) echo "no MAC code for host $1" >&2; return 1 ;;
 	esac
 }
@@ -822,3 +823,280 @@ keepalive_traffic() {
 	_fail=$(grep -c " keepalive .* FAIL" "$OUT/traffic.log" || true)
 	glog "keep-alive connections: $_kw workers x $_kn to $VIP:${KA_PORT:-9000}, $_kr requests each ($_ok ok, $_fail failed)"
 }
+
+# ------------------------------------------------------------------ kube-proxy (IPVS mode)
+# kube-proxy in IPVS mode, without Kubernetes: every node is a director.
+# topo_kube: client 203.0.113.10 --- router (203.0.113.1 / 192.0.2.1) ---
+# node network br-lvs 192.0.2.0/24: node1 eth0 192.0.2.2 (MAC 0d), with
+# WITH_NODE2=1 node2 eth0 192.0.2.3 and eth1 198.51.100.2 on the pod
+# network (MAC 0f); default via 192.0.2.1.
+# Pod network br-priv 198.51.100.0/25: node1 eth1 198.51.100.1, pods rs1..rs3
+# 198.51.100.11-13 (MAC 11..13), router eth2 198.51.100.126. The pods'
+# default route is $KUBE_POD_GW: node1 (198.51.100.1, the default) or the
+# router (198.51.100.126: "around the node", as pods on another node reply).
+# With WITH_CPOD=1 a client pod cpod 198.51.100.130/26 (MAC 14) on br-pod
+# behind node1 eth2 198.51.100.129/26 (default via node1). Pods serve HTTP
+# on $KUBE_POD_PORT (8080) unless KUBE_NO_HTTPD=1.
+# Services (kube_proxy): ClusterIP 198.51.100.200:80, LoadBalancer IP
+# 192.0.2.100:80 (externalTrafficPolicy=Cluster), NodePort NODE_IP:30080.
+# Cluster CIDR 198.51.100.0/24 (pods and the client pod; documentation
+# ranges only, so the service range 198.51.100.192/26 lies inside it too).
+KUBE_CLUSTER_IP=198.51.100.200
+KUBE_LB_IP=$VIP
+KUBE_NODE_PORT=30080
+KUBE_CLUSTER_CIDR=198.51.100.0/24
+KUBE_POD_GW=${KUBE_POD_GW:-198.51.100.1}
+KUBE_POD_PORT=${KUBE_POD_PORT:-8080}
+KUBE_NODES=""
+topo_kube() {
+	modprobe dummy
+	modprobe nft_masq
+	modprobe nft_fib_ipv4
+	bridge_add br-client
+	bridge_add br-lvs
+	bridge_add br-priv
+	netns_add client
+	plug client 0 br-client 203.0.113.10/24
+	nsx client ip route add default via $CLIENT_NET_GW
+	netns_add router
+	plug router 0 br-client 203.0.113.1/24
+	plug router 1 br-lvs 192.0.2.1/24
+	plug router 2 br-priv 198.51.100.126/25
+	sysctl_ns router net.ipv4.ip_forward=1
+	netns_add node1
+	plug node1 0 br-lvs 192.0.2.2/24
+	plug node1 1 br-priv 198.51.100.1/25
+	nsx node1 ip route add default via $LVS_GW
+	KUBE_NODES="node1"
+	if [ "${WITH_NODE2:-0}" = 1 ]; then
+		netns_add node2
+		plug node2 0 br-lvs 192.0.2.3/24
+		plug node2 1 br-priv 198.51.100.2/25
+		nsx node2 ip route add default via $LVS_GW
+		KUBE_NODES="node1 node2"
+	fi
+	for _n in 1 2 3; do
+		netns_add rs$_n
+		plug rs$_n 0 br-priv 198.51.100.1$_n/25
+		nsx rs$_n ip route add default via "$KUBE_POD_GW"
+		[ "${KUBE_NO_HTTPD:-0}" = 1 ] || httpd_start rs$_n "$KUBE_POD_PORT"
+	done
+	if [ "${WITH_CPOD:-0}" = 1 ]; then
+		bridge_add br-pod
+		plug node1 2 br-pod 198.51.100.129/26
+		netns_add cpod
+		plug cpod 0 br-pod 198.51.100.130/26
+		nsx cpod ip route add default via 198.51.100.129
+	fi
+}
+
+# kube_sysctls NODE: what kube-proxy's IPVS proxier sets (pkg/proxy/ipvs/
+# proxier.go NewProxier): vs.conntrack=1, expire_nodest_conn=1,
+# expire_quiescent_template=1, ip_forward=1. conn_reuse_mode is left as it
+# is on kernels >= 5.9 (the lab's 6.1: default 1); strictARP (false by
+# default) would set arp_ignore=1/arp_announce=2, so they stay 0.
+kube_sysctls() {
+	sysctl_ns "$1" net.ipv4.vs.conntrack=1 net.ipv4.vs.expire_nodest_conn=1 \
+		net.ipv4.vs.expire_quiescent_template=1 net.ipv4.ip_forward=1
+}
+
+# kube_ipvs0 NODE: the dummy device kube-proxy creates (netlink LinkAdd, never
+# set up: it stays DOWN) with every ClusterIP / LoadBalancer IP bound as /32
+# (their local routes exist although the device is down).
+kube_ipvs0() {
+	nsx "$1" ip link add kube-ipvs0 type dummy
+	nsx "$1" ip addr add $KUBE_CLUSTER_IP/32 dev kube-ipvs0
+	nsx "$1" ip addr add $KUBE_LB_IP/32 dev kube-ipvs0
+}
+
+# kube_nft NODE: kube-proxy's iptables rules in IPVS mode (nat table), as
+# iptables-nft renders them, written in nft syntax; the ipsets become named
+# sets. Marks for masquerade (0x4000): the ClusterIP from outside the cluster
+# CIDR, the LoadBalancer IP (KUBE-LOAD-BALANCER), the NodePort
+# (KUBE-NODE-PORT); KUBE-POSTROUTING masquerades marked packets
+# (--random-fully = fully-random).
+kube_nft() {
+	nsx "$1" nft -f - <<-NFT
+	table ip nat {
+		set KUBE-CLUSTER-IP {
+			type ipv4_addr . inet_service
+			elements = { $KUBE_CLUSTER_IP . 80 }
+		}
+		set KUBE-LOAD-BALANCER {
+			type ipv4_addr . inet_service
+			elements = { $KUBE_LB_IP . 80 }
+		}
+		set KUBE-NODE-PORT-TCP {
+			type inet_service
+			elements = { $KUBE_NODE_PORT }
+		}
+		chain PREROUTING {
+			type nat hook prerouting priority dstnat; policy accept;
+			jump KUBE-SERVICES
+		}
+		chain OUTPUT {
+			type nat hook output priority -100; policy accept;
+			jump KUBE-SERVICES
+		}
+		chain POSTROUTING {
+			type nat hook postrouting priority srcnat; policy accept;
+			jump KUBE-POSTROUTING
+		}
+		chain KUBE-SERVICES {
+			ip daddr . tcp dport @KUBE-LOAD-BALANCER jump KUBE-LOAD-BALANCER
+			ip saddr != $KUBE_CLUSTER_CIDR ip daddr . tcp dport @KUBE-CLUSTER-IP jump KUBE-MARK-MASQ
+			fib daddr type local jump KUBE-NODE-PORT
+			ip daddr . tcp dport @KUBE-CLUSTER-IP accept
+			ip daddr . tcp dport @KUBE-LOAD-BALANCER accept
+		}
+		chain KUBE-LOAD-BALANCER {
+			jump KUBE-MARK-MASQ
+		}
+		chain KUBE-NODE-PORT {
+			tcp dport @KUBE-NODE-PORT-TCP jump KUBE-MARK-MASQ
+		}
+		chain KUBE-MARK-MASQ {
+			meta mark set meta mark | 0x00004000
+		}
+		chain KUBE-POSTROUTING {
+			meta mark & 0x00004000 != 0x00004000 return
+			meta mark set meta mark ^ 0x00004000
+			masquerade fully-random
+		}
+	}
+	NFT
+}
+
+# kube_ipvs NODE NODE_IP: the IPVS table kube-proxy writes (rr, masquerade,
+# weight 1): LoadBalancer IP, ClusterIP and NodePort, each to the three pods.
+kube_ipvs() {
+	_p=$KUBE_POD_PORT
+	ipvs_setup "$1" -m rr $KUBE_LB_IP:80 198.51.100.11:$_p 198.51.100.12:$_p 198.51.100.13:$_p
+	ipvs_setup "$1" -m rr $KUBE_CLUSTER_IP:80 198.51.100.11:$_p 198.51.100.12:$_p 198.51.100.13:$_p
+	ipvs_setup "$1" -m rr "$2:$KUBE_NODE_PORT" 198.51.100.11:$_p 198.51.100.12:$_p 198.51.100.13:$_p
+}
+
+# kube_proxy NODE NODE_IP: all of it on one node
+kube_proxy() {
+	kube_sysctls "$1"
+	kube_ipvs0 "$1"
+	kube_nft "$1"
+	kube_ipvs "$1" "$2"
+}
+
+# kube_collect: collect for the kube topology: node1's IPVS as ipvsadm-S.txt
+# (-stats, -conn), node2's with a -node2 suffix; every host's config; each
+# node's config also gets the nft ruleset, the local routing table, the
+# net.ipv4.vs sysctls and the conntrack counters; snapshots with LVSDIAG_BIN.
+kube_collect() {
+	sleep "${STATS_SETTLE:-2.5}"
+	for _d in $KUBE_NODES; do
+		_sfx=""; [ "$_d" = node1 ] || _sfx="-$_d"
+		nsx "$_d" ipvsadm -S -n > "$OUT/ipvsadm-S$_sfx.txt"
+		nsx "$_d" ipvsadm -Ln --stats > "$OUT/ipvsadm-stats$_sfx.txt"
+		nsx "$_d" ipvsadm -Lnc > "$OUT/ipvsadm-conn$_sfx.txt"
+	done
+	for _h in $HOSTS; do dump_config "$_h"; done
+	for _d in $KUBE_NODES; do
+		{
+			echo "### ip route show table local"; nsx "$_d" ip route show table local
+			echo "### sysctl net.ipv4.vs"
+			for _f in /proc/sys/net/ipv4/vs/*; do
+				echo "net.ipv4.vs.${_f##*/} = $(nsx "$_d" cat "$_f" 2>/dev/null | tr '\t' ' ')"
+			done
+			echo "### conntrack"
+			echo "net.netfilter.nf_conntrack_max = $(cat /proc/sys/net/netfilter/nf_conntrack_max)"
+			echo "net.netfilter.nf_conntrack_count = $(nsx "$_d" cat /proc/sys/net/netfilter/nf_conntrack_count)"
+			echo "### /proc/net/stat/nf_conntrack"; nsx "$_d" cat /proc/net/stat/nf_conntrack
+			echo "### nft list ruleset"; nsx "$_d" nft list ruleset
+		} >> "$OUT/config/$_d.txt" 2>&1
+	done
+	if command -v lvsdiag >/dev/null 2>&1; then
+		lvsdiag snapshot --all-netns --out "$OUT/snapshot"
+	fi
+}
+
+# kube_udp_traffic NS DST COUNT [PAR] [SPORT] [GAP]: COUNT request/answer
+# exchanges (socat, one datagram, 0.5 s for the answer) from namespace NS to
+# DST (ADDR:PORT), PAR at a time from new source ports; with SPORT all from
+# that port, one after another, GAP seconds apart (0.3). ok when the answer
+# names a pod; logged as "udp" lines in traffic.log.
+one_kube_udp() {
+	_r=$(echo "q$_seq" | nsx "$_kns" timeout -s KILL 3 socat -T 0.5 - "UDP4:$_kdst$_ko" 2>&1) || true
+	case "$_r" in rs[0-9]*) _s=ok ;; *) _s=FAIL ;; esac
+	echo "$_t0 udp $_seq $_kns $_kdst${_ksp:+ from port $_ksp} $_s $(echo $_r | tr '\n' ' ')" >> "$OUT/traffic.log"
+}
+kube_udp_traffic() {
+	_kns=$1 _kdst=$2 _kn=$3 _kpar=${4:-4} _ksp=${5:-} _kgap=${6:-0.3} _ko=""
+	if [ -n "$_ksp" ]; then
+		_ko=",sourceport=$_ksp,reuseaddr" _k=0
+		while [ $_k -lt "$_kn" ]; do
+			TRAFFIC_SEQ=$((TRAFFIC_SEQ + 1)) _seq=$TRAFFIC_SEQ _t0=$(cut -d' ' -f1 /proc/uptime)
+			one_kube_udp
+			_k=$((_k + 1))
+			sleep "$_kgap"
+		done
+	else
+		in_batches "$_kn" "$_kpar" one_kube_udp
+	fi
+	_ok=$(grep -c " udp .* ok " "$OUT/traffic.log" || true)
+	_fail=$(grep -c " udp .* FAIL" "$OUT/traffic.log" || true)
+	glog "udp: $_kn exchanges $_kns -> $_kdst${_ksp:+ from port $_ksp} (cumulative: $_ok ok, $_fail failed)"
+}
+
+# ns_kill NS NAME: kill the processes of namespace NS whose command line has NAME
+ns_kill() {
+	for _p in $(ip netns pids "$1"); do
+		grep -q "$2" "/proc/$_p/cmdline" 2>/dev/null && kill "$_p" 2>/dev/null
+	done
+	return 0
+}
+
+# reset_server_start NS PORT: a TCP server that answers a line naming the
+# host and then aborts the connection: the shell (exec'd in place of socat,
+# nofork) does not read the request, so closing the socket with unread data
+# (and SO_LINGER 0) sends a RST, never a FIN.
+reset_server_start() {
+	nsx "$1" socat "TCP-LISTEN:$2,fork,reuseaddr,linger=0" SYSTEM:"sleep 0.1; echo $1",nofork \
+		</dev/null >/dev/null 2>&1 &
+}
+# kube_reuse_traffic NS DST COUNT [SPORT] [GAP]: COUNT connections one after
+# another from NS to DST (ADDR:PORT), each sending a line and keeping its
+# side open for $REUSE_HOLD s (3: the client sends no FIN before the
+# server's answer and reset, even when its SYN had to be retransmitted); all
+# from source port SPORT (reuseaddr) when given, GAP seconds (0.5) between
+# them. Logged as
+# "reuse" lines: ok when the answer names a pod, and how long it took.
+kube_reuse_traffic() {
+	_kns=$1 _kdst=$2 _kn=$3 _ksp=${4:-} _kgap=${5:-0.5} _ko="" _k=0
+	[ -z "$_ksp" ] || _ko=",sourceport=$_ksp,reuseaddr"
+	while [ $_k -lt "$_kn" ]; do
+		TRAFFIC_SEQ=$((TRAFFIC_SEQ + 1)) _seq=$TRAFFIC_SEQ _t0=$(cut -d' ' -f1 /proc/uptime)
+		_r=$( (echo "hi $_seq"; sleep "${REUSE_HOLD:-3}") | nsx "$_kns" timeout -s KILL 5 socat -T 4 - "TCP:$_kdst$_ko" 2>/dev/null) || true
+		_t1=$(cut -d' ' -f1 /proc/uptime)
+		case "$_r" in rs[0-9]*) _s=ok ;; *) _s=FAIL ;; esac
+		echo "$_t0 reuse $_seq $_kns $_kdst${_ksp:+ from port $_ksp} $_s $(echo $_r | tr '\n' ' ') $(awk -v a="$_t0" -v b="$_t1" 'BEGIN{printf "%.2fs", b-a}')" >> "$OUT/traffic.log"
+		_k=$((_k + 1))
+		sleep "$_kgap"
+	done
+	_ok=$(grep -c " reuse .* ok " "$OUT/traffic.log" || true)
+	glog "reuse: $_kn connections $_kns -> $_kdst${_ksp:+ from port $_ksp} (cumulative: $_ok ok)"
+}
+
+# ------------------------------------------------------------------ TUN with GUE encapsulation
+# ipvs_tun_gue: the DR/TUN service with IP-in-GUE destinations
+# (ipvsadm >= 1.31: -i --tun-type gue --tun-port $GUE_PORT); the director
+# wraps each packet in UDP (dport GUE_PORT) + a GUE header (proto IPIP).
+GUE_PORT=${GUE_PORT:-6080}
+ipvs_tun_gue() {
+	_ns=${IPVS_NS:-director}
+	nsx "$_ns" ipvsadm -A -t $VIP:80 -s rr
+	for _n in 1 2 3; do
+		nsx "$_ns" ipvsadm -a -t $VIP:80 -r 192.0.2.1$_n:80 -i --tun-type gue --tun-port $GUE_PORT -w 1
+	done
+}
+# rs_gue_ok NS...: a TUN real server (rs_tun_ok: tunl0 up with the VIP) that
+# also takes GUE on UDP $GUE_PORT (fou module, `ip fou add port P gue`: the
+# GUE payload, an IPv4 packet, goes on to the IP-in-IP handler, i.e. tunl0).
+rs_gue_listen() { modprobe fou; for _r in "$@"; do nsx "$_r" ip fou add port $GUE_PORT gue; done; }
+rs_gue_ok() { rs_tun_ok "$@"; rs_gue_listen "$@"; }

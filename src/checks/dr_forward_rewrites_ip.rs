@@ -8,7 +8,9 @@
 //!   server's MAC (`forward`, `view.rs`);
 //! - the two differ in IP ID, TOS or total length (the TTL may differ). UDP
 //!   pairs are only made when ID and length match, so for UDP only a TOS
-//!   change can show.
+//!   change can show. The IP ID is compared only when both copies were
+//!   seen as often: else the director dropped the first SYN and forwarded
+//!   a retransmission, another packet with another ID.
 //!
 //! Makes it more certain (supporting, not required):
 //! - more flows to the same real server with the same change (the count is
@@ -31,7 +33,12 @@ impl Check for DrForwardRewritesIp {
         else {
             return;
         };
-        if i.id != f.id || i.tos != f.tos || i.len != f.len {
+        // Seen more often arriving than leaving, the first copies are
+        // different packets: the director dropped the first SYN (a full
+        // conntrack table, IPVS's connection reuse) and forwarded its
+        // retransmission, which has its own IP ID.
+        let same_packet = i.count == f.count;
+        if (same_packet && i.id != f.id) || i.tos != f.tos || i.len != f.len {
             self.changed.add(v, rs, [i.at, f.at]);
         }
     }

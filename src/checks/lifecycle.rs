@@ -117,6 +117,8 @@ pub struct PmtuVictim {
     pub from_client: bool,
     /// The captures show the tunnel (the encapsulated copy).
     pub tunnel: bool,
+    /// Its encapsulation, as the forwarded copy shows it.
+    pub encap: crate::decode::tunnel::Encap,
     /// The captures show how the director forwarded it (any mode).
     pub mode_seen: bool,
     pub retx: u32,
@@ -160,6 +162,7 @@ pub fn pmtu_victim(v: &FlowView<'_>) -> Option<PmtuVictim> {
             first_ts: v.flow.first_ts,
             from_client,
             tunnel: v.mode == Some(crate::model::Mode::Tun) && from_client,
+            encap: v.forward.map(|f| f.encap).unwrap_or_default(),
             mode_seen: v.mode.is_some(),
             retx: leg.retx,
             retx_len: leg.retx_min_len,
@@ -179,6 +182,18 @@ pub fn pmtu_victim(v: &FlowView<'_>) -> Option<PmtuVictim> {
 /// Whether a black hole's segments went through an IP-in-IP tunnel: the
 /// captures show it, or (no capture shows the forwarding) the client's
 /// segments of a service the configuration says is TUN.
+/// The encapsulation a tunnelled victim went through: as captured, else as
+/// the model's real servers of its service say.
+pub fn encap_of(ctx: &Context<'_>, x: &PmtuVictim) -> crate::decode::tunnel::Encap {
+    if x.tunnel {
+        return x.encap;
+    }
+    ctx.model
+        .find(x.vaddr)
+        .and_then(|s| s.real_servers.iter().find_map(|r| r.encap))
+        .unwrap_or_default()
+}
+
 pub fn through_tunnel(ctx: &Context<'_>, x: &PmtuVictim) -> bool {
     x.tunnel
         || (!x.mode_seen

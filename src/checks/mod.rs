@@ -4,18 +4,21 @@
 //! from what the whole capture taught about hosts ([`Context`]).
 
 pub mod config_view;
+mod director_conntrack_full;
 mod dr_forward_rewrites_ip;
 mod dr_reply_via_director;
 mod dr_rs_gateway_director;
 mod dr_rs_no_reply;
 mod failover_drops_established;
 mod handshake_reset;
+mod ipvs_conn_reuse_delay;
 mod ipvs_dest_unseen;
 mod ipvs_idle_timeout;
 mod keepalived_config_drift;
 mod lifecycle;
 pub mod losses;
 mod nat_director_not_forwarding;
+mod nat_masquerade_without_vs_conntrack;
 mod nat_reply_bypasses_director;
 mod nat_rs_gateway_not_director;
 mod nat_rs_no_reply;
@@ -36,6 +39,7 @@ mod tun_pmtu_blackhole;
 mod tun_rs_no_reply;
 mod tun_rs_no_tunnel;
 mod udp_flow_pinned;
+mod udp_stale_destination;
 mod vip_arp_failover;
 mod vip_arp_multiple_owners;
 mod vip_traffic_bypasses_director;
@@ -174,6 +178,16 @@ impl Context<'_> {
 
     /// Whether connections to `v` are service `key`'s: by its address, or
     /// by what the model knows a firewall-mark service covers.
+    /// The snapshot of the director that has service `svc` (else of any
+    /// director).
+    pub fn director_of(&self, svc: ServiceKey) -> Option<&crate::system::HostSnapshot> {
+        self.model
+            .services
+            .iter()
+            .find(|s| s.key == svc)
+            .and_then(|s| config_view::director_for(self.snapshots, s))
+    }
+
     pub fn covers(&self, key: ServiceKey, v: Vaddr) -> bool {
         key.matches(v)
             || self
@@ -711,6 +725,38 @@ pub const REGISTRY: &[Registered] = &[
         ["tun-rs-no-reply", "rs-icmp-error"],
         tun_rs_no_tunnel::TunRsNoTunnel
     ),
+    check!(
+        "director-conntrack-full",
+        "is behind a director whose conntrack table is full",
+        Cause,
+        3,
+        [],
+        director_conntrack_full::DirectorConntrackFull::default()
+    ),
+    check!(
+        "ipvs-conn-reuse-delay",
+        "waits a SYN retransmission on reused client ports",
+        Cause,
+        5,
+        [],
+        ipvs_conn_reuse_delay::IpvsConnReuseDelay::default()
+    ),
+    check!(
+        "nat-masquerade-without-vs-conntrack",
+        "is behind a director whose masquerade never applies",
+        Config,
+        2,
+        [],
+        nat_masquerade_without_vs_conntrack::NatMasqueradeWithoutVsConntrack::default()
+    ),
+    check!(
+        "udp-stale-destination",
+        "keeps getting a UDP flow after it went away",
+        Cause,
+        4,
+        [],
+        udp_stale_destination::UdpStaleDestination::default()
+    ),
     // Last: the safety net over what every other check concluded.
     check!(
         "rs-connections-fail",
@@ -814,14 +860,16 @@ pub fn explain(findings: &mut [Finding]) {
     causes.sort_by_key(|(_, _, c)| registered(c).map_or(u8::MAX, |r| r.rank));
     let symptom = |c: &str| registered(c).is_some_and(|r| r.kind == Kind::Symptom);
     for f in findings.iter_mut() {
-        if !f.symptom || !symptom(f.code) || f.real_server.is_none() {
+        if !f.symptom || !symptom(f.code) {
             continue;
         }
         // A cause on the same real server, or one about the whole service
         // (the director's: it explains every real server's symptoms).
         if let Some((_, _, code)) = causes.iter().find(|(s, r, c)| {
             *c != f.code
-                && ((*r == f.real_server && (s.is_none() || *s == f.service))
+                && ((f.real_server.is_some()
+                    && *r == f.real_server
+                    && (s.is_none() || *s == f.service))
                     || (r.is_none() && s.is_some() && *s == f.service))
         }) {
             f.severity = Severity::Info;

@@ -39,6 +39,11 @@ impl Check for NatRsGatewayNotDirector {
             let Some(dir) = director_for(ctx.snapshots, svc) else {
                 continue; // the director's addresses are unknown
             };
+            // A masquerading director (kube-proxy) gets the replies at its
+            // own address, whatever the real server's default route.
+            if dir.masquerades() {
+                continue;
+            }
             // The director's address on the real server's segment.
             let dir_leg = dir
                 .addresses

@@ -92,14 +92,23 @@ pub(super) fn conclude(
                 }
             )
         });
-        let overhead = if tunnel { 20 } else { 0 };
+        let encap = vs
+            .first()
+            .map(|x| super::lifecycle::encap_of(ctx, x))
+            .unwrap_or_default();
+        let overhead = if tunnel {
+            encap.overhead(svc.vip().is_some_and(|v| v.is_ipv6()))
+        } else {
+            0
+        };
         let path_mtu = icmp.map(|(m, ..)| m);
         let arithmetic = if tunnel {
-            let link = path_mtu.map_or(1500, |m| m + 20);
+            let link = path_mtu.map_or(1500, |m| m + overhead);
             format!(
-                "{sender} send segments of {len} bytes{mss_txt}; the director adds a {overhead}-byte IP-in-IP header: {} bytes, more than the {link}-byte MTU{} towards the real servers",
+                "{sender} send segments of {len} bytes{mss_txt}; the director adds {overhead} bytes of {} headers: {} bytes, more than the {link}-byte MTU{} towards the real servers",
+                encap.name(),
                 u32::from(len) + overhead,
-                if path_mtu.is_some() { " (from the ICMP's next-hop MTU + 20)" } else { " (1500 assumed: no ICMP or snapshot shows it)" }
+                if path_mtu.is_some() { format!(" (from the ICMP's next-hop MTU + {overhead})") } else { " (1500 assumed: no ICMP or snapshot shows it)".to_string() }
             )
         } else {
             format!(

@@ -23,6 +23,7 @@
 //!   the service's).
 
 use super::{weight_zero_cmd, words, Check, Context, PerRs};
+use crate::decode::tunnel::Encap;
 use crate::decode::IcmpKind;
 use crate::finding::{Finding, Severity};
 use crate::flow::hosts::HostMap;
@@ -41,6 +42,8 @@ struct Seen {
     /// MAC) → flows.
     kinds: BTreeMap<(IcmpKind, IpAddr, bool), u64>,
     mode: Option<Mode>,
+    /// The tunnel the director forwarded in (TUN).
+    encap: Option<Encap>,
 }
 
 #[derive(Default, Clone)]
@@ -115,6 +118,9 @@ impl Check for RsIcmpError {
         }
         let s = self.seen.entry(k).or_default();
         s.mode = s.mode.or(v.mode);
+        s.encap = s
+            .encap
+            .or(v.forward.filter(|f| f.outer.is_some()).map(|f| f.encap));
         // Once per flow each (the same error is seen at several points).
         // From the VIP by a director's MAC: the director's relay; by another
         // MAC (a DR real server, which holds the VIP): its own.
@@ -139,11 +145,14 @@ impl Check for RsIcmpError {
             let (rs, id) = ctx.who(*va, *key);
             let w = words(va.proto);
             let total = self.total.flows(&(*va, *key)).max(t.flows);
-            // The error as its first sender sent it (not the relay), else the relay.
+            // The error as its first sender sent it (not the relay: from
+            // another address than the VIP where one is seen, as a relay
+            // routed on keeps the VIP but not the director's MAC), else
+            // the relay.
             let first = seen
                 .kinds
                 .iter()
-                .max_by_key(|((_, _, relay), n)| (!*relay, **n))
+                .max_by_key(|((_, from, relay), n)| (!*relay, *from != va.ip, **n))
                 .map(|((k, from, relay), _)| (*k, *from, *relay));
             let Some((kind, from, from_relay)) = first else {
                 continue;
@@ -183,10 +192,24 @@ impl Check for RsIcmpError {
                 || (from == vip && !from_relay);
             let tun = seen.mode == Some(Mode::Tun);
             let (cause, fix) = match kind {
-                IcmpKind::PortUnreachable | IcmpKind::Unreachable(2) if tun && from_rs => (
-                    format!("{rs} receives the director's IP-in-IP packets but no tunnel device that is up takes them (tunl0 down or absent, or the ipip module not loaded), so its kernel answers each with ICMP {}{}.", kind.as_str(), if relayed { "; the director relays the error to the client from the VIP, which sees the connection refused" } else { "" }),
-                    format!("On {rs}: modprobe ipip; ip link set tunl0 up; ip addr add {vip}/32 dev tunl0; sysctl -w net.ipv4.conf.tunl0.rp_filter=0 net.ipv4.conf.all.rp_filter=0. Until then, on the director: {}.", weight_zero_cmd(svc, id, port)),
-                ),
+                IcmpKind::PortUnreachable | IcmpKind::Unreachable(2) if tun && from_rs => {
+                    let relay = if relayed { "; the director relays the error to the client from the VIP, which sees the connection refused" } else { "" };
+                    let off = weight_zero_cmd(svc, id, port);
+                    match seen.encap.unwrap_or_default() {
+                        Encap::Ipip => (
+                            format!("{rs} receives the director's IP-in-IP packets but no tunnel device that is up takes them (tunl0 down or absent, or the ipip module not loaded), so its kernel answers each with ICMP {}{relay}.", kind.as_str()),
+                            format!("On {rs}: modprobe ipip; ip link set tunl0 up; ip addr add {vip}/32 dev tunl0; sysctl -w net.ipv4.conf.tunl0.rp_filter=0 net.ipv4.conf.all.rp_filter=0. Until then, on the director: {off}."),
+                        ),
+                        Encap::Gue { port: up } => (
+                            format!("{rs} receives the director's GUE packets on UDP port {up} but nothing listens there for them (no fou/GUE receiver on that port), so its kernel answers each with ICMP {}{relay}.", kind.as_str()),
+                            format!("On {rs}: modprobe fou; ip fou add port {up} gue; and a tunnel device up with the VIP (ip link set tunl0 up; ip addr add {vip}/32 dev tunl0; rp_filter 0 on it). Until then, on the director: {off}."),
+                        ),
+                        Encap::Gre => (
+                            format!("{rs} receives the director's GRE packets but no GRE device that is up takes them (the ip_gre module not loaded, gre0 down), so its kernel answers each with ICMP {}{relay}.", kind.as_str()),
+                            format!("On {rs}: modprobe ip_gre; ip link set gre0 up; ip addr add {vip}/32 dev gre0; sysctl -w net.ipv4.conf.gre0.rp_filter=0 net.ipv4.conf.all.rp_filter=0. Until then, on the director: {off}."),
+                        ),
+                    }
+                }
                 IcmpKind::PortUnreachable => (
                     format!("{sender} answers the {} for port {port} with ICMP port unreachable, which a TCP stack never does for a closed port (it resets): a firewall rule rejects them (iptables REJECT's default is icmp-port-unreachable).", w.opens),
                     format!("On {sender}: find the reject rule (nft list ruleset; iptables -S | grep REJECT) and let {} port {port} in. Until then, on the director: {}.", va.proto, weight_zero_cmd(svc, id, port)),

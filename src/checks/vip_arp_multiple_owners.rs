@@ -17,11 +17,11 @@
 //! - `rs-vip-not-on-loopback` / `rs-arp-ignore` on the same real server
 //!   (joined by `confirm`).
 
-use super::{vrrp_common, Check, Context};
+use super::{config_view, vrrp_common, Check, Context};
 use crate::decode::{fmt_mac, Mac};
 use crate::finding::{Finding, Severity};
 use crate::flow::neigh::Ownership;
-use crate::model::RsId;
+use crate::model::{Mode, RsId};
 
 #[derive(Clone)]
 pub struct VipArpMultipleOwners;
@@ -68,10 +68,33 @@ impl Check for VipArpMultipleOwners {
                         .any(|r| r.mac == Some(*m) && r.addrs.contains(&vip))
                 })
             };
+            // In NAT no real server holds the VIP: whoever claims it is a
+            // director (kube-proxy: every node, its kube-ipvs0 holding it).
+            let nat = ctx
+                .model
+                .services
+                .iter()
+                .any(|s| s.key.vip() == Some(vip) && s.mode == Some(Mode::Nat));
             let wrong: Vec<_> = macs
                 .iter()
                 .copied()
-                .filter(|m| !ctx.hosts.is_director(*m) && !vrrp_router(m))
+                .filter(|m| !nat && !ctx.hosts.is_director(*m) && !vrrp_router(m))
+                .collect();
+            // Nodes holding it on a dummy interface that answers ARP
+            // (kube-proxy with strictARP off): the snapshots say which.
+            let dummies: Vec<String> = ctx
+                .snapshots
+                .iter()
+                .filter_map(|h| {
+                    let dev = h.dummy_with(vip)?;
+                    let (v, _) = h.effective_max(dev, "arp_ignore").unwrap_or((0, String::new()));
+                    (v < 1).then(|| {
+                        config_view::line(
+                            h,
+                            format!("{vip} on dummy {dev}, arp_ignore {v} (answers ARP for it on every interface)"),
+                        )
+                    })
+                })
                 .collect();
             if wrong.is_empty() || wrong.len() == macs.len() {
                 // Directors that VRRP shows at odds: the VRRP finding is the
@@ -82,7 +105,9 @@ impl Check for VipArpMultipleOwners {
                     .flatten();
                 // Two directors at once (split brain), or nobody seen forwarding:
                 // we cannot tell which claim is the wrong one.
-                let what = if wrong.is_empty() {
+                let what = if nat {
+                    "directors (in NAT no real server holds the VIP)"
+                } else if wrong.is_empty() {
                     "directors (split brain: both hold the VIP)"
                 } else {
                     "hosts"
@@ -105,11 +130,21 @@ impl Check for VipArpMultipleOwners {
                         format!("Fix the {code} finding; then only the VRRP master holds {vip} and announces it."),
                     ));
                 }
-                let (cause, fix) = vrrp_words.unwrap_or_else(|| (
+                let kube = (nat || !dummies.is_empty()).then(|| (
+                    format!("In NAT no real server holds the VIP, so every host claiming {vip} is a director. Several nodes hold it and answer ARP for it: kube-proxy in IPVS mode binds every LoadBalancer and external IP to the dummy interface kube-ipvs0 on every node, and with strictARP off (the default) each node answers ARP for it on its real interfaces; the gateway sends the VIP's traffic to whichever answered last, and an L2 announcer (MetalLB) loses control of it."),
+                    format!("kube-proxy: set ipvs.strictARP: true in its configuration (kubectl edit configmap -n kube-system kube-proxy; it then sets arp_ignore=1 and arp_announce=2), so that only the announcer's node answers for {vip}. Elsewhere: sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 on every node but the VIP's owner."),
+                ));
+                let (cause, fix) = vrrp_words.or(kube).unwrap_or_else(|| (
                     "More than one host answers ARP for the VIP, so the gateway sends VIP traffic to whichever answered last. Either two directors hold the VIP (keepalived/VRRP split brain: check that VRRP adverts pass between them), or a real server holds the VIP on an interface that answers ARP.".to_string(),
                     format!("On every real server: ip addr del {vip}/32 dev eth0 2>/dev/null; ip addr add {vip}/32 dev lo; sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2. On the directors: make sure only one holds {vip} (keepalived: check that VRRP adverts reach the backup)."),
                 ));
-                out.push(f.service(label).cause(cause).evidence(evidence).fix(fix));
+                out.push(
+                    f.service(label)
+                        .cause(cause)
+                        .evidence(evidence)
+                        .config(dummies)
+                        .fix(fix),
+                );
                 continue;
             }
             for m in wrong {

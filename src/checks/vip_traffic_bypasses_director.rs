@@ -81,14 +81,33 @@ impl Check for VipTrafficBypassesDirector {
         }
         for ((va, mac), (n, ev)) in &merged {
             let (vip, port) = (&va.ip, &va.port);
+            // Claiming the VIP makes a real server only beside another
+            // claimant: the one host that answers for it is its owner, a
+            // director (one that forwarded nothing here).
             let claims_vip = ctx
                 .hosts
                 .neigh
                 .claims(*vip)
-                .is_some_and(|c| c.by_mac.iter().any(|c| c.mac == *mac));
+                .is_some_and(|c| c.by_mac.len() > 1 && c.by_mac.iter().any(|c| c.mac == *mac));
             let configured = configured_rs(mac);
             if !director_seen && !configured {
                 continue; // cannot tell a bypass from the director
+            }
+            // A director is never a real server: a host whose own address
+            // is a virtual service (kube-proxy's NodePort on the node's
+            // address), or, in NAT, one that merely claims the VIP (no NAT
+            // real server holds it: its owner is a director that forwarded
+            // nothing here).
+            let nat = ctx
+                .model
+                .services
+                .iter()
+                .any(|s| ctx.covers(s.key, *va) && s.mode == Some(Mode::Nat));
+            if !configured
+                && (ctx.mac_ip(*mac).is_some_and(|ip| ctx.model.is_vip(ip))
+                    || (nat && !ctx.hosts.is_real_server(*mac)))
+            {
+                continue;
             }
             if !ctx.hosts.is_real_server(*mac) && !claims_vip && !configured {
                 continue; // e.g. the client's frame to its own gateway

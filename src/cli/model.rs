@@ -18,7 +18,9 @@ pub(crate) fn run_model(a: ModelCmdArgs) -> u8 {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    for s in system::to_model(&snapshots).services {
+    let from_snapshots = system::to_model(&snapshots);
+    model.layouts.extend(from_snapshots.layouts);
+    for s in from_snapshots.services {
         model.add(s);
     }
     if let Err(e) = lvsdiag::analyze::add_keepalived(

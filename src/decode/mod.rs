@@ -2,12 +2,14 @@
 //!
 //! Link layers are peeled here (Ethernet with 802.1Q/QinQ, Linux SLL v1 via
 //! etherparse, SLL2 by hand in [`sll2`], raw IP, BSD loopback); network and
-//! transport headers come from `etherparse`. IP-in-IP (LVS-TUN) is decoded one
-//! level deep so the inner connection is visible with its outer addresses.
+//! transport headers come from `etherparse`. IP-in-IP (LVS-TUN), and GUE and
+//! GRE ([`tunnel`]), are decoded one level deep so the inner connection is
+//! visible with its outer addresses.
 //! Nothing here allocates: a [`Packet`] is plain `Copy` data.
 
 pub mod link;
 pub mod sll2;
+pub mod tunnel;
 pub mod vrrp;
 
 use etherparse::{
@@ -148,6 +150,8 @@ pub struct Quote {
     pub sport: u16,
     pub dport: u16,
     pub outer: Option<(IpAddr, IpAddr)>,
+    /// The tunnel's kind, when `outer` is set.
+    pub encap: tunnel::Encap,
 }
 
 /// An IP packet (the inner one for IP-in-IP, with the tunnel in `outer`).
@@ -162,8 +166,10 @@ pub struct Ip {
     /// Total length as the IP header states it.
     pub len: u16,
     pub l4: L4,
-    /// Source and destination of the tunnel header, for IP-in-IP.
+    /// Source and destination of the tunnel header, for IP-in-IP, GUE, GRE.
     pub outer: Option<(IpAddr, IpAddr)>,
+    /// The tunnel's kind, when `outer` is set.
+    pub encap: tunnel::Encap,
 }
 
 /// Address resolution: ARP for IPv4, neighbour discovery for IPv6.
@@ -281,10 +287,13 @@ fn decode_ip(b: &[u8], depth: u8) -> Result<Net, DecodeError> {
             }
             _ => return Err(DecodeError::BadNetwork),
         };
-    // IP-in-IP (LVS-TUN): the inner packet, with the tunnel addresses.
-    if depth == 0 && !fragmented && (proto == IpNumber::IPV4 || proto == IpNumber::IPV6) {
-        if let Ok(Net::Ip(mut ip)) = decode_ip(body, 1) {
+    // IP-in-IP, GUE or GRE (LVS-TUN): the inner packet, with the tunnel
+    // addresses.
+    if depth == 0 && !fragmented {
+        let inner = encapsulated(proto, body, cut);
+        if let Some((Ok(Net::Ip(mut ip)), encap)) = inner.map(|(b, e)| (decode_ip(b, 1), e)) {
             ip.outer = Some((src, dst));
+            ip.encap = encap;
             return Ok(Net::Ip(ip));
         }
     }
@@ -333,7 +342,28 @@ fn decode_ip(b: &[u8], depth: u8) -> Result<Net, DecodeError> {
         len,
         l4,
         outer: None,
+        encap: tunnel::Encap::Ipip,
     }))
+}
+
+/// The packet a tunnel carries in an IP payload of protocol `proto`
+/// (IP-in-IP, GUE in UDP, GRE), with the tunnel's kind.
+fn encapsulated(proto: IpNumber, body: &[u8], cut: bool) -> Option<(&[u8], tunnel::Encap)> {
+    if proto == IpNumber::IPV4 || proto == IpNumber::IPV6 {
+        Some((body, tunnel::Encap::Ipip))
+    } else if proto == IpNumber::UDP {
+        udp_gue(body, cut)
+    } else if proto.0 == 47 {
+        tunnel::gre_inner(body, cut).map(|b| (b, tunnel::Encap::Gre))
+    } else {
+        None
+    }
+}
+
+/// A UDP datagram (header and payload) that carries GUE: its inner packet.
+fn udp_gue(b: &[u8], cut: bool) -> Option<(&[u8], tunnel::Encap)> {
+    let port = u16::from_be_bytes([*b.get(2)?, *b.get(3)?]);
+    tunnel::gue_inner(b.get(8..)?, cut).map(|i| (i, tunnel::Encap::Gue { port }))
 }
 
 /// An ICMP (`v6`: ICMPv6) error message and its quote; `None` for other
@@ -391,10 +421,17 @@ fn quote(b: &[u8], depth: u8) -> Option<Quote> {
         }
         _ => return None,
     };
-    if depth == 0 && (proto == IpNumber::IPV4 || proto == IpNumber::IPV6) {
-        let mut q = quote(rest, 1)?;
-        q.outer = Some((src, dst));
-        return Some(q);
+    // A quote may stop anywhere: an encapsulated one is judged as cut.
+    let inner = encapsulated(proto, rest, true);
+    if let Some((inner, encap)) = inner.filter(|_| depth == 0) {
+        if let Some(mut q) = quote(inner, 1) {
+            q.outer = Some((src, dst));
+            q.encap = encap;
+            return Some(q);
+        }
+        if proto == IpNumber::IPV4 || proto == IpNumber::IPV6 {
+            return None;
+        }
     }
     let ports = rest.get(..4)?;
     Some(Quote {
@@ -404,6 +441,7 @@ fn quote(b: &[u8], depth: u8) -> Option<Quote> {
         sport: u16::from_be_bytes([ports[0], ports[1]]),
         dport: u16::from_be_bytes([ports[2], ports[3]]),
         outer: None,
+        encap: tunnel::Encap::Ipip,
     })
 }
 

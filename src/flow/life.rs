@@ -325,6 +325,7 @@ mod tests {
             len: 40 + len as u16,
             l4: L4::Tcp(tcp),
             outer: None,
+            encap: Default::default(),
         };
         (ip, tcp)
     }

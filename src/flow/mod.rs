@@ -48,8 +48,10 @@ pub struct OpenCopy {
     pub id: u16,
     pub tos: u8,
     pub len: u16,
-    /// Tunnel (source, destination) for IP-in-IP.
+    /// Tunnel (source, destination) for IP-in-IP, GUE or GRE.
     pub outer: Option<(IpAddr, IpAddr)>,
+    /// The tunnel's kind, when `outer` is set.
+    pub encap: crate::decode::tunnel::Encap,
     /// Full NAT: the source (address, port) the director rewrote the
     /// client's to (kube-proxy's masquerade), when it is not the client's.
     pub masq: Option<(IpAddr, u16)>,

@@ -498,6 +498,8 @@ impl FlowTable {
 /// (a retransmission has its own) and length, moments after it, to
 /// another destination with another TTL (it crossed the director). A copy
 /// of the same bytes from another client to the same place is not one.
+/// The flow may look established already: another point's clock may
+/// stamp the client's ACK before the director's copy of its SYN.
 fn masquerade_of(f: &Flow, ck: FlowKey, at: Evidence, ip: &Ip, tcp: &Tcp) -> bool {
     let Some(t) = f.tcp_state() else {
         return false;
@@ -505,7 +507,6 @@ fn masquerade_of(f: &Flow, ck: FlowKey, at: Evidence, ip: &Ip, tcp: &Tcp) -> boo
     f.key() != ck
         && t.isn == tcp.seq
         && f.masq.is_none()
-        && !f.established()
         && (at.time - t.last_syn_ts).abs() <= MASQ_WINDOW_NS
         && f.opens
             .iter()
@@ -640,6 +641,7 @@ fn add_open(
             tos: ip.tos,
             len: ip.len,
             outer: ip.outer,
+            encap: ip.encap,
             masq,
         });
     } else {
@@ -734,6 +736,7 @@ mod tests {
             len: 60,
             l4: L4::Udp { sport, dport },
             outer: None,
+            encap: Default::default(),
         };
         let l2 = L2 {
             src: src_mac,
@@ -764,6 +767,7 @@ mod tests {
             len: 88,
             l4: L4::Other(1),
             outer: None,
+            encap: Default::default(),
         };
         let q = Quote {
             src: q_src.0.parse().unwrap(),
@@ -772,6 +776,7 @@ mod tests {
             sport: q_src.1,
             dport: q_dst.1,
             outer: None,
+            encap: Default::default(),
         };
         let at = Evidence {
             point: 0,

@@ -207,8 +207,10 @@ impl<'a> FlowView<'a> {
             return;
         }
         // Not forwarded at all: delivered by the gateway straight to a real
-        // server (one that received forwarded traffic, or claims the VIP).
-        // Only once a director is known: else the VIP's owner is the director.
+        // server (one that received forwarded traffic, or claims the VIP
+        // beside another claimant). Only once a director is known: else the
+        // VIP's owner is the director; and the one host that claims it is
+        // its owner, a director that forwarded nothing here.
         if !hosts.has_director() {
             return;
         }
@@ -218,7 +220,8 @@ impl<'a> FlowView<'a> {
                 && !c.src_mac.is_some_and(|m| hosts.is_director(m))
                 && c.dst_mac.is_some_and(|d| {
                     !hosts.is_director(d)
-                        && (hosts.is_real_server(d) || claims(hosts, self.vaddr.ip, d))
+                        && (hosts.is_real_server(d)
+                            || (claims(hosts, self.vaddr.ip, d) && contested(hosts, self.vaddr.ip)))
                 })
         }) {
             let d = c.dst_mac.expect("checked");
@@ -289,6 +292,11 @@ impl<'a> FlowView<'a> {
         let vip = self.vaddr.ip;
         self.flow.replies.iter().filter(move |r| r.src != vip)
     }
+}
+
+/// Whether more than one MAC answers ARP / neighbour discovery for `ip`.
+fn contested(hosts: &HostMap, ip: IpAddr) -> bool {
+    hosts.neigh.claims(ip).is_some_and(|c| c.by_mac.len() > 1)
 }
 
 /// Whether `mac` answers ARP / neighbour discovery for `ip`.

@@ -93,6 +93,7 @@ fn parse_rule_line(line: &str, origin: &str) -> Option<Rule> {
     let mut rs_addr = None;
     let mut mode = Mode::Dr; // ipvsadm's default forwarding method is -g
     let mut weight = 1i64;
+    let (mut tun_type, mut tun_port): (Option<String>, Option<u16>) = (None, None);
     let mut v6 = false;
     let mut i = 1;
     while i < toks.len() {
@@ -167,9 +168,19 @@ fn parse_rule_line(line: &str, origin: &str) -> Option<Rule> {
                 weight = arg?.parse().ok()?;
                 i += 2;
             }
+            "--tun-type" => {
+                tun_type = Some(arg?.to_string());
+                i += 2;
+            }
+            "--tun-port" => {
+                tun_port = arg?.parse().ok();
+                i += 2;
+            }
+            // Flags of their own (the tunnel's checksum options).
+            "--tun-nocsum" | "--tun-csum" | "--tun-remcsum" => i += 1,
             // Options with an argument we do not use.
             "-M" | "--netmask" | "-b" | "--sched-flags" | "-x" | "--u-threshold" | "-y"
-            | "--l-threshold" | "--tun-type" | "--tun-port" | "--tun-nocsum" | "--pe" => {
+            | "--l-threshold" | "--pe" => {
                 i += 2;
             }
             _ => i += 1,
@@ -196,10 +207,25 @@ fn parse_rule_line(line: &str, origin: &str) -> Option<Rule> {
                     port,
                     mode,
                     weight,
+                    encap: (mode == Mode::Tun)
+                        .then(|| encap_of(tun_type.as_deref(), tun_port))
+                        .flatten(),
                 },
             ))
         }
         _ => None,
+    }
+}
+
+/// A tunnel's encapsulation from IPVS's words for it (`ipip`, `gue` with
+/// its port, `gre`); `None` when unknown.
+pub fn encap_of(tun_type: Option<&str>, port: Option<u16>) -> Option<crate::decode::tunnel::Encap> {
+    use crate::decode::tunnel::Encap;
+    match tun_type.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("ipip") => Some(Encap::Ipip),
+        Some("gue") => port.map(|port| Encap::Gue { port }),
+        Some("gre") => Some(Encap::Gre),
+        Some(_) => None,
     }
 }
 
@@ -233,6 +259,7 @@ pub fn parse_proc(text: &str, origin: &str) -> Parsed {
                         port: Some(port),
                         mode,
                         weight,
+                        encap: None,
                     });
                     true
                 }
@@ -379,5 +406,32 @@ FWM  00000001 wrr\n";
             assert!(p.model.services.is_empty());
             assert_eq!(p.skipped.len(), 1, "{text:?}");
         }
+    }
+
+    #[test]
+    fn tunnel_types_and_checksum_flags_are_read() {
+        let m = parse_rules(
+            "-A -t 192.0.2.100:80 -s rr\n\
+             -a -t 192.0.2.100:80 -r 192.0.2.11:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-nocsum\n\
+             -a -t 192.0.2.100:80 -r 192.0.2.12:80 -i --tun-type gre --tun-csum -w 2\n\
+             -a -t 192.0.2.100:80 -r 192.0.2.13:80 -i -w 3\n",
+            "test",
+        )
+        .model;
+        use crate::decode::tunnel::Encap;
+        let rs: Vec<_> = m.services[0]
+            .real_servers
+            .iter()
+            .map(|r| (r.encap, r.weight))
+            .collect();
+        assert_eq!(
+            rs,
+            vec![
+                (Some(Encap::Gue { port: 6080 }), 1),
+                (Some(Encap::Gre), 2),
+                (Some(Encap::Ipip), 3)
+            ],
+            "a flag without an argument does not swallow the next option"
+        );
     }
 }

@@ -966,6 +966,7 @@ impl Config {
                         port: r.port,
                         mode,
                         weight: r.weight,
+                        encap: None,
                     })
                     .collect();
                 s

@@ -269,6 +269,8 @@ pub struct RealServerCfg {
     pub port: Option<u16>,
     pub mode: Mode,
     pub weight: i64,
+    /// Tunnel mode: the encapsulation (`None`: not said, IP-in-IP).
+    pub encap: Option<crate::decode::tunnel::Encap>,
 }
 
 /// What a firewall-mark service covers on the wire: traffic to this VIP
@@ -377,6 +379,9 @@ pub struct Model {
     /// (`--ipvs-timeout`, or a `Timeout (tcp tcpfin udp)` line of
     /// `ipvsadm -L --timeout` in an `--ipvs` file).
     pub tcp_timeout: Option<u32>,
+    /// Known layouts the snapshots show, one per director: `node1:
+    /// kube-proxy (IPVS mode): …`.
+    pub layouts: Vec<String>,
 }
 
 impl Model {

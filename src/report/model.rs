@@ -10,6 +10,9 @@ use std::fmt::Write;
 
 pub fn text(m: &Model) -> String {
     let mut o = String::new();
+    for l in &m.layouts {
+        let _ = writeln!(o, "Layout: {}", sanitize(l));
+    }
     let _ = writeln!(o, "Services ({})", m.services.len());
     for s in &m.services {
         let mode = s.mode.map_or("mode?".to_string(), |m| m.to_string());
@@ -43,7 +46,11 @@ pub fn text(m: &Model) -> String {
                 Some(p) => std::net::SocketAddr::new(r.addr, p).to_string(),
                 None => r.addr.to_string(),
             };
-            let _ = writeln!(o, "    -> {addr:<24} {} weight {}", r.mode, r.weight);
+            let encap = match r.encap {
+                Some(e) if e != crate::decode::tunnel::Encap::Ipip => format!(" ({})", e.name()),
+                _ => String::new(),
+            };
+            let _ = writeln!(o, "    -> {addr:<24} {}{encap} weight {}", r.mode, r.weight);
         }
     }
     for c in &m.keepalived {
@@ -192,6 +199,7 @@ pub fn json(m: &Model) -> String {
                 },
                 "real_servers": s.real_servers.iter().map(|r| json!({
                     "ip": r.addr.to_string(), "port": r.port, "mode": r.mode.to_string(), "weight": r.weight,
+                    "encapsulation": r.encap.map(|e| e.name()),
                 })).collect::<Vec<_>>(),
             })
         })
@@ -256,6 +264,7 @@ pub fn json(m: &Model) -> String {
         .collect();
     let mut s = serde_json::to_string_pretty(&json!({
         "format": 1,
+        "layouts": m.layouts,
         "services": services,
         "keepalived": keepalived,
     }))

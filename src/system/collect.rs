@@ -107,6 +107,9 @@ pub fn take(
             .push(format!("nftables ruleset not read: {e}")),
     }
     snap.sysctls = sysctl::read_all(Path::new("/proc/sys"));
+    if let Ok(t) = std::fs::read_to_string("/proc/thread-self/net/stat/nf_conntrack") {
+        snap.conntrack = super::ConntrackStats::parse(&t);
+    }
     Ok((snap, recording))
 }
 

@@ -65,6 +65,7 @@ const DEST_ADDR_FAMILY: u16 = 11;
 const DEST_STATS64: u16 = 12;
 const DEST_TUN_TYPE: u16 = 13;
 const DEST_TUN_PORT: u16 = 14;
+const DEST_TUN_FLAGS: u16 = 15;
 
 // IPVS_DAEMON_ATTR_*
 const DAEMON_STATE: u16 = 1;
@@ -317,6 +318,7 @@ pub fn decode_dest(v: &[u8], svc_af: u16) -> Result<Option<IpvsDest>, String> {
             })
         }
         DEST_TUN_PORT => d.tun_port = be_u16(v).filter(|p| *p != 0),
+        DEST_TUN_FLAGS => d.tun_flags = ne_u16(v),
         _ => {}
     })?;
     let Some(a) = raw_addr.and_then(|a| addr(af.unwrap_or(svc_af), &a)) else {

@@ -62,9 +62,49 @@ pub struct HostSnapshot {
     /// read (no `nft`, no privilege, or an older snapshot).
     #[serde(default)]
     pub nftables: Option<serde_json::Value>,
+    /// The connection tracker's counters (`/proc/net/stat/nf_conntrack`,
+    /// summed over CPUs); `None`: no conntrack here, or an older snapshot.
+    #[serde(default)]
+    pub conntrack: Option<ConntrackStats>,
     /// What could not be read, and why.
     #[serde(default)]
     pub warnings: Vec<String>,
+}
+
+/// `/proc/net/stat/nf_conntrack` summed over CPUs: the counters that say a
+/// full table (or a race on insert) dropped packets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConntrackStats {
+    /// Packets dropped because no entry could be allocated (table full).
+    pub drop: u64,
+    /// Entries evicted early to make room.
+    pub early_drop: u64,
+    /// Entries that could not be inserted (a race, or the table full).
+    pub insert_failed: u64,
+}
+
+impl ConntrackStats {
+    /// Parses the file: a header line of column names, then one line of
+    /// hexadecimal counters per CPU.
+    pub fn parse(text: &str) -> Option<ConntrackStats> {
+        let mut lines = text.lines();
+        let names: Vec<&str> = lines.next()?.split_whitespace().collect();
+        let col = |n: &str| names.iter().position(|x| *x == n);
+        let (d, e, i) = (col("drop")?, col("early_drop")?, col("insert_failed")?);
+        let mut out = ConntrackStats::default();
+        for l in lines {
+            let v: Vec<u64> = l
+                .split_whitespace()
+                .map(|x| u64::from_str_radix(x, 16))
+                .collect::<Result<_, _>>()
+                .ok()?;
+            let at = |k: usize| v.get(k).copied().unwrap_or(0);
+            out.drop = out.drop.saturating_add(at(d));
+            out.early_drop = out.early_drop.saturating_add(at(e));
+            out.insert_failed = out.insert_failed.saturating_add(at(i));
+        }
+        Some(out)
+    }
 }
 
 /// A listening socket.
@@ -247,6 +287,9 @@ pub struct IpvsDest {
     pub tun_type: Option<String>,
     #[serde(default)]
     pub tun_port: Option<u16>,
+    /// Tunnel checksum flags (`IP_VS_TUNNEL_ENCAP_FLAG_*`: 1 csum, 2 remcsum; 0 nocsum).
+    #[serde(default)]
+    pub tun_flags: Option<u16>,
 }
 
 impl Default for IpvsDest {
@@ -264,6 +307,7 @@ impl Default for IpvsDest {
             stats: None,
             tun_type: None,
             tun_port: None,
+            tun_flags: None,
         }
     }
 }
@@ -408,6 +452,61 @@ impl HostSnapshot {
             .iter()
             .find(|l| l.name == ifname)
             .map_or(ifname == "lo", |l| l.link_type == "loopback")
+    }
+
+    /// The dummy interface that holds `ip` (kube-proxy's `kube-ipvs0`).
+    pub fn dummy_with(&self, ip: IpAddr) -> Option<&str> {
+        self.ifaces_with(ip).into_iter().find(|i| {
+            self.links
+                .iter()
+                .any(|l| l.name == *i && l.kind.as_deref() == Some("dummy"))
+        })
+    }
+
+    /// The layout this host's IPVS follows, when it is a known one: the
+    /// service addresses on a dummy interface, as kube-proxy (`kube-ipvs0`)
+    /// and kube-router (`kube-dummy-if`) bind them, masquerading or not.
+    pub fn layout(&self) -> Option<String> {
+        let ipvs = self.ipvs.as_ref().filter(|i| !i.services.is_empty())?;
+        let dummy = ipvs
+            .services
+            .iter()
+            .filter_map(|s| s.address)
+            .find_map(|a| self.dummy_with(a))?;
+        let masq = if self.masquerades() {
+            ", masquerading"
+        } else {
+            ""
+        };
+        Some(match dummy {
+            "kube-ipvs0" => {
+                format!("kube-proxy (IPVS mode): service addresses on kube-ipvs0{masq}")
+            }
+            "kube-dummy-if" => format!("kube-router: service addresses on kube-dummy-if{masq}"),
+            d => format!(
+                "service addresses on the dummy interface {}{masq}",
+                crate::text::sanitize(d)
+            ),
+        })
+    }
+
+    /// Masquerades what IPVS forwards: a masquerade/SNAT rule that can
+    /// apply (`net.ipv4.vs.conntrack` = 1 keeps IPVS traffic tracked).
+    pub fn masquerades(&self) -> bool {
+        self.sysctl("net.ipv4.vs.conntrack") == Some(1)
+            && self
+                .nftables
+                .as_ref()
+                .is_some_and(|d| !nft::source_nat_rules(d).is_empty())
+    }
+
+    /// The connection table's fill: (entries, limit), when read.
+    pub fn conntrack_fill(&self) -> Option<(i64, i64)> {
+        let count = self.sysctl("net.netfilter.nf_conntrack_count")?;
+        let max = self
+            .sysctl("net.netfilter.nf_conntrack_max")
+            .or_else(|| self.sysctl("net.nf_conntrack_max"))?;
+        (max > 0).then_some((count, max))
     }
 
     pub fn sysctl(&self, key: &str) -> Option<i64> {
@@ -591,6 +690,10 @@ pub fn to_model(snaps: &[HostSnapshot]) -> crate::model::Model {
     use crate::model::{Model, Origin, RealServerCfg, Service};
     let mut m = Model::default();
     for h in snaps {
+        if let Some(l) = h.layout() {
+            m.layouts
+                .push(format!("{}: {l}", crate::text::sanitize(&h.host)));
+        }
         let Some(ipvs) = &h.ipvs else { continue };
         for s in &ipvs.services {
             let origin = Origin::Ipvs(format!("{} snapshot", h.host));
@@ -603,11 +706,17 @@ pub fn to_model(snaps: &[HostSnapshot]) -> crate::model::Model {
                 .destinations
                 .iter()
                 .filter_map(|d| {
+                    let mode = d.mode()?;
                     Some(RealServerCfg {
                         addr: d.address,
                         port: Some(d.port),
-                        mode: d.mode()?,
+                        mode,
                         weight: d.weight,
+                        encap: (mode == Mode::Tun)
+                            .then(|| {
+                                crate::model::ipvsadm::encap_of(d.tun_type.as_deref(), d.tun_port)
+                            })
+                            .flatten(),
                     })
                 })
                 .collect();
@@ -644,6 +753,25 @@ pub fn to_model(snaps: &[HostSnapshot]) -> crate::model::Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conntrack_counters_are_summed_over_cpus() {
+        let t = "entries  clashres found new invalid ignore delete chainlength insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart\n\
+0000001a  00000000 00000000 00000000 00000003 00000000 00000000 00000000 00000000 00000001 00000012 00000000 00000000  00000000 00000000 00000000 00000000\n\
+0000001a  00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000002 00000004 00000000  00000000 00000000 00000000 00000000\n";
+        let s = ConntrackStats::parse(t).unwrap();
+        assert_eq!((s.drop, s.early_drop, s.insert_failed), (0x14, 4, 1));
+        assert_eq!(
+            ConntrackStats::parse("entries drop\nzz 1\n"),
+            None,
+            "not hex"
+        );
+        assert_eq!(
+            ConntrackStats::parse("entries\n1\n"),
+            None,
+            "no drop column"
+        );
+    }
 
     fn host() -> HostSnapshot {
         let mut h = HostSnapshot {

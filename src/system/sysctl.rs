@@ -47,6 +47,16 @@ pub fn read_all(root: &Path) -> BTreeMap<String, String> {
     for k in super::dir_names(&root.join("net/ipv4/vs")).unwrap_or_default() {
         put(format!("net.ipv4.vs.{k}"), &format!("net/ipv4/vs/{k}"));
     }
+    // The connection tracker a masquerading director (kube-proxy) needs.
+    for k in [
+        "nf_conntrack_count",
+        "nf_conntrack_max",
+        "nf_conntrack_udp_timeout",
+        "nf_conntrack_udp_timeout_stream",
+        "nf_conntrack_tcp_timeout_time_wait",
+    ] {
+        put(format!("net.netfilter.{k}"), &format!("net/netfilter/{k}"));
+    }
     out
 }
 

@@ -6,6 +6,7 @@
 //! server. Checksums are left as they were: lvsdiag does not read them.
 #![allow(dead_code)]
 
+use lvsdiag::decode::tunnel::gue_inner;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::path::Path;
@@ -251,6 +252,19 @@ impl Map {
             6 | 17 if l4.len() >= 4 => {
                 self.port(&mut l4[0..2]);
                 self.port(&mut l4[2..4]);
+                // GUE: the packet inside, too.
+                let inner = l4
+                    .get(8..)
+                    .and_then(|b| gue_inner(b, true))
+                    .map(<[u8]>::len);
+                if let (17, Some(n)) = (proto, inner) {
+                    let at = l4.len() - n;
+                    if v6 {
+                        self.ipv6(&mut l4[at..]);
+                    } else {
+                        self.ipv4(&mut l4[at..]);
+                    }
+                }
             }
             4 => self.ipv4(l4),
             41 => self.ipv6(l4),
@@ -494,14 +508,16 @@ fn packet_v6(p: &[u8], quoted: bool) -> Option<Vec<u8>> {
     let (src, dst) = (v6_bytes(&p[12..16])?, v6_bytes(&p[16..20])?);
     let body = p.get(ihl..total.min(p.len()).max(ihl))?;
     let (next, payload): (u8, Vec<u8>) = match p[9] {
-        6 | 17 => (p[9], body.to_vec()),
+        17 => (17, gue_v6(body, quoted).unwrap_or_else(|| body.to_vec())),
+        6 => (6, body.to_vec()),
         4 => (41, packet_v6(body, quoted)?),
         1 => (58, icmp_v6(body)?),
         _ => return None,
     };
     // The payload length: the whole packet's, even when cut short.
     let full = if quoted {
-        total.saturating_sub(ihl) + if p[9] == 4 { 20 } else { 0 }
+        let gue = p[9] == 17 && body.get(8..).and_then(|b| gue_inner(b, true)).is_some();
+        total.saturating_sub(ihl) + if p[9] == 4 || gue { 20 } else { 0 }
     } else {
         payload.len()
     };
@@ -513,6 +529,25 @@ fn packet_v6(p: &[u8], quoted: bool) -> Option<Vec<u8>> {
     out.extend(src);
     out.extend(dst);
     out.extend(payload);
+    Some(out)
+}
+
+/// A UDP datagram carrying GUE with an IPv4 packet inside, as the same
+/// datagram carrying the packet over IPv6 (GUE's protocol 41, the UDP
+/// length grown); `None` when it carries no GUE.
+fn gue_v6(udp: &[u8], quoted: bool) -> Option<Vec<u8>> {
+    let inner = gue_inner(udp.get(8..)?, true)?;
+    let hdr_len = udp.len() - 8 - inner.len();
+    let mut hdr = udp[8..8 + hdr_len].to_vec();
+    if let Some(b) = hdr.get_mut(1).filter(|_| hdr_len >= 4) {
+        *b = 41;
+    }
+    let v6 = packet_v6(inner, quoted)?;
+    let mut out = udp[..8].to_vec();
+    out[4..6].copy_from_slice(&((8 + hdr_len + v6.len()) as u16).to_be_bytes());
+    out[6..8].copy_from_slice(&[0, 0]); // no checksum
+    out.extend(hdr);
+    out.extend(v6);
     Some(out)
 }
 

@@ -71,3 +71,64 @@ pub fn read() -> Result<Option<serde_json::Value>, String> {
         .map(Some)
         .map_err(|e| format!("nft -j output is not JSON: {e}"))
 }
+
+/// The rules that rewrite a packet's source (`masquerade`, `snat`), each
+/// as `table <family> <table>, chain <chain>: <action>`, from a ruleset as
+/// `nft -j list ruleset` prints it (iptables-nft rules included).
+pub fn source_nat_rules(doc: &serde_json::Value) -> Vec<String> {
+    let Some(items) = doc.get("nftables").and_then(|v| v.as_array()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for rule in items.iter().filter_map(|i| i.get("rule")) {
+        let Some(exprs) = rule.get("expr").and_then(|e| e.as_array()) else {
+            continue;
+        };
+        let action = exprs.iter().find_map(|e| {
+            let o = e.as_object()?;
+            ["masquerade", "snat"]
+                .into_iter()
+                .find(|k| o.contains_key(*k))
+        });
+        if let Some(a) = action {
+            let s = |k: &str| rule.get(k).and_then(|v| v.as_str()).unwrap_or("?");
+            out.push(format!(
+                "table {} {}, chain {}: {a}",
+                s("family"),
+                s("table"),
+                s("chain")
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masquerade_and_snat_rules_are_found_with_their_chain() {
+        let doc: serde_json::Value = serde_json::from_str(
+            r#"{"nftables":[{"metainfo":{"version":"1.0.6"}},
+            {"table":{"family":"ip","name":"nat"}},
+            {"rule":{"family":"ip","table":"nat","chain":"KUBE-POSTROUTING","handle":3,
+              "expr":[{"match":{"op":"!=","left":{"&":[{"meta":{"key":"mark"}},16384]},"right":16384}},{"return":null}]}},
+            {"rule":{"family":"ip","table":"nat","chain":"KUBE-POSTROUTING","handle":5,
+              "expr":[{"counter":{"packets":0,"bytes":0}},{"masquerade":{"flags":"fully-random"}}]}},
+            {"rule":{"family":"inet","table":"x","chain":"post","handle":7,
+              "expr":[{"snat":{"addr":"192.0.2.2"}}]}},
+            {"rule":{"family":"inet","table":"filter","chain":"input","handle":9,
+              "expr":[{"drop":null}]}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            source_nat_rules(&doc),
+            vec![
+                "table ip nat, chain KUBE-POSTROUTING: masquerade".to_string(),
+                "table inet x, chain post: snat".to_string()
+            ]
+        );
+        assert!(source_nat_rules(&serde_json::json!({"nftables": 3})).is_empty());
+    }
+}
