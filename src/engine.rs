@@ -161,9 +161,18 @@ impl Engine {
                         self.process_retired(false);
                     }
                 }
-                &L4::Udp { sport, dport } => {
-                    self.flows
-                        .observe_udp(at, pkt.l2, ip, (sport, dport), &mut self.retired);
+                &L4::Udp {
+                    sport,
+                    dport,
+                    digest,
+                } => {
+                    self.flows.observe_udp(
+                        at,
+                        pkt.l2,
+                        ip,
+                        (sport, dport, digest),
+                        &mut self.retired,
+                    );
                     if !self.retired.is_empty() {
                         self.process_retired(false);
                     }

@@ -1235,13 +1235,30 @@ fn nat_fixtures_hold_as_full_nat() {
     let mut tried = 0;
     for fx in fixtures()
         .into_iter()
-        .filter(|f| f.mode == "nat" && f.proto == "tcp" && !f.name.starts_with("kube-"))
+        .filter(|f| f.mode == "nat" && !f.name.starts_with("kube-"))
     {
         let v6 = is_v6(&fx.points);
         let node: IpAddr = if v6 { "2001:db8:1::1" } else { "198.51.100.1" }
             .parse()
             .unwrap();
-        let clients = every_client(&fx.points);
+        // The clients: TCP by their SYNs; UDP by the datagrams from the
+        // client segment (203.0.113.0/24, 2001:db8:c::/64).
+        let mut clients = every_client(&fx.points);
+        let client_net = |ip: &IpAddr| match ip {
+            IpAddr::V4(a) => a.octets()[..3] == [203, 0, 113],
+            IpAddr::V6(a) => a.segments()[..4] == [0x2001, 0xdb8, 0xc, 0],
+        };
+        for (_, _, recs) in &fx.points {
+            for r in recs {
+                if rewrite::tcp_flags(&r.data).is_none() {
+                    if let Some((s, _)) =
+                        rewrite::endpoints(&r.data).filter(|(s, _)| client_net(&s.0))
+                    {
+                        clients.insert(s);
+                    }
+                }
+            }
+        }
         let mut m = Map::default();
         for (ip, port) in &clients {
             m.ips.insert(*ip, node);
@@ -1274,7 +1291,7 @@ fn nat_fixtures_hold_as_full_nat() {
         }
         tried += 1;
     }
-    assert!(tried >= 7, "only {tried} NAT fixtures");
+    assert!(tried >= 9, "only {tried} NAT fixtures");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -96,6 +96,9 @@ pub enum L4 {
     Udp {
         sport: u16,
         dport: u16,
+        /// A digest of the payload's first bytes (0: no payload): what
+        /// survives a full-NAT director's rewrite of a datagram.
+        digest: u32,
     },
     /// An ICMP or ICMPv6 error, with the start of the packet it is about.
     IcmpError {
@@ -318,6 +321,7 @@ fn decode_ip(b: &[u8], depth: u8) -> Result<Net, DecodeError> {
             Ok(u) => L4::Udp {
                 sport: u.source_port(),
                 dport: u.destination_port(),
+                digest: digest(body.get(8..).unwrap_or_default()),
             },
             Err(_) => L4::Incomplete,
         }
@@ -344,6 +348,18 @@ fn decode_ip(b: &[u8], depth: u8) -> Result<Net, DecodeError> {
         outer: None,
         encap: tunnel::Encap::Ipip,
     }))
+}
+
+/// FNV-1a over the first 32 bytes of a payload, never 0 for a non-empty
+/// one (0: empty).
+fn digest(p: &[u8]) -> u32 {
+    if p.is_empty() {
+        return 0;
+    }
+    let h = p.iter().take(32).fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    });
+    h.max(1)
 }
 
 /// The packet a tunnel carries in an IP payload of protocol `proto`

@@ -59,6 +59,10 @@ pub struct FlowTable {
     by_isn: FxHashMap<u32, FlowKey>,
     /// Further flows with an ISN already in `by_isn` (rare: 2^-32 apart).
     isn_clash: FxHashMap<u32, Vec<FlowKey>>,
+    /// UDP flows opened in the last [`MASQ_WINDOW_NS`], by their first
+    /// datagram's (IP length, payload digest): to pair a datagram whose
+    /// source the director rewrote. Pruned every sweep; at most `cap`.
+    udp_recent: FxHashMap<(u16, u32), (FlowKey, i64)>,
     cap: usize,
     last_sweep: i64,
     pub stats: TableStats,
@@ -71,6 +75,7 @@ impl FlowTable {
             alias: FxHashMap::default(),
             by_isn: FxHashMap::default(),
             isn_clash: FxHashMap::default(),
+            udp_recent: FxHashMap::default(),
             cap: cap.max(16),
             last_sweep: i64::MIN,
             stats: TableStats::default(),
@@ -89,6 +94,7 @@ impl FlowTable {
             alias: FxHashMap::default(),
             by_isn: FxHashMap::default(),
             isn_clash: FxHashMap::default(),
+            udp_recent: FxHashMap::default(),
             cap: self.cap,
             last_sweep: self.last_sweep,
             stats: self.stats,
@@ -300,7 +306,7 @@ impl FlowTable {
         at: Evidence,
         l2: Option<L2>,
         ip: &Ip,
-        (sport, dport): (u16, u16),
+        (sport, dport, digest): (u16, u16, u32),
         retired: &mut Vec<Box<Flow>>,
     ) {
         let ts = at.time;
@@ -336,12 +342,85 @@ impl FlowTable {
             add_reply(f, at, src_mac, dst_mac, ip, sport, false);
             return;
         }
+        // Full NAT: from and to the client's source as the director
+        // rewrote it.
+        let masq = Some((ip.src, sport));
+        if let Some(f) = self
+            .alias
+            .get(&(Proto::Udp, ip.src, sport, ip.dst, dport))
+            .and_then(|o| self.map.get_mut(o))
+        {
+            f.packets = f.packets.saturating_add(1);
+            f.last_ts = f.last_ts.max(ts);
+            add_open(f, at, src_mac, dst_mac, ip, dport, masq);
+            return;
+        }
+        if let Some(f) = self
+            .alias
+            .get(&(Proto::Udp, ip.dst, dport, ip.src, sport))
+            .and_then(|o| self.map.get_mut(o))
+        {
+            f.packets = f.packets.saturating_add(1);
+            f.last_ts = f.last_ts.max(ts);
+            add_reply(f, at, src_mac, dst_mac, ip, sport, false);
+            return;
+        }
+        // A flow's first datagram, re-addressed by a full-NAT director: the
+        // same length and payload moments later, to another destination
+        // with another TTL.
+        let recent = (digest != 0)
+            .then(|| self.udp_recent.get(&(ip.len, digest)).copied())
+            .flatten()
+            .filter(|(k, t)| *k != ck && (ts - t).abs() <= MASQ_WINDOW_NS);
+        if let Some((orig, _)) = recent {
+            // Not an answer from where the flow's datagrams went.
+            if let Some(f) = self.map.get_mut(&orig).filter(|f| {
+                f.masq.is_none()
+                    && f.opens
+                        .iter()
+                        .all(|o| o.dst != ip.dst && o.ttl != ip.ttl && o.dst != ip.src)
+            }) {
+                let nearest = f.opens.iter().map(|o| o.ttl).max().unwrap_or(0);
+                f.packets = f.packets.saturating_add(1);
+                f.last_ts = f.last_ts.max(ts);
+                if ip.ttl < nearest {
+                    f.masq = Some((ip.src, sport, ip.dst, dport));
+                    add_open(f, at, src_mac, dst_mac, ip, dport, masq);
+                    self.alias
+                        .insert((Proto::Udp, ip.src, sport, ip.dst, dport), orig);
+                } else {
+                    // The rewritten copy was seen first: this is the
+                    // client's datagram, the flow its masquerade.
+                    let mut f = self.map.remove(&orig).expect("present");
+                    let to = f
+                        .opens
+                        .first()
+                        .map_or((ip.dst, dport), |o| (o.dst, o.dport));
+                    f.client = ip.src;
+                    f.cport = sport;
+                    f.masq = Some((orig.client, orig.cport, to.0, to.1));
+                    for o in &mut f.opens {
+                        o.masq = Some((orig.client, orig.cport));
+                    }
+                    add_open(&mut f, at, src_mac, dst_mac, ip, dport, None);
+                    self.map.insert(ck, f);
+                    self.alias
+                        .insert((Proto::Udp, orig.client, orig.cport, to.0, to.1), ck);
+                }
+                self.udp_recent.remove(&(ip.len, digest));
+                self.stats.masqueraded += 1;
+                return;
+            }
+        }
         if dport > sport {
             self.stats.untracked_udp += 1;
             return;
         }
         if self.map.len() >= self.cap {
             self.evict(ts, retired);
+        }
+        if digest != 0 && self.udp_recent.len() < self.cap {
+            self.udp_recent.insert((ip.len, digest), (ck, ts));
         }
         let mut f = Box::new(Flow::udp(ip.src, sport, ts));
         f.packets = 1;
@@ -445,6 +524,10 @@ impl FlowTable {
 
     #[allow(clippy::vec_box)] // boxes move between map and list as pointers
     fn sweep(&mut self, now: i64, retired: &mut Vec<Box<Flow>>) {
+        if !self.udp_recent.is_empty() {
+            self.udp_recent
+                .retain(|_, (_, t)| now - *t <= MASQ_WINDOW_NS);
+        }
         if self.map.is_empty() {
             return;
         }
@@ -490,6 +573,7 @@ impl FlowTable {
         self.alias.clear();
         self.by_isn.clear();
         self.isn_clash.clear();
+        self.udp_recent.clear();
     }
 }
 
@@ -734,7 +818,11 @@ mod tests {
             id,
             tos: 0,
             len: 60,
-            l4: L4::Udp { sport, dport },
+            l4: L4::Udp {
+                sport,
+                dport,
+                digest: 7,
+            },
             outer: None,
             encap: Default::default(),
         };
@@ -748,7 +836,7 @@ mod tests {
             frame: time as u64,
             time,
         };
-        t.observe_udp(at, Some(l2), &ip, (sport, dport), out);
+        t.observe_udp(at, Some(l2), &ip, (sport, dport, 7), out);
     }
 
     /// An ICMP error from `src` (MAC `mac`) quoting `q_src` → `q_dst`.
