@@ -82,13 +82,8 @@ impl Check for VipTrafficBypassesDirector {
         for ((va, mac), (n, ev)) in &merged {
             let (vip, port) = (&va.ip, &va.port);
             // Claiming the VIP makes a real server only beside another
-            // claimant: the one host that answers for it is its owner, a
-            // director (one that forwarded nothing here).
-            let claims_vip = ctx
-                .hosts
-                .neigh
-                .claims(*vip)
-                .is_some_and(|c| c.by_mac.len() > 1 && c.by_mac.iter().any(|c| c.mac == *mac));
+            // claimant (the one host that answers for it is its owner).
+            let claims_vip = crate::flow::view::claims_beside_another(ctx.hosts, *vip, *mac);
             let configured = configured_rs(mac);
             if !director_seen && !configured {
                 continue; // cannot tell a bypass from the director

@@ -221,7 +221,7 @@ impl<'a> FlowView<'a> {
                 && c.dst_mac.is_some_and(|d| {
                     !hosts.is_director(d)
                         && (hosts.is_real_server(d)
-                            || (claims(hosts, self.vaddr.ip, d) && contested(hosts, self.vaddr.ip)))
+                            || claims_beside_another(hosts, self.vaddr.ip, d))
                 })
         }) {
             let d = c.dst_mac.expect("checked");
@@ -294,9 +294,11 @@ impl<'a> FlowView<'a> {
     }
 }
 
-/// Whether more than one MAC answers ARP / neighbour discovery for `ip`.
-fn contested(hosts: &HostMap, ip: IpAddr) -> bool {
-    hosts.neigh.claims(ip).is_some_and(|c| c.by_mac.len() > 1)
+/// Whether `mac` claims `ip` (ARP / neighbour discovery) beside another
+/// MAC: what makes a claimant of a VIP a real server rather than the VIP's
+/// one owner, a director.
+pub fn claims_beside_another(hosts: &HostMap, ip: IpAddr, mac: Mac) -> bool {
+    hosts.neigh.claims(ip).is_some_and(|c| c.by_mac.len() > 1) && claims(hosts, ip, mac)
 }
 
 /// Whether `mac` answers ARP / neighbour discovery for `ip`.
