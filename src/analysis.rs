@@ -23,7 +23,20 @@ pub struct Stats {
     /// Sum and count of handshake round trips (first SYN to SYN-ACK at one point).
     pub rtt_total_ns: i64,
     pub rtt_count: u64,
+    /// Connections never established and not reset (no answer, an ICMP
+    /// error, or still unanswered when the capture ended): with `resets`,
+    /// what makes each connection's outcome one of three.
+    pub unanswered: u64,
+    /// Handshake round trips per bucket of [`HANDSHAKE_BUCKETS`] (the last
+    /// counts those above every bound).
+    pub handshake: [u64; HANDSHAKE_BUCKETS.len() + 1],
 }
+
+/// Upper bounds (seconds) of the handshake histogram: sub-millisecond LAN
+/// answers up to the 1 s, 3 s and 7 s of SYN retransmissions.
+pub const HANDSHAKE_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 impl Stats {
     pub fn merge(&mut self, o: &Stats) {
@@ -35,6 +48,32 @@ impl Stats {
         self.icmp_errors += o.icmp_errors;
         self.rtt_total_ns = self.rtt_total_ns.saturating_add(o.rtt_total_ns);
         self.rtt_count += o.rtt_count;
+        self.unanswered += o.unanswered;
+        for (a, b) in self.handshake.iter_mut().zip(o.handshake) {
+            *a += b;
+        }
+    }
+
+    /// Counts one handshake round trip in the histogram.
+    pub fn observe_handshake(&mut self, ns: i64) {
+        let secs = ns as f64 / 1e9;
+        let i = HANDSHAKE_BUCKETS
+            .iter()
+            .position(|&b| secs <= b)
+            .unwrap_or(HANDSHAKE_BUCKETS.len());
+        self.handshake[i] += 1;
+    }
+
+    /// Each connection's outcome, exclusive: (established, failed, reset).
+    /// A reset ends a connection whether it was established or not.
+    pub fn outcomes(&self) -> (u64, u64, u64) {
+        let reset = self.resets;
+        let failed = self.unanswered;
+        (
+            self.connections.saturating_sub(reset + failed),
+            failed,
+            reset,
+        )
     }
 
     /// Mean handshake round trip in milliseconds.

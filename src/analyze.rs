@@ -129,6 +129,17 @@ pub fn run_files_with(
     opts: Options,
     snapshots: Vec<crate::system::HostSnapshot>,
 ) -> Result<Analysis, InputError> {
+    run_files_overview(inputs, model, opts, snapshots).map(|o| o.analysis)
+}
+
+/// As [`run_files_with`], with the VIPs' ARP claims beside the analysis
+/// (the metrics' `lvsdiag_vip_owner`).
+pub fn run_files_overview(
+    inputs: &[String],
+    model: Model,
+    opts: Options,
+    snapshots: Vec<crate::system::HostSnapshot>,
+) -> Result<crate::engine::Overview, InputError> {
     let files = expand_inputs(inputs)?;
     if files.len() > usize::from(u16::MAX) {
         return Err(InputError("too many capture files (at most 65535)".into()));
@@ -149,7 +160,7 @@ pub fn run_files_with(
         &mut |_, _| Control::Go,
     );
     progress.done();
-    Ok(engine.finish(points))
+    Ok(engine.finish_overview(points))
 }
 
 /// A progress line on stderr for large inputs, only when stderr is a terminal.

@@ -43,11 +43,14 @@ impl Stats {
         self.established += u64::from(v.established);
         self.failed += u64::from(v.failed);
         self.syn_retransmits += u64::from(v.flow.syn_retransmits());
-        self.resets += u64::from(v.flow.server_rst().is_some() || v.flow.client_rst().is_some());
+        let reset = v.flow.server_rst().is_some() || v.flow.client_rst().is_some();
+        self.resets += u64::from(reset);
+        self.unanswered += u64::from(!v.established && !reset);
         self.icmp_errors += u64::from(v.flow.request_error().is_some());
         if let Some(r) = ladder::rtt(v.flow) {
             self.rtt_total_ns = self.rtt_total_ns.saturating_add(r);
             self.rtt_count += 1;
+            self.observe_handshake(r);
         }
     }
 }
@@ -83,6 +86,10 @@ const LAN_UDP: &[u16] = &[67, 68, 137, 138, 1900, 5353, 5355, 17500];
 
 use crate::analysis::verdict;
 pub use crate::analysis::{Analysis, ArpRow, Overview, RsReport, Stats, SvcReport, Verdict};
+
+/// A census figure: the service address, the real server (its key and
+/// port; `None`: the service's own totals), and the counts.
+pub type CensusEntry = (Vaddr, Option<(RsKey, Option<u16>)>, Stats);
 
 pub struct Engine {
     model: Model,
@@ -126,6 +133,89 @@ impl Engine {
     pub fn with_snapshots(mut self, snapshots: Vec<HostSnapshot>) -> Engine {
         self.snapshots = snapshots;
         self
+    }
+
+    /// An engine that only counts (the census): no check sees its flows.
+    /// `lvsdiag watch` keeps one for the cumulative counters.
+    pub fn without_checks(mut self) -> Engine {
+        self.checks.clear();
+        self
+    }
+
+    /// Replaces the model (a reload, a new IPVS snapshot): flows from now on
+    /// are read with it.
+    pub fn set_model(&mut self, model: Model) {
+        self.model = model;
+    }
+
+    pub fn set_snapshots(&mut self, snapshots: Vec<HostSnapshot>) {
+        self.snapshots = snapshots;
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The census of finished connections so far, per service address and
+    /// per real server of it (`None`: the service's own totals). Only
+    /// finished connections count, so each figure only grows.
+    pub fn census(&self) -> Vec<CensusEntry> {
+        let mut out: Vec<_> = self
+            .services
+            .iter()
+            .map(|(k, s)| (*k, None, s.stats))
+            .collect();
+        out.extend(
+            self.servers
+                .iter()
+                .map(|((k, rs), r)| (*k, Some((*rs, r.port)), r.stats)),
+        );
+        out
+    }
+
+    /// Time passes without packets (live capture): flows idle long enough
+    /// at `now` (ns) are concluded as if a packet had come then.
+    pub fn tick(&mut self, now: i64) {
+        if self.first_ts.is_none() || now <= self.last_ts {
+            return;
+        }
+        self.last_ts = now;
+        self.flows.expire(now, &mut self.retired);
+        if !self.retired.is_empty() {
+            self.process_retired(false);
+        }
+    }
+
+    /// The ARP/NDP claims for these VIPs: each MAC that claimed one.
+    pub fn vip_claims(&self, vips: impl Iterator<Item = IpAddr>) -> Vec<ArpRow> {
+        let mut arp: Vec<ArpRow> = Vec::new();
+        for vip in vips {
+            if arp.iter().any(|a| a.ip == vip) {
+                continue;
+            }
+            if let Some(c) = self.hosts.neigh.claims(vip) {
+                for cl in &c.by_mac {
+                    arp.push(ArpRow {
+                        ip: vip,
+                        mac: cl.mac,
+                        first: cl.first,
+                        last: cl.last,
+                        count: cl.count,
+                        gratuitous: cl.gratuitous,
+                        replies: cl.replies,
+                        current: c.current == Some(cl.mac),
+                        director: self.hosts.is_director(cl.mac),
+                        real_server: self.hosts.is_real_server(cl.mac),
+                    });
+                }
+            }
+        }
+        arp
+    }
+
+    /// VRRP as seen so far.
+    pub fn vrrp(&self) -> &crate::flow::vrrp::VrrpTable {
+        &self.hosts.vrrp
     }
 
     /// Feeds one packet. A packet that cannot be decoded returns `false`.
@@ -230,14 +320,14 @@ impl Engine {
         if f.opens.is_empty() {
             return None;
         }
-        self.census(&v);
+        self.count(&v);
         for c in &mut self.checks {
             c.on_flow(&v, &self.hosts);
         }
         Some(self.kept.enabled() && kept::notable(&v))
     }
 
-    fn census(&mut self, v: &FlowView<'_>) {
+    fn count(&mut self, v: &FlowView<'_>) {
         let k = v.vaddr;
         if self.services.len() < MAX_CENSUS || self.services.contains_key(&k) {
             let s = self.services.entry(k).or_default();
@@ -347,27 +437,7 @@ impl Engine {
                 let label = v.rs.and_then(|k| ctx.rs_id(k)).map(|id| id.to_string());
                 rows.push(FlowRow::new(&v, expected, label));
             }
-            for vip in model.services.iter().filter_map(|s| s.key.vip()) {
-                if arp.iter().any(|a: &ArpRow| a.ip == vip) {
-                    continue;
-                }
-                if let Some(c) = e.hosts.neigh.claims(vip) {
-                    for cl in &c.by_mac {
-                        arp.push(ArpRow {
-                            ip: vip,
-                            mac: cl.mac,
-                            first: cl.first,
-                            last: cl.last,
-                            count: cl.count,
-                            gratuitous: cl.gratuitous,
-                            replies: cl.replies,
-                            current: c.current == Some(cl.mac),
-                            director: e.hosts.is_director(cl.mac),
-                            real_server: e.hosts.is_real_server(cl.mac),
-                        });
-                    }
-                }
-            }
+            arp = e.vip_claims(model.services.iter().filter_map(|s| s.key.vip()));
         });
         Overview {
             id: crate::analysis::next_overview_id(),

@@ -33,3 +33,4 @@ pub mod system;
 pub mod text;
 pub mod timeline;
 pub mod tui;
+pub mod watch;

@@ -15,6 +15,7 @@ fn main() -> ExitCode {
     let code = match cli.cmd {
         Some(Cmd::Analyze(a)) => run_analyze(a),
         Some(Cmd::Tui(t)) => run_tui(t),
+        Some(Cmd::Watch(w)) => run_watch(w),
         Some(Cmd::Capture(c)) => run_capture(c),
         Some(Cmd::Snapshot(a)) => run_snapshot(a),
         Some(Cmd::Check(a)) => run_check(a),

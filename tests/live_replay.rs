@@ -12,6 +12,7 @@
 
 mod common;
 
+use common::netns::Netns;
 use common::{findings, pcaps};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -45,57 +46,6 @@ fn enabled() -> bool {
             let _ = writeln!(std::io::stderr(), "live_replay: not run (set LVSDIAG_NETNS_TESTS=1, as root with tcpreplay, to replay every fixture live)");
             false
         }
-    }
-}
-
-fn sh(args: &[&str]) {
-    let o = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("runs");
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// A namespace with `n` veth pairs `aI` (replay side) / `bI` (capture
-/// side); removed on drop.
-struct Netns(&'static str);
-
-impl Netns {
-    fn new(name: &'static str, n: usize) -> Netns {
-        let _ = Command::new("ip").args(["netns", "del", name]).output();
-        sh(&["ip", "netns", "add", name]);
-        let ns = Netns(name);
-        // No IPv6 on the pairs: the namespace must send nothing of its own.
-        sh(&[
-            "ip",
-            "netns",
-            "exec",
-            name,
-            "sysctl",
-            "-qw",
-            "net.ipv6.conf.all.disable_ipv6=1",
-            "net.ipv6.conf.default.disable_ipv6=1",
-        ]);
-        for i in 0..n {
-            let (a, b) = (format!("a{i}"), format!("b{i}"));
-            sh(&[
-                "ip", "-n", name, "link", "add", &a, "mtu", "9000", "type", "veth", "peer", "name",
-                &b, "mtu", "9000",
-            ]);
-            sh(&["ip", "-n", name, "link", "set", &a, "up"]);
-            sh(&["ip", "-n", name, "link", "set", &b, "up"]);
-        }
-        ns
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", self.0]).output();
     }
 }
 
@@ -165,24 +115,7 @@ fn replay(dir: &Path) -> (serde_json::Value, serde_json::Value) {
         if when > now {
             std::thread::sleep(when - now);
         }
-        senders.push(
-            Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    NS,
-                    "tcpreplay",
-                    "-q",
-                    "-K",
-                    "-i",
-                    &format!("a{i}"),
-                ])
-                .arg(&files[i])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("tcpreplay starts"),
-        );
+        senders.push(common::netns::replay(NS, i, &files[i]));
     }
     for mut s in senders {
         assert!(

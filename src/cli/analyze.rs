@@ -8,6 +8,7 @@ pub(crate) fn run_analyze(mut a: AnalyzeArgs) -> u8 {
         Err(code) => return code,
     };
     let render = |an: &Analysis| render(an, &a.report);
+    let mut arp = Vec::new();
     let analysis = if a.src.is_live() || a.live {
         if !a.src.is_live() {
             return fail("--live needs live sources: -i IFACE or --exec NAME='COMMAND'");
@@ -17,6 +18,9 @@ pub(crate) fn run_analyze(mut a: AnalyzeArgs) -> u8 {
                 // The final NDJSON line.
                 if !emit(&json::render_line(&an, true, elapsed)) {
                     return 2;
+                }
+                if let Some(code) = write_metrics(&a, &an, &[]) {
+                    return code;
                 }
                 return finish_analyze(&a, &an);
             }
@@ -29,15 +33,43 @@ pub(crate) fn run_analyze(mut a: AnalyzeArgs) -> u8 {
                 "give capture files (or a directory of them), or live sources with -i / --exec",
             );
         }
-        match lvsdiag::analyze::run_files_with(&a.src.inputs, model, a.model.options(), snapshots) {
-            Ok(an) => an,
+        match lvsdiag::analyze::run_files_overview(
+            &a.src.inputs,
+            model,
+            a.model.options(),
+            snapshots,
+        ) {
+            Ok(ov) => {
+                arp = ov.arp;
+                ov.analysis
+            }
             Err(e) => return fail(&e.to_string()),
         }
     };
     if !emit(&render(&analysis)) {
         return 2;
     }
+    if let Some(code) = write_metrics(&a, &analysis, &arp) {
+        return code;
+    }
     finish_analyze(&a, &analysis)
+}
+
+/// `--metrics-file`: the exposition node_exporter's textfile collector reads.
+fn write_metrics(
+    a: &AnalyzeArgs,
+    analysis: &Analysis,
+    arp: &[lvsdiag::analysis::ArpRow],
+) -> Option<u8> {
+    let path = a.metrics_file.as_ref()?;
+    let e = lvsdiag::report::metrics::Exposition::of_analysis(analysis, arp);
+    let reg = lvsdiag::report::metrics::registry(lvsdiag::report::metrics::Shared(Arc::new(
+        std::sync::Mutex::new(e),
+    )));
+    let text = lvsdiag::report::metrics::encode(&reg, false);
+    lvsdiag::report::metrics::write_atomic(path, &text)
+        .err()
+        .map(|e| fail(&e))
 }
 
 /// The exit status once the report is written.

@@ -6,6 +6,7 @@ mod common;
 mod model;
 mod snapshot;
 mod tui;
+mod watch;
 
 pub(crate) use clap::{Parser, Subcommand, ValueEnum};
 pub(crate) use lvsdiag::engine::{Analysis, Options};
@@ -30,6 +31,7 @@ pub(crate) use common::*;
 pub(crate) use model::run_model;
 pub(crate) use snapshot::{run_check, run_snapshot};
 pub(crate) use tui::run_tui;
+pub(crate) use watch::{run_watch, WatchArgs};
 
 #[derive(Parser)]
 #[command(
@@ -52,6 +54,9 @@ pub(crate) enum Cmd {
     Analyze(AnalyzeArgs),
     /// The incident view: services, findings, flows, ARP, config; from files or live.
     Tui(TuiArgs),
+    /// Run unattended on a director (a systemd service): live capture points analyzed over
+    /// a rolling window, Prometheus metrics on /metrics, and a flight recorder of pcapngs.
+    Watch(WatchArgs),
     /// Capture live points to one pcapng file (an interface per point) or a directory of pcaps, for a later `analyze`.
     Capture(CaptureArgs),
     /// Read this host's LVS configuration from the kernel (IPVS, links, addresses,
@@ -275,6 +280,10 @@ pub(crate) struct AnalyzeArgs {
     pub(crate) duration: Option<f64>,
     #[command(flatten)]
     pub(crate) report: ReportArgs,
+    /// Also write the analysis as Prometheus metrics to FILE (atomically: a temporary
+    /// file, then a rename), for node_exporter's textfile collector.
+    #[arg(long, value_name = "FILE.prom")]
+    pub(crate) metrics_file: Option<std::path::PathBuf>,
 }
 
 /// How the report is written and what fails it.

@@ -522,6 +522,13 @@ impl FlowTable {
         }
     }
 
+    /// Retires what has been idle long enough at time `now`, packets or
+    /// not (a live capture's clock goes on between packets).
+    #[allow(clippy::vec_box)]
+    pub fn expire(&mut self, now: i64, retired: &mut Vec<Box<Flow>>) {
+        self.sweep(now, retired);
+    }
+
     #[allow(clippy::vec_box)] // boxes move between map and list as pointers
     fn sweep(&mut self, now: i64, retired: &mut Vec<Box<Flow>>) {
         if !self.udp_recent.is_empty() {

@@ -26,7 +26,8 @@ pub fn render_line(a: &Analysis, is_final: bool, elapsed_s: f64) -> String {
     s
 }
 
-fn value(a: &Analysis) -> Value {
+/// The report as a JSON value.
+pub fn value(a: &Analysis) -> Value {
     let point = |i: u16| {
         a.points
             .get(usize::from(i))

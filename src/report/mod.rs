@@ -2,6 +2,7 @@
 
 pub mod json;
 pub mod junit;
+pub mod metrics;
 pub mod model;
 pub mod text;
 

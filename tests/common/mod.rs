@@ -48,6 +48,7 @@ pub fn codes(v: &serde_json::Value) -> Vec<&str> {
         .map(|f| f["code"].as_str().unwrap_or(""))
         .collect()
 }
+pub mod netns;
 pub mod rewrite;
 
 /// Findings at warning and above as (code, severity, real server).
