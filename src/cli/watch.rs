@@ -147,7 +147,7 @@ pub(crate) fn run_watch(a: WatchArgs) -> u8 {
     };
     let capture = a.src.capture(Some(&model));
     let names: Vec<String> = specs.iter().map(|s| s.name().to_string()).collect();
-    eprintln!(
+    let banner = format!(
         "lvsdiag watch: capturing on {} point(s): {}; metrics at http://{}/metrics; findings over the last {} s",
         names.len(),
         sanitize(&names.join(" ")),
@@ -173,6 +173,7 @@ pub(crate) fn run_watch(a: WatchArgs) -> u8 {
         }),
         duration: a.duration,
         snapshot_every: a.snapshot_every,
+        banner,
     };
     match watch::run(specs, inputs, opts, shared, signals) {
         Ok(()) => 0,

@@ -50,6 +50,8 @@ pub struct WatchOptions {
     /// Stop after this long (tests, benchmarks); else on SIGINT/SIGTERM.
     pub duration: Option<Duration>,
     pub snapshot_every: Duration,
+    /// Said on stderr once every point is open.
+    pub banner: String,
 }
 
 /// Reads this host's live state (IPVS, links, sysctls).
@@ -129,6 +131,7 @@ pub fn run(
         None => None,
     };
     let mut src = LiveInput::new(Streams::open(specs, &opts.capture).map_err(|e| e.0)?, None);
+    eprintln!("{}", opts.banner);
     let mut counter = Engine::new(model.clone(), opts.engine.clone()).without_checks();
     let mut windows = window::Windows::new(
         opts.window,
