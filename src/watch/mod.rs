@@ -367,7 +367,8 @@ impl EvalState {
         a: &crate::engine::Analysis,
         window: Duration,
     ) -> Vec<(&'static str, serde_json::Value)> {
-        let report = crate::report::json::value(a);
+        // The report's JSON only when a finding is new (rare), not every evaluation.
+        let mut report: Option<serde_json::Value> = None;
         let mut now_set = BTreeSet::new();
         let mut out = Vec::new();
         for f in a
@@ -398,6 +399,7 @@ impl EvalState {
                 f.summary
             ));
             self.recorded.insert(key, Instant::now());
+            let report = report.get_or_insert_with(|| crate::report::json::value(a));
             let json = report["findings"]
                 .as_array()
                 .and_then(|fs| {
