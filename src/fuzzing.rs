@@ -37,6 +37,30 @@ pub fn pcapng(data: &[u8]) {
     }
 }
 
+/// A whole classic pcap file, read in blocks of 1 to 256 bytes (the first
+/// byte says how many), so that records cross and outgrow blocks.
+pub fn pcap(data: &[u8]) {
+    let Some((&n, file)) = data.split_first() else {
+        return;
+    };
+    let Ok((r, _)) = crate::source::classic::PcapReader::open(file) else {
+        return;
+    };
+    let mut r = r.with_block(usize::from(n) + 1);
+    let (mut block, mut recs) = (Vec::new(), Vec::new());
+    for _ in 0..10_000 {
+        recs.clear();
+        match r.fill(&mut block, &mut recs) {
+            Ok(true) => {
+                for x in &recs {
+                    assert!(x.start <= x.end && x.end <= block.len());
+                }
+            }
+            _ => break,
+        }
+    }
+}
+
 /// IPVS configuration text in either format.
 pub fn ipvsadm(data: &[u8]) {
     let text = String::from_utf8_lossy(data);

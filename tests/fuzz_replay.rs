@@ -25,6 +25,11 @@ fn decode_inputs() {
 }
 
 #[test]
+fn pcap_inputs() {
+    replay("pcap", lvsdiag::fuzzing::pcap);
+}
+
+#[test]
 fn pcapng_inputs() {
     replay("pcapng", lvsdiag::fuzzing::pcapng);
 }

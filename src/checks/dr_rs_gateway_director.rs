@@ -16,23 +16,19 @@
 //! - the director's `net.ipv4.conf.all.accept_local`;
 //! - `dr-reply-via-director` in the traffic (joined by `confirm`).
 
-use super::config_view::{dests, director_for, line, probe_name, route_for, Clients};
+use super::config_view::{dests, director_for, line, probe_name, route_for};
 use super::{Check, Context};
 use crate::finding::{Finding, Severity};
-use crate::flow::hosts::HostMap;
-use crate::flow::view::FlowView;
 use crate::model::Mode;
 use crate::model::RsId;
 use crate::system::HostSnapshot;
 
 #[derive(Default, Clone)]
-pub struct DrRsGatewayDirector {
-    clients: Clients,
-}
+pub struct DrRsGatewayDirector;
 
 impl Check for DrRsGatewayDirector {
-    fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
-        self.clients.observe(v);
+    fn wants_flows(&self) -> bool {
+        false
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -43,7 +39,7 @@ impl Check for DrRsGatewayDirector {
                 };
                 let mut lines = Vec::new();
                 let mut via = None;
-                for p in self.clients.probes(vip) {
+                for p in ctx.shared.clients.probes(vip) {
                     let Some(r) = route_for(h, p, vip.is_ipv6()) else {
                         continue;
                     };

@@ -16,19 +16,17 @@
 //! - the scheduler (named); a persistent service makes it info (few clients
 //!   stick to few real servers).
 
-use super::config_view::{describe_dest, ipvs_services, line, Forwarded};
+use super::config_view::{describe_dest, ipvs_services, line};
 use super::{Check, Context};
 use crate::finding::{Finding, Severity};
-use crate::flow::hosts::HostMap;
-use crate::flow::view::FlowView;
 use crate::model::RsId;
 
 #[derive(Default, Clone)]
-pub struct IpvsDestUnseen(Forwarded);
+pub struct IpvsDestUnseen;
 
 impl Check for IpvsDestUnseen {
-    fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
-        self.0.observe(v);
+    fn wants_flows(&self) -> bool {
+        false
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -39,7 +37,7 @@ impl Check for IpvsDestUnseen {
             let total = if live {
                 s.stats.map_or(0, |st| st.conns)
             } else {
-                self.0.count(ctx, key, None)
+                ctx.shared.forwarded.count(ctx, key, None)
             };
             if active.len() < 2 || total < need {
                 continue; // too few connections to expect every real server to get one
@@ -52,7 +50,7 @@ impl Check for IpvsDestUnseen {
                         |st| st.conns,
                     )
                 } else {
-                    self.0.count(ctx, key, Some(d.address))
+                    ctx.shared.forwarded.count(ctx, key, Some(d.address))
                 };
                 if got > 0 {
                     continue;

@@ -60,6 +60,12 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 pub trait Check: CheckClone + Send {
+    /// Whether [`Check::on_flow`] needs to see finished flows: a check that
+    /// concludes from the configuration, or from the [`Shared`] tallies
+    /// only, says no, and the engine does not call it per flow.
+    fn wants_flows(&self) -> bool {
+        true
+    }
     /// Sees one finished flow.
     fn on_flow(&mut self, _v: &FlowView<'_>, _hosts: &HostMap) {}
     /// Concludes at the end of input.
@@ -84,10 +90,31 @@ impl Clone for Box<dyn Check> {
     }
 }
 
+/// What several checks tally from the same finished flows, kept once: the
+/// engine adds every flow here, then shows it to the checks that want it.
+#[derive(Debug, Default, Clone)]
+pub struct Shared {
+    /// Connections forwarded per real server (ipvs-dest-unseen,
+    /// weight-zero-receiving, traffic-to-unknown-rs).
+    pub forwarded: config_view::Forwarded,
+    /// Client addresses per VIP (the route checks: dr-rs-gateway-director,
+    /// nat-rs-gateway-not-director, rp-filter-drops-asymmetric).
+    pub clients: config_view::Clients,
+}
+
+impl Shared {
+    pub fn observe(&mut self, v: &FlowView<'_>) {
+        self.forwarded.observe(v);
+        self.clients.observe(v);
+    }
+}
+
 /// What checks know when they conclude.
 pub struct Context<'a> {
     pub model: &'a Model,
     pub hosts: &'a HostMap,
+    /// The tallies several checks share.
+    pub shared: &'a Shared,
     pub points: &'a [PointInfo],
     /// Host configuration snapshots (may be empty).
     pub snapshots: &'a [crate::system::HostSnapshot],
@@ -627,7 +654,7 @@ pub const REGISTRY: &[Registered] = &[
         Config,
         2,
         ["dr-rs-no-reply", "tun-rs-no-reply"],
-        rp_filter_drops_asymmetric::RpFilterDropsAsymmetric::default()
+        rp_filter_drops_asymmetric::RpFilterDropsAsymmetric
     ),
     check!(
         "nat-rs-gateway-not-director",
@@ -635,7 +662,7 @@ pub const REGISTRY: &[Registered] = &[
         Config,
         2,
         ["nat-reply-bypasses-director", "nat-rs-no-reply"],
-        nat_rs_gateway_not_director::NatRsGatewayNotDirector::default()
+        nat_rs_gateway_not_director::NatRsGatewayNotDirector
     ),
     check!(
         "dr-rs-gateway-director",
@@ -643,7 +670,7 @@ pub const REGISTRY: &[Registered] = &[
         Config,
         2,
         ["dr-reply-via-director"],
-        dr_rs_gateway_director::DrRsGatewayDirector::default()
+        dr_rs_gateway_director::DrRsGatewayDirector
     ),
     check!(
         "ipvs-dest-unseen",
@@ -651,7 +678,7 @@ pub const REGISTRY: &[Registered] = &[
         Config,
         2,
         [],
-        ipvs_dest_unseen::IpvsDestUnseen::default()
+        ipvs_dest_unseen::IpvsDestUnseen
     ),
     check!(
         "traffic-to-unknown-rs",
@@ -659,7 +686,7 @@ pub const REGISTRY: &[Registered] = &[
         Config,
         2,
         [],
-        traffic_to_unknown_rs::TrafficToUnknownRs::default()
+        traffic_to_unknown_rs::TrafficToUnknownRs
     ),
     check!(
         "rs-port-unreachable",
@@ -691,7 +718,7 @@ pub const REGISTRY: &[Registered] = &[
         Config,
         2,
         [],
-        weight_zero_receiving::WeightZeroReceiving::default()
+        weight_zero_receiving::WeightZeroReceiving
     ),
     check!(
         "rs-no-listener",
@@ -774,6 +801,7 @@ pub(crate) fn conclude(c: &mut dyn Check, model: &Model, hosts: &HostMap) -> Vec
     let ctx = Context {
         model,
         hosts,
+        shared: &Shared::default(),
         points: &[],
         snapshots: &[],
     };

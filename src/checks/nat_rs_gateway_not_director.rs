@@ -15,23 +15,19 @@
 //! - `nat-reply-bypasses-director` or `nat-rs-no-reply` in the traffic
 //!   (joined by `confirm`).
 
-use super::config_view::{bad_routes_back, dests, director_for, line, Clients};
+use super::config_view::{bad_routes_back, dests, director_for, line};
 use super::{Check, Context};
 use crate::finding::{Finding, Severity};
-use crate::flow::hosts::HostMap;
-use crate::flow::view::FlowView;
 use crate::model::Mode;
 use crate::model::RsId;
 use crate::system::prefix_contains;
 
 #[derive(Default, Clone)]
-pub struct NatRsGatewayNotDirector {
-    clients: Clients,
-}
+pub struct NatRsGatewayNotDirector;
 
 impl Check for NatRsGatewayNotDirector {
-    fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
-        self.clients.observe(v);
+    fn wants_flows(&self) -> bool {
+        false
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -50,7 +46,7 @@ impl Check for NatRsGatewayNotDirector {
                 .iter()
                 .find(|a| prefix_contains(a.address, a.prefix_len, rs.addr) && a.address != rs.addr)
                 .map(|a| a.address);
-            let (bad, mut lines) = bad_routes_back(h, &self.clients, vip, |r| {
+            let (bad, mut lines) = bad_routes_back(h, &ctx.shared.clients, vip, |r| {
                 r.and_then(|r| r.gateway)
                     .is_some_and(|g| !dir.ifaces_with(g).is_empty())
             });

@@ -16,22 +16,18 @@
 //! - `dr-rs-no-reply` / `tun-rs-no-reply` in the traffic (joined by
 //!   `confirm`).
 
-use super::config_view::{bad_routes_back, dests, line, rip_iface, Clients};
+use super::config_view::{bad_routes_back, dests, line, rip_iface};
 use super::{Check, Context};
 use crate::finding::{Finding, Severity};
-use crate::flow::hosts::HostMap;
-use crate::flow::view::FlowView;
 use crate::model::Mode;
 use crate::model::RsId;
 
 #[derive(Default, Clone)]
-pub struct RpFilterDropsAsymmetric {
-    clients: Clients,
-}
+pub struct RpFilterDropsAsymmetric;
 
 impl Check for RpFilterDropsAsymmetric {
-    fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
-        self.clients.observe(v);
+    fn wants_flows(&self) -> bool {
+        false
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -62,7 +58,7 @@ impl Check for RpFilterDropsAsymmetric {
                 if v != 1 {
                     continue;
                 }
-                let (bad, routes) = bad_routes_back(h, &self.clients, vip, |r| {
+                let (bad, routes) = bad_routes_back(h, &ctx.shared.clients, vip, |r| {
                     r.and_then(|r| r.dev.as_deref()) == Some(input)
                 });
                 let mut lines = vec![line(h, format!("{shown} (effective {v}: strict)"))];

@@ -13,24 +13,22 @@
 //! Makes it more certain (supporting, not required):
 //! - the number of connections (reported).
 
-use super::config_view::{ipvs_services, line, Forwarded};
+use super::config_view::{ipvs_services, line};
 use super::{Check, Context};
 use crate::finding::{Finding, Severity};
-use crate::flow::hosts::HostMap;
-use crate::flow::view::FlowView;
 use crate::model::RsId;
 
 #[derive(Default, Clone)]
-pub struct TrafficToUnknownRs(Forwarded);
+pub struct TrafficToUnknownRs;
 
 impl Check for TrafficToUnknownRs {
-    fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
-        self.0.observe(v);
+    fn wants_flows(&self) -> bool {
+        false
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let svcs: Vec<_> = ipvs_services(ctx.snapshots).collect();
-        for (va, ip, t) in self.0.each(ctx) {
+        for (va, ip, t) in ctx.shared.forwarded.each(ctx) {
             let Some(ip) = ip else { continue };
             let mine: Vec<_> = svcs.iter().filter(|(_, k, _)| ctx.covers(*k, va)).collect();
             if mine.is_empty() || ip == va.ip {
@@ -46,7 +44,7 @@ impl Check for TrafficToUnknownRs {
             // Removed during the capture: new connections stopped going to
             // it while the others went on (what its established ones then
             // suffered is rs-removed-blackholes-established's).
-            if self.0.stopped_during_capture(ctx, *key, ip) {
+            if ctx.shared.forwarded.stopped_during_capture(ctx, *key, ip) {
                 continue;
             }
             let mut addrs: Vec<_> = s.destinations.iter().map(|d| d.address).collect();

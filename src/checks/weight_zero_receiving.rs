@@ -12,32 +12,36 @@
 //! Makes it more certain (supporting, not required):
 //! - a persistent service (the cause then names persistence templates).
 
-use super::config_view::{describe_dest, ipvs_services, line, Forwarded};
+use super::config_view::{describe_dest, ipvs_services, line};
 use super::{Check, Context};
 use crate::finding::{Finding, Severity};
-use crate::flow::hosts::HostMap;
-use crate::flow::view::FlowView;
 use crate::model::RsId;
 
 #[derive(Default, Clone)]
-pub struct WeightZeroReceiving(Forwarded);
+pub struct WeightZeroReceiving;
 
 impl Check for WeightZeroReceiving {
-    fn on_flow(&mut self, v: &FlowView<'_>, _hosts: &HostMap) {
-        self.0.observe(v);
+    fn wants_flows(&self) -> bool {
+        false
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for (dir, key, s) in ipvs_services(ctx.snapshots) {
             for d in s.destinations.iter().filter(|d| d.weight == 0) {
-                let n = self.0.count(ctx, key, Some(d.address));
+                let n = ctx.shared.forwarded.count(ctx, key, Some(d.address));
                 // Drained during the capture: new connections stopped going
                 // to it while the others went on (a clean quiesce).
-                if n == 0 || self.0.stopped_during_capture(ctx, key, d.address) {
+                if n == 0
+                    || ctx
+                        .shared
+                        .forwarded
+                        .stopped_during_capture(ctx, key, d.address)
+                {
                     continue;
                 }
-                let ev: Vec<_> = self
-                    .0
+                let ev: Vec<_> = ctx
+                    .shared
+                    .forwarded
                     .each(ctx)
                     .filter(|(va, ip, _)| ctx.covers(key, *va) && *ip == Some(d.address))
                     .flat_map(|(_, _, t)| t.evidence.iter().collect::<Vec<_>>())

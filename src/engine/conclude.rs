@@ -26,6 +26,7 @@ impl Engine {
         let ctx = Context {
             model: &model,
             hosts: &self.hosts,
+            shared: &self.shared,
             points: &points,
             snapshots: &self.snapshots,
         };

@@ -60,6 +60,10 @@ pub struct Engine {
     flows: FlowTable,
     hosts: HostMap,
     checks: Vec<Box<dyn Check>>,
+    /// The checks that see finished flows (indices into `checks`).
+    flow_checks: Vec<usize>,
+    /// What several checks tally from the flows, kept once.
+    shared: checks::Shared,
     #[allow(clippy::vec_box)] // flows move from the table as boxes
     retired: Vec<Box<Flow>>,
     services: BTreeMap<Vaddr, SvcCensus>,
@@ -73,15 +77,25 @@ pub struct Engine {
     snapshots: Vec<HostSnapshot>,
 }
 
+/// The checks of `checks` that see finished flows.
+fn flow_checks(checks: &[Box<dyn Check>]) -> Vec<usize> {
+    (0..checks.len())
+        .filter(|&i| checks[i].wants_flows())
+        .collect()
+}
+
 impl Engine {
     pub fn new(model: Model, opts: Options) -> Engine {
+        let checks = checks::all();
         Engine {
+            flow_checks: flow_checks(&checks),
+            shared: checks::Shared::default(),
             flows: FlowTable::new(opts.max_flows),
             kept: Kept::new(opts.keep_flows),
             model,
             opts,
             hosts: HostMap::default(),
-            checks: checks::all(),
+            checks,
             retired: Vec::new(),
             services: BTreeMap::new(),
             servers: BTreeMap::new(),
@@ -102,6 +116,7 @@ impl Engine {
     /// `lvsdiag watch` keeps one for the cumulative counters.
     pub fn without_checks(mut self) -> Engine {
         self.checks.clear();
+        self.flow_checks.clear();
         self
     }
 
@@ -223,8 +238,12 @@ impl Engine {
             }
         }
         for f in retired.drain(..) {
-            if let Some(notable) = self.see(&f, end) {
-                self.kept.push(f, notable);
+            let back = match self.see(&f, end) {
+                Some(notable) => self.kept.push(f, notable),
+                None => Some(f),
+            };
+            if let Some(f) = back {
+                self.flows.recycle(f);
             }
         }
         self.retired = retired;
@@ -240,8 +259,11 @@ impl Engine {
             return None;
         }
         self.count(&v);
-        for c in &mut self.checks {
-            c.on_flow(&v, &self.hosts);
+        if !self.checks.is_empty() {
+            self.shared.observe(&v);
+        }
+        for &i in &self.flow_checks {
+            self.checks[i].on_flow(&v, &self.hosts);
         }
         Some(self.kept.enabled() && kept::notable(&v))
     }

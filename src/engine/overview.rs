@@ -53,6 +53,8 @@ impl Engine {
             flows: self.flows.empty_like(),
             hosts: self.hosts.clone(),
             checks: self.checks.clone(),
+            flow_checks: self.flow_checks.clone(),
+            shared: self.shared.clone(),
             retired: Vec::new(),
             services: self.services.clone(),
             servers: self.servers.clone(),

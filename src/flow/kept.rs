@@ -50,9 +50,10 @@ impl Kept {
         self.healthy_cap > 0
     }
 
-    pub fn push(&mut self, f: Box<Flow>, notable: bool) {
+    /// Keeps `f`, or gives it back when the flow view is off.
+    pub fn push(&mut self, f: Box<Flow>, notable: bool) -> Option<Box<Flow>> {
         if !self.enabled() {
-            return;
+            return Some(f);
         }
         let (q, cap) = if notable {
             (&mut self.notable, MAX_NOTABLE)
@@ -64,6 +65,7 @@ impl Kept {
             self.notable_dropped += u64::from(notable);
         }
         q.push_back(Arc::from(f));
+        None
     }
 
     pub fn notable(&self) -> impl Iterator<Item = &Arc<Flow>> {

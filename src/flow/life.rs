@@ -137,6 +137,21 @@ pub struct Life {
 }
 
 impl Life {
+    /// As new ([`Life::default`]), keeping the room of its vectors.
+    pub fn reset(&mut self) {
+        let (mut legs, mut rst) = (
+            std::mem::take(&mut self.legs),
+            std::mem::take(&mut self.server_rst),
+        );
+        legs.clear();
+        rst.clear();
+        *self = Life {
+            legs,
+            server_rst: rst,
+            ..Life::default()
+        };
+    }
+
     /// Counts one segment after the handshake; `established` says the
     /// handshake had completed (only then are idle gaps tracked).
     #[allow(clippy::too_many_arguments)]

@@ -1,5 +1,6 @@
 //! The flow table: bounded by live flows, never by capture size.
 
+use super::life::Life;
 use super::{Flow, FlowKey, IcmpCopy, OpenCopy, ReplyCopy, Transport, MAX_COPIES};
 use crate::decode::{IcmpKind, Ip, Mac, Quote, Tcp, L2};
 use crate::finding::Evidence;
@@ -66,7 +67,19 @@ pub struct FlowTable {
     cap: usize,
     last_sweep: i64,
     pub stats: TableStats,
+    /// Finished flows' allocations, emptied, for new flows to reuse (at
+    /// most [`SPARE`]): a flow and its vectors are not allocated, grown and
+    /// freed again for every connection. Boxed: they move back into the
+    /// map as they are.
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<Flow>>,
+    /// The same for the life after a handshake.
+    #[allow(clippy::vec_box)]
+    lives: Vec<Box<Life>>,
 }
+
+/// Spare flows and lives kept for reuse (each about a kilobyte).
+const SPARE: usize = 4096;
 
 impl FlowTable {
     pub fn new(cap: usize) -> FlowTable {
@@ -79,7 +92,47 @@ impl FlowTable {
             cap: cap.max(16),
             last_sweep: i64::MIN,
             stats: TableStats::default(),
+            spare: Vec::new(),
+            lives: Vec::new(),
         }
+    }
+
+    /// Gives a finished flow's allocations back for new flows to reuse
+    /// (or frees them, beyond [`SPARE`]).
+    pub fn recycle(&mut self, mut f: Box<Flow>) {
+        if let Transport::Tcp(t) = &mut f.state {
+            if let Some(mut l) = t.life.take() {
+                if self.lives.len() < SPARE {
+                    l.reset();
+                    self.lives.push(l);
+                }
+            }
+        }
+        if self.spare.len() < SPARE {
+            f.opens.clear();
+            f.replies.clear();
+            f.icmp.clear();
+            self.spare.push(f);
+        }
+    }
+
+    /// `new` in a spare flow's allocation (keeping its vectors' room), or
+    /// in a new one.
+    fn make(&mut self, new: Flow) -> Box<Flow> {
+        let Some(mut b) = self.spare.pop() else {
+            return Box::new(new);
+        };
+        let (opens, replies, icmp) = (
+            std::mem::take(&mut b.opens),
+            std::mem::take(&mut b.replies),
+            std::mem::take(&mut b.icmp),
+        );
+        *b = new;
+        debug_assert!(b.opens.is_empty() && b.replies.is_empty() && b.icmp.is_empty());
+        b.opens = opens;
+        b.replies = replies;
+        b.icmp = icmp;
+        b
     }
 
     /// The live flows, in no order.
@@ -98,6 +151,8 @@ impl FlowTable {
             cap: self.cap,
             last_sweep: self.last_sweep,
             stats: self.stats,
+            spare: Vec::new(),
+            lives: Vec::new(),
         }
     }
 
@@ -138,7 +193,7 @@ impl FlowTable {
                 self.forget(&old);
                 retired.push(old);
             } else {
-                client_packet(f, at, src_mac, dst_mac, ip, tcp, None);
+                client_packet(f, at, src_mac, dst_mac, ip, tcp, None, &mut self.lives);
                 return;
             }
         }
@@ -147,7 +202,16 @@ impl FlowTable {
         if let Some(orig) = self.alias.get(&ak).copied() {
             match self.map.get_mut(&orig) {
                 Some(f) if !(syn && f.tcp_state().is_some_and(|t| tcp.seq != t.isn)) => {
-                    client_packet(f, at, src_mac, dst_mac, ip, tcp, Some((ip.src, tcp.sport)));
+                    client_packet(
+                        f,
+                        at,
+                        src_mac,
+                        dst_mac,
+                        ip,
+                        tcp,
+                        Some((ip.src, tcp.sport)),
+                        &mut self.lives,
+                    );
                     return;
                 }
                 _ => {
@@ -162,12 +226,12 @@ impl FlowTable {
             cport: tcp.dport,
         };
         if let Some(f) = self.map.get_mut(&sk) {
-            server_packet(f, at, src_mac, dst_mac, ip, tcp);
+            server_packet(f, at, src_mac, dst_mac, ip, tcp, &mut self.lives);
             return;
         }
         let sak = (Proto::Tcp, ip.dst, tcp.dport, ip.src, tcp.sport);
         if let Some(f) = self.alias.get(&sak).and_then(|o| self.map.get_mut(o)) {
-            server_packet(f, at, src_mac, dst_mac, ip, tcp);
+            server_packet(f, at, src_mac, dst_mac, ip, tcp, &mut self.lives);
             return;
         }
         if syn {
@@ -177,8 +241,8 @@ impl FlowTable {
             if self.map.len() >= self.cap {
                 self.evict(ts, retired);
             }
-            let mut f = Box::new(Flow::tcp(ip.src, tcp.sport, tcp.seq, ts));
-            client_packet(&mut f, at, src_mac, dst_mac, ip, tcp, None);
+            let mut f = self.make(Flow::tcp(ip.src, tcp.sport, tcp.seq, ts));
+            client_packet(&mut f, at, src_mac, dst_mac, ip, tcp, None, &mut self.lives);
             self.map.insert(ck, f);
             self.index_isn(tcp.seq, ck);
             self.stats.flows += 1;
@@ -236,7 +300,7 @@ impl FlowTable {
             for o in &mut f.opens {
                 o.masq = Some((other.client, other.cport));
             }
-            client_packet(&mut f, at, src_mac, dst_mac, ip, tcp, None);
+            client_packet(&mut f, at, src_mac, dst_mac, ip, tcp, None, &mut self.lives);
             self.map.insert(ck, f);
             self.alias
                 .insert((Proto::Tcp, other.client, other.cport, to.0, to.1), ck);
@@ -244,7 +308,16 @@ impl FlowTable {
         } else {
             let f = self.map.get_mut(&other).expect("present");
             f.masq = Some((ip.src, tcp.sport, ip.dst, tcp.dport));
-            client_packet(f, at, src_mac, dst_mac, ip, tcp, Some((ip.src, tcp.sport)));
+            client_packet(
+                f,
+                at,
+                src_mac,
+                dst_mac,
+                ip,
+                tcp,
+                Some((ip.src, tcp.sport)),
+                &mut self.lives,
+            );
             self.alias
                 .insert((Proto::Tcp, ip.src, tcp.sport, ip.dst, tcp.dport), other);
         }
@@ -422,7 +495,7 @@ impl FlowTable {
         if digest != 0 && self.udp_recent.len() < self.cap {
             self.udp_recent.insert((ip.len, digest), (ck, ts));
         }
-        let mut f = Box::new(Flow::udp(ip.src, sport, ts));
+        let mut f = self.make(Flow::udp(ip.src, sport, ts));
         f.packets = 1;
         add_open(&mut f, at, src_mac, dst_mac, ip, dport, None);
         self.map.insert(ck, f);
@@ -607,6 +680,7 @@ fn masquerade_of(f: &Flow, ck: FlowKey, at: Evidence, ip: &Ip, tcp: &Tcp) -> boo
 
 /// A packet from the client (or from its source as a full-NAT director
 /// rewrote it: `masq`).
+#[allow(clippy::vec_box, clippy::too_many_arguments)] // the spare lives move into flows as they are
 fn client_packet(
     f: &mut Flow,
     at: Evidence,
@@ -615,6 +689,7 @@ fn client_packet(
     ip: &Ip,
     tcp: &Tcp,
     masq: Option<(IpAddr, u16)>,
+    lives: &mut Vec<Box<Life>>,
 ) {
     f.packets = f.packets.saturating_add(1);
     f.last_ts = f.last_ts.max(at.time);
@@ -636,7 +711,7 @@ fn client_packet(
         return;
     };
     t.life
-        .get_or_insert_default()
+        .get_or_insert_with(|| lives.pop().unwrap_or_default())
         .segment(at, src_mac, dst_mac, ip, tcp, true, established);
     if tcp.rst() {
         t.client_rst.get_or_insert(at);
@@ -654,6 +729,7 @@ fn client_packet(
     }
 }
 
+#[allow(clippy::vec_box)]
 fn server_packet(
     f: &mut Flow,
     at: Evidence,
@@ -661,6 +737,7 @@ fn server_packet(
     dst_mac: Option<Mac>,
     ip: &Ip,
     tcp: &Tcp,
+    lives: &mut Vec<Box<Life>>,
 ) {
     f.packets = f.packets.saturating_add(1);
     f.last_ts = f.last_ts.max(at.time);
@@ -681,7 +758,7 @@ fn server_packet(
         return;
     };
     t.life
-        .get_or_insert_default()
+        .get_or_insert_with(|| lives.pop().unwrap_or_default())
         .segment(at, src_mac, dst_mac, ip, tcp, false, established);
     if tcp.rst() {
         f.closed_ts.get_or_insert(at.time);

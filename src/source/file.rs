@@ -1,20 +1,44 @@
-//! Capture files (pcap, pcapng) read through libpcap. A pcapng file with
-//! several interfaces (dumpcap -i a -i b, mergecap, lvsdiag's own export) is
-//! read by lvsdiag's pcapng reader instead, and each interface is a capture
-//! point of its own.
+//! Capture files (pcap, pcapng), read by lvsdiag's own readers: classic
+//! pcap in large blocks whose packets are slices ([`super::classic`]),
+//! pcapng block by block ([`super::pcapng`]). libpcap reads live
+//! interfaces only. A pcapng file with several interfaces (dumpcap -i a -i
+//! b, mergecap, lvsdiag's own export) is one capture point per interface.
 
+use super::classic::{PcapReader, Rec};
 use super::pcapng::NgReader;
 use super::{InputError, Loss, PointInfo};
 use crate::decode::LinkType;
 use crate::text::sanitize;
-use pcap::{Capture, Offline, Precision};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 enum Backend {
-    Libpcap(Capture<Offline>),
-    /// pcapng with mixed link types, which libpcap refuses.
+    /// Classic pcap: `block` holds whole records; `recs[next..]` are not
+    /// handed out yet (by [`FileSource::advance`]).
+    Classic {
+        r: PcapReader<File>,
+        block: Vec<u8>,
+        recs: Vec<Rec>,
+        next: usize,
+    },
     PcapNg(NgReader),
 }
+
+/// One packet of a batch read by [`FileSource::read_batch`]: its bytes are
+/// `data[start..end]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Item {
+    pub ts: i64,
+    pub wire_len: u32,
+    /// Its interface (an index into the file's points).
+    pub iface: u16,
+    pub link: LinkType,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Packets per batch of a pcapng file (a classic pcap batch is a block).
+const NG_BATCH: usize = 1024;
 
 pub struct FileSource {
     backend: Backend,
@@ -25,7 +49,7 @@ pub struct FileSource {
     pub interfaces: Vec<PointInfo>,
     /// The interface of the current packet (an index into `interfaces`).
     pub iface: u16,
-    /// Scratch for the pcapng fallback reader (reused).
+    /// Scratch for the pcapng reader (reused).
     buf: Vec<u8>,
     pub ts: i64,
     pub wire_len: u32,
@@ -43,70 +67,90 @@ impl FileSource {
                 "{shown}: is a directory with no capture files (*.pcap, *.pcapng)"
             )));
         }
-        if let Some(src) = FileSource::open_interfaces(&name, path, &shown)? {
-            return Ok(src);
-        }
-        let cap = Capture::from_file_with_precision(path, Precision::Nano).map_err(|e| {
+        let unreadable = |why: &str| {
             InputError(format!(
                 "{shown}: not a readable pcap/pcapng capture ({}); give a file written by tcpdump -w, tshark -w or dumpcap",
-                sanitize(&pcap_reason(e))
+                sanitize(why)
             ))
-        })?;
-        let dlt = cap.get_datalink();
-        let link_type = LinkType::from_pcap(dlt.0).ok_or_else(|| {
-            InputError(format!(
-                "{shown}: unsupported link type {} ({}); lvsdiag reads Ethernet, Linux SLL/SLL2, raw IP and loopback captures (capture on the interface itself, e.g. tcpdump -i eth0)",
-                dlt.0,
-                sanitize(&dlt.get_name().unwrap_or_else(|_| "unknown".into()))
-            ))
-        })?;
+        };
+        let file = File::open(path)
+            .map_err(|e| InputError(format!("{shown}: cannot read capture: {}", io_reason(&e))))?;
+        if is_pcapng(path) {
+            return FileSource::open_pcapng(&name, path, &shown);
+        }
+        let (r, h) = PcapReader::open(file).map_err(|e| unreadable(&e))?;
+        let link_type = h.link.ok_or_else(|| unsupported(&shown, h.linktype))?;
         Ok(FileSource {
-            backend: Backend::Libpcap(cap),
+            backend: Backend::Classic {
+                r,
+                block: Vec::new(),
+                recs: Vec::new(),
+                next: 0,
+            },
             info: point(name, path, link_type),
             interfaces: Vec::new(),
             iface: 0,
-            buf: Vec::with_capacity(2048),
+            buf: Vec::new(),
             ts: 0,
             wire_len: 0,
             link: link_type,
         })
     }
 
-    /// A pcapng file that describes several interfaces: one point each,
-    /// named by `if_name` (`NAME/if_name` when the file was named on the
-    /// command line), else `NAME#ID` with Wireshark's interface id; a name
-    /// two interfaces share gets `#ID` on both. `None`: not such a file.
-    fn open_interfaces(
-        name: &str,
-        path: &Path,
-        shown: &str,
-    ) -> Result<Option<FileSource>, InputError> {
-        if !is_pcapng(path) {
-            return Ok(None);
-        }
-        let Ok(ifs) = super::pcapng::interfaces(path) else {
-            return Ok(None);
-        };
-        if ifs.len() < 2 {
-            return Ok(None);
-        }
-        let Some(first) = ifs.iter().find_map(|i| i.link) else {
-            return Err(InputError(format!(
-                "{shown}: no interface of this pcapng has a link type lvsdiag reads (link types {}); lvsdiag reads Ethernet, Linux SLL/SLL2, raw IP and loopback captures",
-                ifs.iter().map(|i| i.linktype.to_string()).collect::<Vec<_>>().join(", ")
-            )));
-        };
-        let reader = NgReader::open(path).map_err(|e| {
+    /// A pcapng file. One that describes several interfaces is one point
+    /// each, named by `if_name` (`NAME/if_name` when the file was named on
+    /// the command line), else `NAME#ID` with Wireshark's interface id; a
+    /// name two interfaces share gets `#ID` on both.
+    fn open_pcapng(name: &str, path: &Path, shown: &str) -> Result<FileSource, InputError> {
+        let ifs = super::pcapng::interfaces(path).map_err(|e| {
             InputError(format!(
-                "{shown}: not a readable pcapng capture ({})",
+                "{shown}: not a readable pcapng capture ({}); give a file written by tcpdump -w, tshark -w or dumpcap",
                 sanitize(&e)
             ))
         })?;
+        let unreadable = |e: String| {
+            InputError(format!(
+                "{shown}: not a readable pcapng capture ({}); give a file written by tcpdump -w, tshark -w or dumpcap",
+                sanitize(&e)
+            ))
+        };
+        let reader = NgReader::open(path).map_err(unreadable)?;
+        if ifs.is_empty() {
+            // Nothing described: a packet or a broken block is a broken file.
+            NgReader::open(path)
+                .and_then(|mut r| r.next(&mut Vec::new()))
+                .map_err(unreadable)?;
+        }
+        let first = match ifs.iter().find_map(|i| i.link) {
+            Some(l) => l,
+            // No interface described (yet): nothing to decode either way.
+            None if ifs.is_empty() => LinkType::Ethernet,
+            None if ifs.len() == 1 => return Err(unsupported(shown, u32::from(ifs[0].linktype))),
+            None => {
+                return Err(InputError(format!(
+                    "{shown}: no interface of this pcapng has a link type lvsdiag reads (link types {}); lvsdiag reads Ethernet, Linux SLL/SLL2, raw IP and loopback captures",
+                    ifs.iter().map(|i| i.linktype.to_string()).collect::<Vec<_>>().join(", ")
+                )))
+            }
+        };
+        let mut src = FileSource {
+            backend: Backend::PcapNg(reader),
+            info: point(name.to_string(), path, first),
+            interfaces: Vec::new(),
+            iface: 0,
+            buf: Vec::with_capacity(2048),
+            ts: 0,
+            wire_len: 0,
+            link: first,
+        };
+        if ifs.len() < 2 {
+            return Ok(src);
+        }
         let base: Vec<Option<String>> = ifs
             .iter()
             .map(|i| i.name.as_deref().map(sanitize))
             .collect();
-        let interfaces = ifs
+        src.interfaces = ifs
             .iter()
             .enumerate()
             .map(|(id, i)| {
@@ -126,16 +170,7 @@ impl FileSource {
                 point(n, path, i.link.unwrap_or(LinkType::RawIp))
             })
             .collect();
-        Ok(Some(FileSource {
-            backend: Backend::PcapNg(reader),
-            info: point(name.to_string(), path, first),
-            interfaces,
-            iface: 0,
-            buf: Vec::with_capacity(2048),
-            ts: 0,
-            wire_len: 0,
-            link: first,
-        }))
+        Ok(src)
     }
 
     /// How many capture points the file is.
@@ -191,93 +226,136 @@ impl FileSource {
     /// Appends the next packet's bytes to `out`. `false` at the end of the
     /// file or after a read error (recorded in `info.error`).
     pub fn advance(&mut self, out: &mut Vec<u8>) -> bool {
-        loop {
-            let err = match &mut self.backend {
-                Backend::Libpcap(cap) => match cap.next_packet() {
-                    Ok(p) => {
-                        out.extend_from_slice(p.data);
-                        self.ts = super::pcap_ts(p.header);
-                        self.wire_len = p.header.len;
-                        self.info.packets += 1;
-                        return true;
-                    }
-                    Err(pcap::Error::NoMorePackets) => {
-                        self.recorded_losses();
-                        return false;
-                    }
-                    Err(e) => pcap_reason(e),
-                },
-                Backend::PcapNg(r) => match r.next(&mut self.buf) {
-                    Ok(Some(p)) => {
-                        self.ts = p.ts;
-                        self.wire_len = p.wire_len;
-                        self.info.packets += 1;
-                        if !self.interfaces.is_empty() {
-                            let last = self.interfaces.len() - 1;
-                            let i = (p.iface as usize).min(last);
-                            self.iface = i as u16;
-                            self.interfaces[i].packets += 1;
-                        }
-                        match p.link {
-                            Some(l) => {
-                                self.link = l;
-                                out.extend_from_slice(&self.buf);
-                            }
-                            // An interface lvsdiag cannot decode: an empty
-                            // frame, counted as undecodable.
-                            None => self.link = LinkType::RawIp,
-                        }
-                        return true;
-                    }
-                    Ok(None) => {
-                        self.recorded_losses();
-                        return false;
-                    }
-                    Err(e) => e,
-                },
-            };
-            // libpcap stops at a pcapng interface of another link type: read
-            // the file again with the pcapng reader, skipping what was read.
-            if matches!(self.backend, Backend::Libpcap(_))
-                && err.contains("different from the type of the first interface")
-            {
-                if let Some(path) = self.info.path.clone() {
-                    if let Ok(mut r) = NgReader::open(&path) {
-                        let mut skipped = 0;
-                        while skipped < self.info.packets
-                            && matches!(r.next(&mut self.buf), Ok(Some(_)))
-                        {
-                            skipped += 1;
-                        }
-                        if skipped == self.info.packets {
-                            self.backend = Backend::PcapNg(r);
-                            continue;
-                        }
-                    }
+        let err = match &mut self.backend {
+            Backend::Classic {
+                r,
+                block,
+                recs,
+                next,
+            } => loop {
+                if let Some(x) = recs.get(*next) {
+                    *next += 1;
+                    out.extend_from_slice(&block[x.start..x.end]);
+                    self.ts = x.ts;
+                    self.wire_len = x.wire_len;
+                    self.info.packets += 1;
+                    return true;
                 }
+                recs.clear();
+                *next = 0;
+                match r.fill(block, recs) {
+                    Ok(true) => {}
+                    Ok(false) => return false,
+                    Err(e) => break e,
+                }
+            },
+            Backend::PcapNg(r) => match r.next(&mut self.buf) {
+                Ok(Some(p)) => {
+                    self.ts = p.ts;
+                    self.wire_len = p.wire_len;
+                    self.info.packets += 1;
+                    if !self.interfaces.is_empty() {
+                        let last = self.interfaces.len() - 1;
+                        let i = (p.iface as usize).min(last);
+                        self.iface = i as u16;
+                        self.interfaces[i].packets += 1;
+                    }
+                    match p.link {
+                        Some(l) => {
+                            self.link = l;
+                            out.extend_from_slice(&self.buf);
+                        }
+                        // An interface lvsdiag cannot decode: an empty
+                        // frame, counted as undecodable.
+                        None => self.link = LinkType::RawIp,
+                    }
+                    return true;
+                }
+                Ok(None) => {
+                    self.recorded_losses();
+                    return false;
+                }
+                Err(e) => e,
+            },
+        };
+        self.ended(&err);
+        false
+    }
+
+    /// Reads the next batch of packets into `data` (whose bytes outside the
+    /// items' ranges mean nothing; a recycled `data` is not cleared) and
+    /// appends one item each to `items`. Returns `false` once the file has
+    /// ended (cleanly, or with an error recorded in `info.error`); the last
+    /// items may come with it.
+    pub fn read_batch(&mut self, data: &mut Vec<u8>, items: &mut Vec<Item>) -> bool {
+        let Backend::Classic { r, recs, .. } = &mut self.backend else {
+            data.clear();
+            while items.len() < NG_BATCH {
+                let start = data.len();
+                if !self.advance(data) {
+                    return false;
+                }
+                items.push(Item {
+                    ts: self.ts,
+                    wire_len: self.wire_len,
+                    iface: self.iface,
+                    link: self.link,
+                    start,
+                    end: data.len(),
+                });
             }
-            let shown = self
-                .info
-                .path
-                .as_deref()
-                .map(|p| sanitize(&p.display().to_string()))
-                .unwrap_or_default();
-            self.info.losses.push(Loss::ended(self.ts));
-            self.info.error = Some(format!(
-                "{shown}: capture ends early after {} packets ({}); the packets before it were analyzed",
-                self.info.packets,
-                sanitize(&err)
-            ));
-            return false;
+            return true;
+        };
+        recs.clear();
+        let res = r.fill(data, recs);
+        let link = self.link;
+        items.extend(recs.iter().map(|x| Item {
+            ts: x.ts,
+            wire_len: x.wire_len,
+            iface: 0,
+            link,
+            start: x.start,
+            end: x.end,
+        }));
+        self.info.packets += recs.len() as u64;
+        if let Some(x) = recs.last() {
+            self.ts = x.ts;
         }
+        match res {
+            Ok(more) => more,
+            Err(e) => {
+                self.ended(&e);
+                false
+            }
+        }
+    }
+
+    /// The file ends early with `err`: recorded on its point.
+    fn ended(&mut self, err: &str) {
+        let shown = self
+            .info
+            .path
+            .as_deref()
+            .map(|p| sanitize(&p.display().to_string()))
+            .unwrap_or_default();
+        self.info.losses.push(Loss::ended(self.ts));
+        self.info.error = Some(format!(
+            "{shown}: capture ends early after {} packets ({}); the packets before it were analyzed",
+            self.info.packets,
+            sanitize(err)
+        ));
     }
 }
 
-fn pcap_reason(e: pcap::Error) -> String {
-    match e {
-        pcap::Error::PcapError(s) => s,
-        other => other.to_string(),
-    }
+fn unsupported(shown: &str, linktype: u32) -> InputError {
+    let name = i32::try_from(linktype)
+        .ok()
+        .and_then(|n| pcap::Linktype(n).get_name().ok())
+        .unwrap_or_else(|| "unknown".into());
+    InputError(format!(
+        "{shown}: unsupported link type {linktype} ({}); lvsdiag reads Ethernet, Linux SLL/SLL2, raw IP and loopback captures (capture on the interface itself, e.g. tcpdump -i eth0)",
+        sanitize(&name)
+    ))
 }
 
 fn io_reason(e: &std::io::Error) -> String {

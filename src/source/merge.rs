@@ -1,8 +1,9 @@
 //! Merges several capture points into one stream ordered by timestamp.
 //!
-//! Each source is read on its own thread (libpcap's reading and copying
-//! overlaps the analysis); packets travel in batches through bounded
-//! channels, and batches are recycled, so there is no allocation per packet.
+//! Each source is read and decoded on its own thread, beside the analysis;
+//! packets travel in batches (a classic pcap file's block, its packets
+//! slices of it) through bounded channels, and batches are recycled, so
+//! there is no allocation or copy per packet.
 
 use super::file::FileSource;
 use super::{PacketSource, PointInfo, RawPacket};
@@ -12,7 +13,6 @@ use std::collections::BinaryHeap;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
-const BATCH_PACKETS: usize = 1024;
 const BATCHES_IN_FLIGHT: usize = 4;
 
 #[derive(Clone, Copy)]
@@ -79,27 +79,24 @@ fn spawn(mut src: FileSource, base: usize) -> Feed {
     let (tx, rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
     let (recycle, spare) = sync_channel::<Batch>(BATCHES_IN_FLIGHT + 2);
     let thread = std::thread::spawn(move || {
+        let mut items = Vec::new();
         loop {
             let mut b = spare.try_recv().unwrap_or_default();
-            b.data.clear();
             b.meta.clear();
             b.decoded.clear();
-            let mut more = true;
-            while b.meta.len() < BATCH_PACKETS {
-                let start = b.data.len();
-                if !src.advance(&mut b.data) {
-                    more = false;
-                    break;
-                }
-                b.decoded.push(decode(src.link, &b.data[start..]));
+            items.clear();
+            let first = src.info.packets;
+            let more = src.read_batch(&mut b.data, &mut items);
+            for (n, x) in (first + 1..).zip(&items) {
+                b.decoded.push(decode(x.link, &b.data[x.start..x.end]));
                 b.meta.push(Meta {
-                    ts: src.ts,
-                    frame: src.info.packets,
-                    sub: src.iface,
-                    wire_len: src.wire_len,
-                    link: src.link,
-                    start,
-                    end: b.data.len(),
+                    ts: x.ts,
+                    frame: n,
+                    sub: x.iface,
+                    wire_len: x.wire_len,
+                    link: x.link,
+                    start: x.start,
+                    end: x.end,
                 });
             }
             if (!b.meta.is_empty() && tx.send(b).is_err()) || !more {
@@ -165,13 +162,23 @@ impl Merger {
     /// The next packet in time order across all points, or `None` when all
     /// sources are exhausted. Ties keep the order of the points as given.
     pub fn next_packet(&mut self) -> Option<RawPacket<'_>> {
-        if let Some(i) = self.current.take() {
-            let f = &mut self.feeds[i];
-            if f.advance() {
-                self.heap.push(Reverse((f.meta().ts, i)));
+        let i = match self.current.take() {
+            // One file: nothing to order.
+            Some(i) if self.feeds.len() == 1 => {
+                if !self.feeds[i].advance() {
+                    return None;
+                }
+                i
             }
-        }
-        let Reverse((_, i)) = self.heap.pop()?;
+            Some(i) => {
+                let f = &mut self.feeds[i];
+                if f.advance() {
+                    self.heap.push(Reverse((f.meta().ts, i)));
+                }
+                self.heap.pop()?.0 .1
+            }
+            None => self.heap.pop()?.0 .1,
+        };
         self.current = Some(i);
         let f = &self.feeds[i];
         let m = f.meta();

@@ -1,9 +1,11 @@
 //! Sources: where packets come from. Each source is one capture point.
 //!
-//! Files are read with libpcap (pcap and pcapng); several points are merged
-//! into one time-ordered stream by [`merge::Merger`]. Live interfaces and
+//! Files are read by lvsdiag's own readers (classic pcap in blocks whose
+//! packets are slices: [`classic`]; pcapng: [`pcapng`]); several points are
+//! merged into one time-ordered stream by [`merge::Merger`]. Live interfaces and
 //! commands are read by [`live::Streams`]. Both are a [`PacketSource`].
 
+pub mod classic;
 pub mod file;
 pub mod live;
 pub mod merge;

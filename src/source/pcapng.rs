@@ -384,7 +384,7 @@ impl<R: Read> NgReader<R> {
 const SHB: u32 = 0x0A0D_0D0A;
 
 /// Reads until `buf` is full or the input ends; returns the bytes read.
-fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<usize, String> {
+pub(super) fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<usize, String> {
     let mut got = 0;
     while got < buf.len() {
         match r.read(&mut buf[got..]) {
@@ -403,13 +403,20 @@ const SPB: u32 = 3;
 
 /// Every interface a pcapng file describes, in file order (sections
 /// numbered on), read without reading its packets. `Err` when the file is
-/// not pcapng; a file that breaks off gives what came before.
+/// not pcapng, or breaks before describing an interface; a file that breaks
+/// off later gives what came before.
 pub fn interfaces(path: &Path) -> Result<Vec<IfDesc>, String> {
     let mut r = NgReader::open(path)?;
     r.skip_packets = true;
     let mut buf = Vec::new();
-    while let Ok(Some(_)) = r.next(&mut buf) {}
-    Ok(r.described)
+    loop {
+        match r.next(&mut buf) {
+            Ok(Some(_)) => {}
+            Ok(None) => return Ok(r.described),
+            Err(e) if r.described.is_empty() => return Err(e),
+            Err(_) => return Ok(r.described),
+        }
+    }
 }
 
 /// The drops a pcapng file records in its Interface Statistics Blocks
