@@ -174,6 +174,10 @@ fn vips_without_instance(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 }
 
 impl Check for KeepalivedConfigDrift {
+    fn wants_flows(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         vips_without_instance(ctx, out);
         for c in &ctx.model.keepalived {

@@ -21,6 +21,10 @@ use crate::model::RsId;
 pub struct RsArpAnnounce;
 
 impl Check for RsArpAnnounce {
+    fn wants_flows(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for a in arp_settings_below(ctx, "arp_announce", 2) {
             let (svc, vip, rs, h, dev, v) = (a.svc, a.vip, a.rs, a.host, a.dev, a.value);

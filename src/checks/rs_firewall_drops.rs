@@ -28,6 +28,10 @@ use std::net::{IpAddr, SocketAddr};
 pub struct RsFirewallDrops;
 
 impl Check for RsFirewallDrops {
+    fn wants_flows(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         // Each host's ruleset parsed once, for all its real servers.
         let rulesets: Vec<Option<Ruleset>> = ctx

@@ -46,6 +46,10 @@ fn show(l: &Listener) -> String {
 }
 
 impl Check for RsNoListener {
+    fn wants_flows(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for mode in [Mode::Dr, Mode::Tun, Mode::Nat] {
             for (svc, vip, rs, h) in dests(ctx, mode) {

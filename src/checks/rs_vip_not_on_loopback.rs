@@ -24,6 +24,10 @@ use crate::model::{Mode, RsId};
 pub struct RsVipNotOnLoopback;
 
 impl Check for RsVipNotOnLoopback {
+    fn wants_flows(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for (svc, vip, rs, h) in dests(ctx, Mode::Dr) {
             let mut on = h.ifaces_with(vip);

@@ -23,6 +23,10 @@ use crate::model::{Mode, RsId};
 pub struct TunRsNoTunnel;
 
 impl Check for TunRsNoTunnel {
+    fn wants_flows(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for (svc, vip, rs, h) in dests(ctx, Mode::Tun) {
             // GUE and GRE tunnels end on other devices: not judged here.

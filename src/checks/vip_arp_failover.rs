@@ -20,6 +20,10 @@ use crate::flow::neigh::Ownership;
 pub struct VipArpFailover;
 
 impl Check for VipArpFailover {
+    fn wants_flows(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let mut vips: Vec<_> = ctx
             .model

@@ -27,6 +27,10 @@ use crate::model::{Mode, RsId};
 pub struct VipArpMultipleOwners;
 
 impl Check for VipArpMultipleOwners {
+    fn wants_flows(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let mut vips: Vec<_> = ctx
             .model

@@ -24,6 +24,10 @@ use crate::text::fmt_utc;
 pub struct VrrpMasterFlapping;
 
 impl Check for VrrpMasterFlapping {
+    fn wants_flows(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for x in ctx.hosts.vrrp.vrids.values() {
             let Some(f) = flapping(x) else {

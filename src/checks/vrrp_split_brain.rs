@@ -23,6 +23,10 @@ use crate::finding::{Finding, Severity};
 pub struct VrrpSplitBrain;
 
 impl Check for VrrpSplitBrain {
+    fn wants_flows(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for x in ctx.hosts.vrrp.vrids.values() {
             for ((i, j), run) in two_masters(x) {

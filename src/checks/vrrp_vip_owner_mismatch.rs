@@ -30,6 +30,10 @@ pub struct VrrpVipOwnerMismatch;
 const SETTLE_NS: i64 = 1_000_000_000;
 
 impl Check for VrrpVipOwnerMismatch {
+    fn wants_flows(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for x in ctx.hosts.vrrp.vrids.values() {
             if !two_masters(x).is_empty() {

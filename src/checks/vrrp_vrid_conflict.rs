@@ -39,6 +39,10 @@ fn auth(a: Option<u8>) -> &'static str {
 }
 
 impl Check for VrrpVridConflict {
+    fn wants_flows(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for x in ctx.hosts.vrrp.vrids.values() {
             let Some(first) = x.routers.first() else {
