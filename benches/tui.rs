@@ -6,7 +6,9 @@
 //! a publication, which filters and sorts the kept flows, and the next
 //! ones), and key presses answered and redrawn.
 //!
-//! `cargo bench --bench tui` (prints a Markdown table; `-- --flows N` for
+//! Then the Findings view at 100, 1,000 and 10,000 findings.
+//!
+//! `cargo bench --bench tui` (prints Markdown tables; `-- --flows N` for
 //! one size only).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -185,6 +187,46 @@ fn run(connections: u64) {
     );
 }
 
+/// The Findings view with 100, 1,000 and 10,000 findings: a frame costs
+/// the rows on screen (flat); the list is filtered and sorted once per
+/// publication (the first frame).
+fn findings_scale() {
+    let (e, packets) = engine(10_000);
+    let ov = e.overview(vec![PointInfo::ethernet("dr", packets)]);
+    let base = ov.analysis.findings.clone();
+    assert!(!base.is_empty(), "the generated capture has findings");
+    println!();
+    println!("| Findings view | first frame of a publication | next frames (median of 30) | Down (median of 30) |");
+    println!("|---|---|---|---|");
+    for n in [100usize, 1_000, 10_000] {
+        let mut o = ov.clone();
+        o.analysis.findings = base.iter().cycle().take(n).cloned().collect();
+        o.id = lvsdiag::analysis::next_overview_id();
+        let p = Arc::new(Published {
+            overview: o,
+            done: true,
+            seq: 1,
+            elapsed: Duration::ZERO,
+            read: None,
+        });
+        let mut t = Terminal::new(TestBackend::new(W, H)).expect("terminal");
+        let mut app = App::new("bench".into());
+        let first = press(&mut t, &mut app, &p, KeyCode::Char('2'));
+        let next = median((0..30).map(|_| draw(&mut t, &app, &p)).collect());
+        let down = median(
+            (0..30)
+                .map(|_| press(&mut t, &mut app, &p, KeyCode::Down))
+                .collect(),
+        );
+        println!(
+            "| {n} findings | {} ms | {} ms | {} ms |",
+            ms(first),
+            ms(next),
+            ms(down)
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let sizes: Vec<u64> = match args.iter().position(|a| a == "--flows") {
@@ -201,4 +243,5 @@ fn main() {
     for n in sizes {
         run(n);
     }
+    findings_scale();
 }

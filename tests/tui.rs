@@ -5,16 +5,15 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use lvsdiag::export::Selector;
 use lvsdiag::model::Model;
 use lvsdiag::session::{Published, Session, SessionOptions};
-use lvsdiag::source::file::expand_inputs;
-use lvsdiag::source::live::Spec;
 use lvsdiag::source::LiveInfo;
 use lvsdiag::tui::app::{Action, App, View};
 use lvsdiag::tui::ui;
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+
+mod common;
+use common::tui::{screen, session_of};
 
 fn fixture(name: &str) -> (Session, Arc<Published>) {
     fixture_with(name, Model::default(), SessionOptions::default())
@@ -25,33 +24,6 @@ fn fixture_with(name: &str, model: Model, opts: SessionOptions) -> (Session, Arc
         .join("fixtures")
         .join(name);
     session_of(&dir, model, opts)
-}
-
-/// A session over a capture file or a directory of them, run to its end.
-fn session_of(input: &Path, model: Model, opts: SessionOptions) -> (Session, Arc<Published>) {
-    let specs = expand_inputs(&[input.display().to_string()])
-        .unwrap()
-        .into_iter()
-        .map(|(name, path)| Spec::File { name, path })
-        .collect();
-    let s = Session::start(specs, model, opts).unwrap();
-    let p = s.wait_done(Duration::from_millis(10)).unwrap();
-    assert!(p.done);
-    (s, p)
-}
-
-fn screen(app: &App, p: &Arc<Published>, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| ui::draw(f, app, Some(p))).unwrap();
-    let buf = t.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
 }
 
 fn key(app: &mut App, p: &Arc<Published>, code: KeyCode) -> Action {
@@ -76,11 +48,16 @@ fn services_view_shows_the_verdict_and_the_broken_real_server() {
         lines[0].contains("7 points, 1162 packets, 24 connections"),
         "{s}"
     );
+    // The headline: the worst finding, its real server, the first step of
+    // its fix.
     assert!(
-        lines[1].contains("✗ 1 error(s): 192.0.2.13 does not answer forwarded connections")
-            && lines[1].contains("[dr-rs-no-reply]"),
+        lines[1].contains("✗ dr-rs-no-reply: 192.0.2.13 does not answer forwarded connections"),
         "verdict row: {}",
         lines[1]
+    );
+    assert_eq!(
+        lines[2].trim_end(),
+        "  fix: On 192.0.2.13: ip addr add 192.0.2.100/32 dev lo"
     );
     let svc = lines
         .iter()
@@ -114,7 +91,14 @@ fn healthy_fixture_says_healthy() {
     let (_s, p) = fixture("dr-healthy");
     let app = App::new("x".into());
     let s = screen(&app, &p, 120, 24);
-    assert!(s.lines().nth(1).unwrap().contains("✓ healthy"), "{s}");
+    let head = s.lines().nth(1).unwrap();
+    let conns = p.overview.analysis.flows.flows;
+    assert!(
+        head.contains(&format!(
+            "✓ 1 service(s), 3 real server(s), {conns} connection(s): healthy"
+        )),
+        "{s}"
+    );
     assert!(!s.contains("ERROR"), "{s}");
 }
 
@@ -125,7 +109,7 @@ fn finding_detail_has_cause_evidence_and_fix() {
     key(&mut app, &p, KeyCode::Char('2'));
     assert_eq!(app.view, View::Findings);
     let list = screen(&app, &p, 140, 30);
-    let first = list.lines().nth(5).unwrap();
+    let first = list.lines().nth(6).unwrap();
     assert!(
         first.contains("ERROR") && first.contains("dr-rs-no-reply") && first.contains("192.0.2.13"),
         "{list}"
@@ -408,17 +392,7 @@ fn live_drops_and_ended_streams_are_always_visible() {
 
 #[test]
 fn config_view_and_detail_show_the_snapshot_cross_check() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/dr-rs-no-vip/snapshot");
-    let snapshots = lvsdiag::system::load(&[dir.display().to_string()]).unwrap();
-    let mut model = Model::default();
-    for s in lvsdiag::system::to_model(&snapshots).services {
-        model.add(s);
-    }
-    let opts = SessionOptions {
-        snapshots,
-        ..SessionOptions::default()
-    };
-    let (_s, p) = fixture_with("dr-rs-no-vip", model, opts);
+    let (_s, p) = common::tui::dr_rs_no_vip_with_snapshots();
     let mut app = App::new("x".into());
     key(&mut app, &p, KeyCode::Char('5'));
     let s = screen(&app, &p, 150, 40);
@@ -537,50 +511,6 @@ fn enter_on_a_real_server_opens_its_findings_and_flows_each_view_keeping_its_fil
     assert!(s.contains(", by client"), "{s}");
 }
 
-/// The screens an operator sees first, at the sizes of an ssh session at
-/// 3 a.m. (80×24) and of a split pane (60×15), against files a person
-/// reviewed (tests/snapshots/). `LVSDIAG_UPDATE_SNAPSHOTS=1` rewrites them
-/// for review (git diff).
-#[test]
-fn screens_match_the_reviewed_snapshots() {
-    let (_s, p) = fixture("dr-rs-no-vip");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
-    let update = std::env::var_os("LVSDIAG_UPDATE_SNAPSHOTS").is_some();
-    let mut app = App::new("fixtures/dr-rs-no-vip".into());
-    let mut shots = Vec::new();
-    for (w, h) in [(80, 24), (60, 15)] {
-        shots.push((format!("services-{w}x{h}"), screen(&app, &p, w, h)));
-    }
-    key(&mut app, &p, KeyCode::Char('2'));
-    shots.push(("findings-80x24".into(), screen(&app, &p, 80, 24)));
-    key(&mut app, &p, KeyCode::Enter);
-    shots.push(("finding-detail-80x24".into(), screen(&app, &p, 80, 24)));
-    key(&mut app, &p, KeyCode::Esc);
-    key(&mut app, &p, KeyCode::Char('6'));
-    shots.push(("timeline-80x24".into(), screen(&app, &p, 80, 24)));
-    for (name, got) in shots {
-        let got = got
-            .lines()
-            .map(|l| l.trim_end().to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-            + "\n";
-        let path = dir.join(format!("{name}.txt"));
-        if update {
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(&path, &got).unwrap();
-            continue;
-        }
-        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!(
-                "{}: {e}; run with LVSDIAG_UPDATE_SNAPSHOTS=1 and review",
-                path.display()
-            )
-        });
-        assert_eq!(got, want, "{name} differs from {}", path.display());
-    }
-}
-
 /// The Timeline view: each real server's new connections over time and the
 /// events; Enter on an event opens the Flows view on its real server, at
 /// the flow nearest the event.
@@ -604,7 +534,7 @@ fn timeline_shows_the_removed_real_server_and_enter_opens_its_flows() {
     let events = app.events(&p.overview);
     let i = events
         .iter()
-        .position(|e| e.kind == lvsdiag::timeline::EventKind::RsVanishes)
+        .position(|e| e.event().kind == lvsdiag::timeline::EventKind::RsVanishes)
         .expect("a vanishing event");
     for _ in 0..i {
         key(&mut app, &p, KeyCode::Down);
@@ -620,7 +550,7 @@ fn timeline_shows_the_removed_real_server_and_enter_opens_its_flows() {
                 .all(|r| r.rs_label.as_deref() == Some("192.0.2.13"))
     );
     let sel = &rows[app.pane_of(View::Flows).selected];
-    let t = events[i].time;
+    let t = events[i].event().time;
     assert!(
         rows.iter()
             .all(|r| (r.first_ts - t).abs() >= (sel.first_ts - t).abs()),
@@ -674,15 +604,7 @@ fn reading_files_shows_how_far() {
 /// keepalived's model beside the IPVS table.
 #[test]
 fn arp_vrrp_view_shows_both_masters_and_config_shows_keepalived() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/vrrp-split-brain");
-    let mut model = Model::default();
-    lvsdiag::analyze::add_keepalived(
-        &mut model,
-        &[dir.join("keepalived-director.conf").display().to_string()],
-        None,
-    )
-    .unwrap();
-    let (_s, p) = fixture_with("vrrp-split-brain", model, SessionOptions::default());
+    let (_s, p) = common::tui::split_brain_with_keepalived();
     let mut app = App::new("x".into());
     key(&mut app, &p, KeyCode::Char('4'));
     let s = screen(&app, &p, 160, 40);

@@ -183,6 +183,10 @@ impl Engine {
                     real_server: None,
                     code: None,
                     evidence: Some(cl.first),
+                    about: Some(timeline::About {
+                        subject: format!("VIP {vip}"),
+                        actor: ctx.describe_mac(cl.mac),
+                    }),
                 });
             }
         }
@@ -198,6 +202,10 @@ impl Engine {
                     real_server: None,
                     code: None,
                     evidence: Some(p.from),
+                    about: Some(timeline::About {
+                        subject: format!("VRRP {}", x.key),
+                        actor: r.ip.to_string(),
+                    }),
                 });
             }
         }

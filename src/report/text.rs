@@ -326,23 +326,30 @@ fn timeline(o: &mut String, a: &Analysis) {
         .split_once(' ')
         .map_or(String::new(), |(d, _)| d.to_string());
     let _ = writeln!(o, "Timeline (UTC {day}):");
-    for e in a.events.iter().take(TEXT_EVENTS) {
+    let lines = crate::timeline::fold::fold(&a.events, &a.findings);
+    for l in lines.iter().take(TEXT_EVENTS) {
         let _ = writeln!(
             o,
             "  {}  {:<13} {}",
-            clock(e.time),
-            e.kind.as_str(),
-            super::sanitize(&e.what)
+            clock(l.time()),
+            l.kind().as_str(),
+            super::sanitize(&l.what(seconds))
         );
     }
-    if a.events.len() > TEXT_EVENTS {
+    if lines.len() > TEXT_EVENTS {
         let _ = writeln!(
             o,
-            "  … {} more (--format json lists them all under \"events\")",
-            a.events.len() - TEXT_EVENTS
+            "  … {} more (--format json lists every event under \"events\")",
+            lines.len() - TEXT_EVENTS
         );
     }
     let _ = writeln!(o);
+}
+
+/// HH:MM:SS of a time, for the span of a folded run.
+pub fn seconds(ns: i64) -> String {
+    let c = clock(ns);
+    c.split_once('.').map_or(c.clone(), |(s, _)| s.to_string())
 }
 
 /// The VRRP section: per virtual router its master now, its advertisers and

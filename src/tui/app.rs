@@ -8,8 +8,11 @@ use crate::export::Selector;
 use crate::finding::Finding;
 use crate::flow::ladder::FlowRow;
 use crate::session::Published;
+use crate::timeline::fold::{fold, Folded};
+use crate::timeline::EventKind;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -74,11 +77,16 @@ pub struct App {
     /// The Flows view's rows as last filtered and sorted, for the overview,
     /// filter and sort they were made for: a frame costs what is on screen,
     /// not the number of flows kept.
-    flow_order: RefCell<FlowOrder>,
+    flow_order: RefCell<Order>,
+    /// The Findings view's rows, likewise.
+    finding_order: RefCell<Order>,
+    /// The Timeline's unfolded runs (first time, kind).
+    unfolded: HashSet<(i64, EventKind)>,
 }
 
+/// A list's rows as last filtered and sorted.
 #[derive(Default)]
-struct FlowOrder {
+struct Order {
     /// Overview id, filter, sort.
     made_for: Option<(u64, String, usize)>,
     rows: Vec<u32>,
@@ -137,6 +145,8 @@ impl App {
             source,
             export_dir: PathBuf::from("."),
             flow_order: RefCell::default(),
+            finding_order: RefCell::default(),
+            unfolded: HashSet::new(),
         }
     }
 
@@ -162,32 +172,22 @@ impl App {
         self.frozen.clone().or(latest)
     }
 
-    /// Findings as the Findings view lists them: filtered and sorted.
+    /// Findings as the Findings view lists them: filtered and sorted once
+    /// per publication, filter and sort (a frame then costs the rows on
+    /// screen, not the number of findings).
     pub fn findings<'a>(&self, o: &'a Overview) -> Vec<&'a Finding> {
         let pane = self.pane_of(View::Findings);
-        let mut v: Vec<&Finding> = o
-            .analysis
-            .findings
-            .iter()
-            .filter(|f| {
-                pane.matches(&format!(
-                    "{} {} {} {} {}",
-                    f.severity,
-                    f.code,
-                    f.service_label().unwrap_or_default(),
-                    f.rs_label().unwrap_or_default(),
-                    f.summary
-                ))
-            })
-            .collect();
-        // Stable sorts: ties keep the report's order (severity first).
-        match pane.sort_name() {
-            Some("code") => v.sort_by_key(|f| f.code),
-            Some("real server") => v.sort_by_key(|f| f.real_server),
-            Some("time") => v.sort_by_key(|f| f.evidence.first().map_or(i64::MAX, |e| e.time)),
-            _ => {}
+        let key = (o.id, pane.filter.clone(), pane.sort);
+        let mut order = self.finding_order.borrow_mut();
+        if order.made_for.as_ref() != Some(&key) {
+            order.rows = finding_order(pane, &o.analysis.findings);
+            order.made_for = Some(key);
         }
-        v
+        order
+            .rows
+            .iter()
+            .map(|&i| &o.analysis.findings[i as usize])
+            .collect()
     }
 
     /// Flows as the Flows view lists them: filtered by client, VIP, real
@@ -251,10 +251,8 @@ impl App {
         match key.code {
             KeyCode::Char('q') => return Action::Quit,
             KeyCode::Char('?') | KeyCode::F(1) => self.help = true,
-            KeyCode::Tab | KeyCode::Right | KeyCode::Char('l') => {
-                self.switch((self.view.index() + 1) % View::ALL.len())
-            }
-            KeyCode::BackTab | KeyCode::Left | KeyCode::Char('h') => {
+            KeyCode::Tab => self.switch((self.view.index() + 1) % View::ALL.len()),
+            KeyCode::BackTab => {
                 self.switch((self.view.index() + View::ALL.len() - 1) % View::ALL.len())
             }
             KeyCode::Char(c @ '1'..='6') => self.switch(usize::from(c as u8 - b'1')),
@@ -265,7 +263,7 @@ impl App {
             }
             KeyCode::Enter if self.view == View::Timeline => {
                 if let Some(d) = data {
-                    self.open_event(&d.overview);
+                    self.enter_timeline(&d.overview);
                 }
             }
             KeyCode::Char('/') => {
@@ -287,35 +285,66 @@ impl App {
         Action::None
     }
 
-    /// The Timeline view's events: filtered (time, kind, text) and sorted.
-    pub fn events<'a>(&self, o: &'a Overview) -> Vec<&'a crate::timeline::Event> {
+    /// The Timeline view's rows: its lines (runs of the same event folded
+    /// into one), filtered (kind, real server, text) and sorted, each
+    /// unfolded line followed by its events.
+    pub fn events<'a>(&self, o: &'a Overview) -> Vec<TimeRow<'a>> {
         let pane = self.pane_of(View::Timeline);
-        let mut v: Vec<&crate::timeline::Event> = o
-            .analysis
-            .events
-            .iter()
-            .filter(|e| {
-                pane.matches(&format!(
-                    "{} {} {}",
-                    e.kind.as_str(),
-                    e.real_server.map(|r| r.to_string()).unwrap_or_default(),
-                    e.what
-                ))
+        let mut lines: Vec<Folded<'a>> = fold(&o.analysis.events, &o.analysis.findings)
+            .into_iter()
+            .filter(|l| {
+                pane.filter.is_empty()
+                    || pane.matches(&format!(
+                        "{} {} {}",
+                        l.kind().as_str(),
+                        l.first()
+                            .real_server
+                            .map(|r| r.to_string())
+                            .unwrap_or_default(),
+                        l.what(crate::report::text::seconds)
+                    ))
             })
             .collect();
         if pane.sort_name() == Some("kind") {
-            v.sort_by_key(|e| e.kind);
+            lines.sort_by_key(|l| l.kind());
         }
-        v
+        let mut rows = Vec::with_capacity(lines.len());
+        for l in lines {
+            let open = l.folded() && self.unfolded.contains(&(l.time(), l.kind()));
+            let children = if open { l.events.clone() } else { Vec::new() };
+            rows.push(TimeRow::Line(l));
+            rows.extend(children.into_iter().map(TimeRow::Event));
+        }
+        rows
+    }
+
+    /// Whether a folded Timeline line is open.
+    pub fn unfolded(&self, l: &Folded) -> bool {
+        self.unfolded.contains(&(l.time(), l.kind()))
+    }
+
+    /// Enter on a Timeline row: a folded line unfolds (and folds again);
+    /// an event opens its flows.
+    fn enter_timeline(&mut self, o: &Overview) {
+        let rows = self.events(o);
+        let event = match rows.get(self.pane().selected) {
+            Some(TimeRow::Line(l)) if l.folded() => {
+                let k = (l.time(), l.kind());
+                if !self.unfolded.remove(&k) {
+                    self.unfolded.insert(k);
+                }
+                return;
+            }
+            Some(TimeRow::Line(l)) => l.first().clone(),
+            Some(TimeRow::Event(e)) => (*e).clone(),
+            None => return,
+        };
+        self.open_event(o, &event);
     }
 
     /// Enter on an event: the Flows view, filtered to its real server (else
     /// its service), with the flow that began nearest the event selected.
-    fn open_event(&mut self, o: &Overview) {
-        let events = self.events(o);
-        let Some(e) = events.get(self.pane().selected).copied() else {
-            return;
-        };
+    fn open_event(&mut self, o: &Overview, e: &crate::timeline::Event) {
         let filter = match (e.real_server, e.service) {
             (Some(r), _) => r.to_string(),
             (None, Some(svc)) => match (svc.vip(), svc.port()) {
@@ -429,10 +458,56 @@ impl App {
     }
 }
 
+/// A row of the Timeline view.
+pub enum TimeRow<'a> {
+    /// An event, or a run of the same event folded into one line.
+    Line(Folded<'a>),
+    /// One event of an unfolded run, below its line.
+    Event(&'a crate::timeline::Event),
+}
+
+impl TimeRow<'_> {
+    /// The row's event (a run's first).
+    pub fn event(&self) -> &crate::timeline::Event {
+        match self {
+            TimeRow::Line(l) => l.first(),
+            TimeRow::Event(e) => e,
+        }
+    }
+}
+
 /// A row of the Services view: a service, then its real servers.
 pub enum SvcRow<'a> {
     Service(&'a SvcReport),
     Server(&'a RsReport),
+}
+
+/// The Findings view's order: indices into `all`, filtered by severity,
+/// code, service, real server and summary, and sorted (stable: ties keep
+/// the report's order, severity first).
+fn finding_order(pane: &Pane, all: &[Finding]) -> Vec<u32> {
+    let mut v: Vec<u32> = (0..all.len() as u32)
+        .filter(|&i| {
+            let f = &all[i as usize];
+            pane.filter.is_empty()
+                || pane.matches(&format!(
+                    "{} {} {} {} {}",
+                    f.severity,
+                    f.code,
+                    f.service_label().unwrap_or_default(),
+                    f.rs_label().unwrap_or_default(),
+                    f.summary
+                ))
+        })
+        .collect();
+    let at = |i: &u32| &all[*i as usize];
+    match pane.sort_name() {
+        Some("code") => v.sort_by_key(|i| at(i).code),
+        Some("real server") => v.sort_by_key(|i| at(i).real_server),
+        Some("time") => v.sort_by_key(|i| at(i).evidence.first().map_or(i64::MAX, |e| e.time)),
+        _ => {}
+    }
+    v
 }
 
 /// The Flows view's order: indices into `rows`, filtered by client, VIP,

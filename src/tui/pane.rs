@@ -36,6 +36,9 @@ pub struct Pane {
     pub selected: usize,
     /// Lines scrolled in its detail or text.
     pub scroll: u16,
+    /// Columns its long text (summaries, histories, the detail) is
+    /// scrolled left by: ← and → in every view.
+    pub hscroll: u16,
     /// Every word must match (case-insensitive).
     pub filter: String,
     /// The filter is being typed.
@@ -44,6 +47,11 @@ pub struct Pane {
     /// Index into `caps.sorts`.
     pub sort: usize,
 }
+
+/// Columns one ← or → scrolls.
+const HSTEP: u16 = 8;
+/// The furthest a view scrolls sideways.
+const MAX_HSCROLL: u16 = 4096;
 
 /// The longest filter accepted.
 const MAX_FILTER: usize = 80;
@@ -54,6 +62,7 @@ impl Pane {
             caps,
             selected: 0,
             scroll: 0,
+            hscroll: 0,
             filter: String::new(),
             editing: false,
             detail: false,
@@ -104,6 +113,18 @@ impl Pane {
             }
             return Outcome::Consumed;
         }
+        // ← and → scroll long text sideways, in every view and detail.
+        match key.code {
+            KeyCode::Right | KeyCode::Char('l') => {
+                self.hscroll = self.hscroll.saturating_add(HSTEP).min(MAX_HSCROLL);
+                return Outcome::Consumed;
+            }
+            KeyCode::Left | KeyCode::Char('h') => {
+                self.hscroll = self.hscroll.saturating_sub(HSTEP);
+                return Outcome::Consumed;
+            }
+            _ => {}
+        }
         if self.detail || self.caps.text {
             let s = self.scroll;
             let scrolled = match key.code {
@@ -120,17 +141,11 @@ impl Pane {
             }
         }
         if self.detail {
-            // Esc (and ←, Enter) close the detail first, and only that.
-            if matches!(
-                key.code,
-                KeyCode::Esc | KeyCode::Enter | KeyCode::Left | KeyCode::Char('h')
-            ) {
+            // Esc (and Enter) close the detail first, and only that.
+            if matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
                 self.detail = false;
                 self.scroll = 0;
-                return Outcome::Consumed;
-            }
-            // → does not leave a detail for the next view.
-            if matches!(key.code, KeyCode::Right | KeyCode::Char('l')) {
+                self.hscroll = 0;
                 return Outcome::Consumed;
             }
             return Outcome::Passed;

@@ -50,6 +50,7 @@ pub fn codes(v: &serde_json::Value) -> Vec<&str> {
 }
 pub mod netns;
 pub mod rewrite;
+pub mod tui;
 
 /// Findings at warning and above as (code, severity, real server).
 pub type Got = std::collections::BTreeSet<(String, String, String)>;

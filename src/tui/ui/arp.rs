@@ -21,7 +21,7 @@ pub(super) fn draw_arp(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
         let [top, bottom] =
             Layout::vertical([Constraint::Min(3), Constraint::Length(h)]).areas(area);
         f.render_widget(
-            Paragraph::new(lines).block(
+            Paragraph::new(lines).scroll((0, app.pane().hscroll)).block(
                 Block::default()
                     .borders(Borders::TOP)
                     .title("VRRP: virtual routers, who advertised, masters over time"),
@@ -30,8 +30,29 @@ pub(super) fn draw_arp(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
         );
         top
     };
-    let rows: Vec<Row> = app
-        .arp_rows(o)
+    let shown = app.arp_rows(o);
+    let at = |e: &Evidence| format!("{} #{}", point_name(a, e), e.frame);
+    let seen_w = shown
+        .iter()
+        .flat_map(|r| [at(&r.first), at(&r.last)])
+        .map(|s| s.chars().count())
+        .max()
+        .unwrap_or(0) as u16;
+    let fit = Fit::new(
+        &[
+            col("VIP", 15, 0),
+            col("answered by MAC", 17, 0),
+            fill("role", 11),
+            col("claims", 6, 4),
+            col("replies", 7, 5),
+            col("gratuitous", 10, 6),
+            col("first", seen_w, 3),
+            col("last", seen_w, 2),
+            col("now", 6, 1),
+        ],
+        area.width,
+    );
+    let rows: Vec<Row> = shown
         .into_iter()
         .map(|r| {
             let owners = o.arp.iter().filter(|x| x.ip == r.ip).count();
@@ -47,55 +68,28 @@ pub(super) fn draw_arp(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
             } else {
                 Style::new()
             };
-            Row::new(vec![
+            fit.row(vec![
                 Cell::from(r.ip.to_string()),
                 Cell::from(fmt_mac(&r.mac)),
                 Cell::from(role),
                 Cell::from(r.count.to_string()),
                 Cell::from(r.replies.to_string()),
                 Cell::from(r.gratuitous.to_string()),
-                Cell::from(format!("{} #{}", point_name(a, &r.first), r.first.frame)),
-                Cell::from(format!("{} #{}", point_name(a, &r.last), r.last.frame)),
-                Cell::from(if r.current && owners > 1 {
-                    "latest"
-                } else {
-                    ""
-                }),
+                Cell::from(at(&r.first)),
+                Cell::from(at(&r.last)),
+                Cell::from(if r.current && owners > 1 { "owner" } else { "" }),
             ])
             .style(style)
         })
         .collect();
     let empty = rows.is_empty();
-    let t = Table::new(
-        rows,
-        [
-            Constraint::Min(15),
-            Constraint::Min(17),
-            Constraint::Min(11),
-            Constraint::Length(7),
-            Constraint::Length(8),
-            Constraint::Length(11),
-            Constraint::Length(18),
-            Constraint::Length(18),
-            Constraint::Length(6),
-        ],
-    )
-    .header(header([
-        "VIP",
-        "answered by MAC",
-        "role",
-        "claims",
-        "replies",
-        "gratuitous",
-        "first",
-        "last",
-        "",
-    ]))
-    .row_highlight_style(SELECTED)
-    .block(top_block(list_title(
-        app.pane(),
-        "who answers ARP / neighbour discovery for each VIP".into(),
-    )));
+    let t = fit
+        .table(rows)
+        .row_highlight_style(SELECTED)
+        .block(top_block(list_title(
+            app.pane(),
+            "who answers ARP / neighbour discovery for each VIP".into(),
+        )));
     let mut st =
         TableState::default().with_selected((!empty).then_some(app.pane_of(View::Arp).selected));
     f.render_stateful_widget(t, area, &mut st);

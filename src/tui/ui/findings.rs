@@ -13,39 +13,56 @@ pub(super) fn draw_findings(f: &mut Frame, area: Rect, app: &App, o: &Overview) 
             return draw_finding_detail(f, area, app, x, &o.analysis);
         }
     }
-    let rows: Vec<Row> = fs
+    // Only the rows on screen are made.
+    let start = window_start(sel, usize::from(area.height.saturating_sub(2)));
+    let shown: Vec<&Finding> = fs
+        .iter()
+        .skip(start)
+        .take(usize::from(area.height))
+        .copied()
+        .collect();
+    let code_w = shown.iter().map(|x| x.code.len()).max().unwrap_or(0) as u16;
+    let fit = Fit::new(
+        &[
+            col("sev", 5, 0),
+            col("code", code_w, 2),
+            col("real server", 15, 1),
+            fill("summary", 20),
+        ],
+        area.width,
+    );
+    let hs = app.pane().hscroll;
+    let rows: Vec<Row> = shown
         .iter()
         .map(|x| {
-            Row::new(vec![
+            fit.row(vec![
                 Cell::from(sev_word(x.severity)).style(sev_style(x.severity)),
                 Cell::from(x.code),
                 Cell::from(x.rs_label().unwrap_or_default()),
-                Cell::from(match &x.losses {
-                    // The drops sit next to every finding they weaken.
-                    Some(_) if x.weakened => format!("[drops: not proven] {}", x.summary),
-                    Some(_) => format!("[drops seen] {}", x.summary),
-                    None => x.summary.clone(),
-                }),
+                Cell::from(shifted(
+                    &match &x.losses {
+                        // The drops sit next to every finding they weaken.
+                        Some(_) if x.weakened => format!("[drops: not proven] {}", x.summary),
+                        Some(_) => format!("[drops seen] {}", x.summary),
+                        None => x.summary.clone(),
+                    },
+                    hs,
+                )),
             ])
         })
         .collect();
     let empty = rows.is_empty();
-    let t = Table::new(
-        rows,
-        [
-            Constraint::Length(6),
-            Constraint::Length(30),
-            Constraint::Length(16),
-            Constraint::Min(20),
-        ],
-    )
-    .header(header(["sev", "code", "real server", "summary"]))
-    .row_highlight_style(SELECTED)
-    .block(top_block(list_title(
-        app.pane(),
-        "findings (Enter: detail, e: export evidence)".into(),
-    )));
-    let mut st = TableState::default().with_selected((!empty).then_some(sel));
+    let t = fit
+        .table(rows)
+        .row_highlight_style(SELECTED)
+        .block(top_block(list_title(
+            app.pane(),
+            format!(
+                "{} finding(s) (Enter: detail, e: export evidence)",
+                fs.len()
+            ),
+        )));
+    let mut st = TableState::default().with_selected((!empty).then_some(sel - start));
     f.render_stateful_widget(t, area, &mut st);
     if empty {
         let msg = if o.analysis.findings.is_empty() {

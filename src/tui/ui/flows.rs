@@ -25,14 +25,36 @@ pub(super) fn draw_flows(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
     let t0 = o.flows.first().map_or(0, |r| r.first_ts);
     // Only the rows on screen are made (the table scrolls so that the
     // selection is on its last line, as ratatui's own scrolling does).
-    let visible = usize::from(area.height.saturating_sub(3)).max(1);
-    let start = (sel + 1).saturating_sub(visible);
-    let trs: Vec<Row> = rows
+    let visible = usize::from(area.height.saturating_sub(2)).max(1);
+    let start = window_start(sel, visible);
+    let shown: Vec<&&FlowRow> = rows.iter().skip(start).take(visible).collect();
+    let width = |f: &dyn Fn(&FlowRow) -> String, min: u16| {
+        shown
+            .iter()
+            .map(|r| f(r).chars().count() as u16)
+            .max()
+            .unwrap_or(0)
+            .max(min)
+    };
+    let client_w = width(&|r| sock(r.client, r.cport), 15);
+    let vip_w = width(&|r| format!("{}/{}", sock(r.vip, r.vport), r.proto), 15);
+    let fit = Fit::new(
+        &[
+            col("t (s)", 8, 5),
+            col("client", client_w, 0),
+            col("VIP", vip_w, 0),
+            fill("real server", 11),
+            col("mode", 4, 4),
+            col("state", 11, 0),
+            col("SYNrtx", 6, 3),
+            col("RTT ms", 7, 2),
+        ],
+        area.width,
+    );
+    let trs: Vec<Row> = shown
         .iter()
-        .skip(start)
-        .take(visible)
         .map(|r| {
-            Row::new(vec![
+            fit.row(vec![
                 Cell::from(format!("{:.3}", (r.first_ts - t0) as f64 / 1e9)),
                 Cell::from(sock(r.client, r.cport)),
                 Cell::from(format!("{}/{}", sock(r.vip, r.vport), r.proto)),
@@ -53,41 +75,20 @@ pub(super) fn draw_flows(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
     } else {
         String::new()
     };
-    let t = Table::new(
-        trs,
-        [
-            Constraint::Length(9),
-            Constraint::Min(20),
-            Constraint::Min(20),
-            Constraint::Min(15),
-            Constraint::Length(5),
-            Constraint::Min(11),
-            Constraint::Length(6),
-            Constraint::Length(7),
-        ],
-    )
-    .header(header([
-        "t (s)",
-        "client",
-        "VIP",
-        "real server",
-        "mode",
-        "state",
-        "SYNrtx",
-        "RTT ms",
-    ]))
-    .row_highlight_style(SELECTED)
-    .block(top_block(list_title(
-        app.pane(),
-        if app.pane().filter.is_empty() {
-            format!(
-                "flows ({} kept{not_kept}; /failed, Enter: ladder, e: export pcapng)",
-                o.flows.len()
-            )
-        } else {
-            format!("flows ({} of {}{not_kept})", rows.len(), o.flows.len())
-        },
-    )));
+    let t = fit
+        .table(trs)
+        .row_highlight_style(SELECTED)
+        .block(top_block(list_title(
+            app.pane(),
+            if app.pane().filter.is_empty() {
+                format!(
+                    "flows ({} kept{not_kept}; /failed, Enter: ladder, e: export pcapng)",
+                    o.flows.len()
+                )
+            } else {
+                format!("flows ({} of {}{not_kept})", rows.len(), o.flows.len())
+            },
+        )));
     let mut st = TableState::default().with_selected((!empty).then_some(sel - start));
     f.render_stateful_widget(t, area, &mut st);
     if empty {

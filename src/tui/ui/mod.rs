@@ -71,7 +71,7 @@ pub fn draw(f: &mut Frame, app: &App, data: Option<&Arc<Published>>) {
     let area = f.area();
     let [title, verdict, tabs, body, keys] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Length(1),
+        Constraint::Length(2),
         Constraint::Length(1),
         Constraint::Min(3),
         Constraint::Length(1),
@@ -129,7 +129,7 @@ pub fn draw(f: &mut Frame, app: &App, data: Option<&Arc<Published>>) {
     }
     draw_keys(f, keys, app);
     if app.help {
-        draw_help(f, area);
+        draw_help(f, area, app);
     }
 }
 
@@ -203,78 +203,114 @@ fn draw_title(f: &mut Frame, area: Rect, app: &App, d: &Published) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
+/// The headline: the worst finding, with its real server and the first
+/// step of its fix; or, with nothing wrong, what was checked.
 fn draw_verdict(f: &mut Frame, area: Rect, a: &Analysis) {
-    let errors: Vec<&Finding> = a
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .collect();
-    let warnings = a
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Warning)
-        .count();
-    let (style, text) = if let Some(first) = errors.first() {
-        let what = match &first.real_server {
-            Some(rs) => format!("{rs} {}", headline(first.code)),
-            None => first.summary.clone(),
+    let [one, two] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let (line1, line2) = verdict(a);
+    f.render_widget(Paragraph::new(line1), one);
+    f.render_widget(Paragraph::new(line2), two);
+}
+
+/// The headline's two lines.
+pub fn verdict(a: &Analysis) -> (Line<'static>, Line<'static>) {
+    let count = |s: Severity| a.findings.iter().filter(|f| f.severity == s).count();
+    let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
+    // Findings are in report order: the worst first.
+    if let Some(worst) = a.findings.iter().find(|f| f.severity >= Severity::Warning) {
+        let what = match &worst.real_server {
+            Some(rs) => format!("{rs} {}", headline(worst.code)),
+            None => worst.summary.clone(),
         };
-        (
-            sev_style(Severity::Error),
-            format!(
-                "✗ {} error(s): {what} [{}]{}",
-                errors.len(),
-                first.code,
-                if errors.len() > 1 {
-                    " — more in Findings"
-                } else {
-                    ""
-                }
+        let mark = if worst.severity == Severity::Error {
+            "✗"
+        } else {
+            "!"
+        };
+        let more = match (errors, warnings) {
+            (e, w) if e + w <= 1 => String::new(),
+            (e, w) => format!("  ({e} error(s), {w} warning(s): 2 Findings)"),
+        };
+        let line1 = Line::from(vec![
+            Span::styled(
+                format!("{mark} {}: {}", worst.code, crate::text::sanitize(&what)),
+                sev_style(worst.severity),
             ),
-        )
-    } else if warnings > 0 {
-        (
-            sev_style(Severity::Warning),
-            format!("! {warnings} warning(s) — see Findings"),
-        )
-    } else if let Some(s) = a
+            Span::raw(more),
+        ]);
+        let line2 = Line::from(vec![
+            Span::styled("  fix: ", Style::new().add_modifier(Modifier::BOLD)),
+            Span::raw(crate::text::sanitize(first_step(&worst.fix))),
+        ]);
+        return (line1, line2);
+    }
+    if let Some(s) = a
         .services
         .iter()
         .find(|s| s.verdict == crate::engine::Verdict::Unknown)
     {
-        (
-            sev_style(Severity::Warning),
-            format!("? {} unknown: {}", s.service.label(), s.verdict_why),
-        )
-    } else if a.flows.flows == 0 {
-        (
-            Style::new(),
-            "no connections through a VIP seen yet".to_string(),
-        )
-    } else {
-        (
-            Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
-            match a
-                .points
-                .iter()
-                .find(|p| p.error.is_some() || !p.losses.is_empty())
-            {
-                Some(p) => format!(
-                    "✓ healthy as far as seen: {} {} (absences there are not proof)",
-                    p.name,
-                    if p.error.is_some() {
-                        "ended early"
-                    } else {
-                        "lost packets"
-                    }
-                ),
-                None => {
-                    "✓ healthy: every real server answers through the expected path".to_string()
-                }
-            },
-        )
+        return (
+            Line::styled(
+                format!("? {} unknown: {}", s.service.label(), s.verdict_why),
+                sev_style(Severity::Warning),
+            ),
+            Line::from(""),
+        );
+    }
+    if a.flows.flows == 0 {
+        return (
+            Line::from("no connections through a VIP seen yet"),
+            Line::from(""),
+        );
+    }
+    let checked = format!(
+        "✓ {} service(s), {} real server(s), {} connection(s): healthy",
+        thousands(a.services.len() as u64),
+        thousands(a.real_servers.len() as u64),
+        thousands(a.flows.flows)
+    );
+    let caveat = match a
+        .points
+        .iter()
+        .find(|p| p.error.is_some() || !p.losses.is_empty())
+    {
+        Some(p) => format!(
+            "  as far as seen: {} {} (absences there are not proof)",
+            p.name,
+            if p.error.is_some() {
+                "ended early"
+            } else {
+                "lost packets"
+            }
+        ),
+        None => "  every real server answers through the expected path".to_string(),
     };
-    f.render_widget(Paragraph::new(Span::styled(text, style)), area);
+    (
+        Line::styled(
+            checked,
+            Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
+        ),
+        Line::from(caveat),
+    )
+}
+
+/// A fix's first step: its first line, up to its first "; ".
+fn first_step(fix: &str) -> &str {
+    let line = fix.lines().next().unwrap_or_default();
+    line.split_once("; ").map_or(line, |(a, _)| a)
+}
+
+/// 1204 as "1,204".
+fn thousands(n: u64) -> String {
+    let d = n.to_string();
+    let mut out = String::new();
+    for (i, c) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn point_name(a: &Analysis, e: &Evidence) -> String {
@@ -294,44 +330,98 @@ fn draw_keys(f: &mut Frame, area: Rect, app: &App) {
     } else if let Some(s) = &app.status {
         Line::from(Span::styled(s.clone(), Style::new().fg(Color::Yellow)))
     } else {
-        Line::from(
-            "q quit  ? help  Tab views  Enter open  / filter  s sort  p pause  e export pcap",
-        )
+        Line::from("q quit  ? help  Tab view  Enter open  / filter  s sort  ←→ scroll  p pause")
     };
     f.render_widget(Paragraph::new(line), area);
 }
 
-fn draw_help(f: &mut Frame, area: Rect) {
-    let w = area.width.min(64);
-    let h = area.height.min(20);
+/// The keys of the current view: the same keys in every view, each with
+/// what it does here (or that it does nothing here).
+pub fn help_lines(app: &App) -> Vec<(String, String)> {
+    let caps = app.pane().caps;
+    let v = app.view;
+    let enter = match v {
+        View::Services => "open the row's findings (its flows: Tab)",
+        View::Findings => "the finding's cause, evidence and fix (Esc: back)",
+        View::Flows => "the connection's ladder across the points (Esc: back)",
+        View::Timeline => "unfold a run (Enter again folds); an event: its flows",
+        View::Arp | View::Config => "nothing here",
+    };
+    let k = vec![
+        ("Tab  Shift-Tab  1-6", "switch view".to_string()),
+        (
+            "↑ ↓  j k  PgUp PgDn",
+            if caps.text {
+                "scroll the text".to_string()
+            } else {
+                "move the selection (g / G: first / last)".to_string()
+            },
+        ),
+        ("← →  h l", "scroll long lines sideways".to_string()),
+        ("Enter", enter.to_string()),
+        (
+            "/",
+            if caps.filter {
+                "filter: every word must match (/ then Esc clears)".to_string()
+            } else {
+                "nothing to filter here".to_string()
+            },
+        ),
+        (
+            "s",
+            if caps.sorts.len() > 1 {
+                format!("sort: {}", caps.sorts.join(" → "))
+            } else {
+                "one order here".to_string()
+            },
+        ),
+        (
+            "e",
+            if matches!(v, View::Findings | View::Flows) {
+                "export the selection's packets as pcapng".to_string()
+            } else {
+                "exports from Findings and Flows".to_string()
+            },
+        ),
+        ("Esc", "close a detail; a filter stays".to_string()),
+        ("p  space", "pause the screen (capture goes on)".to_string()),
+        ("?", "this help (any key closes)".to_string()),
+        ("q  Ctrl-C", "quit".to_string()),
+    ];
+    k.into_iter().map(|(a, b)| (a.to_string(), b)).collect()
+}
+
+fn draw_help(f: &mut Frame, area: Rect, app: &App) {
+    let keys = help_lines(app);
+    let w = area.width.min(76);
+    let h = area.height.min(keys.len() as u16 + 4);
     let r = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
         width: w,
         height: h,
     };
-    let text = "\
-tab / shift-tab, 1-6   switch view (Services, Findings, Flows, ARP/VRRP,
-                       Config, Timeline)
-↑ ↓  j k  PgUp PgDn    move the selection (g / G: first / last)
-Enter                  open: a service's findings and flows, a
-                       finding's detail, a flow's ladder (Esc: back),
-                       an event's flows
-/                      filter this view (every word; / then Esc clears)
-s                      sort this view (the order is in its title)
-p or space             pause the screen (capture goes on)
-e                      export the selected flow or finding evidence (pcapng)
-?                      this help
-q, Ctrl-C              quit
-
-Drops (kernel, interface, lvsdiag) are in the title and the
-capture points table; a point that ended is named in the title.";
+    let mut lines: Vec<Line> = keys
+        .into_iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(
+                    format!("{k:<20} "),
+                    Style::new().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(what),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(
+        "Drops are in the title and the capture points table.",
+    ));
     f.render_widget(Clear, r);
     f.render_widget(
-        Paragraph::new(text).wrap(Wrap { trim: false }).block(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::new()
                 .borders(Borders::ALL)
-                .title("help (any key closes)"),
+                .title(format!("keys: {} (any key closes)", app.view.title())),
         ),
         r,
     );
@@ -367,4 +457,123 @@ fn header<'a>(cols: impl IntoIterator<Item = &'a str>) -> Row<'a> {
 
 fn top_block<'a>(title: impl Into<Line<'a>>) -> Block<'a> {
     Block::new().borders(Borders::TOP).title(title)
+}
+
+/// A table column: its header, its width (never less than the header's),
+/// and when it leaves as the terminal narrows (`0`: never; the highest
+/// first). The fill column takes what the others leave, at least `width`.
+#[derive(Debug, Clone, Copy)]
+struct Col {
+    head: &'static str,
+    width: u16,
+    drop: u8,
+    fill: bool,
+}
+
+const fn col(head: &'static str, width: u16, drop: u8) -> Col {
+    Col {
+        head,
+        width,
+        drop,
+        fill: false,
+    }
+}
+
+const fn fill(head: &'static str, width: u16) -> Col {
+    Col {
+        head,
+        width,
+        drop: 0,
+        fill: true,
+    }
+}
+
+/// The columns of a table that fit a width: whole headers, the columns
+/// that matter most kept, the rest dropped in their order.
+struct Fit {
+    cols: Vec<Col>,
+    keep: Vec<bool>,
+}
+
+impl Fit {
+    fn new(cols: &[Col], width: u16) -> Fit {
+        let cols: Vec<Col> = cols
+            .iter()
+            .map(|c| Col {
+                width: c.width.max(c.head.chars().count() as u16),
+                ..*c
+            })
+            .collect();
+        let mut keep = vec![true; cols.len()];
+        let used = |keep: &[bool]| -> u16 {
+            let n = keep.iter().filter(|k| **k).count() as u16;
+            let w: u16 = cols
+                .iter()
+                .zip(keep)
+                .filter(|(_, k)| **k)
+                .map(|(c, _)| c.width)
+                .sum();
+            w + n.saturating_sub(1)
+        };
+        while used(&keep) > width {
+            let next = (0..cols.len())
+                .filter(|&i| keep[i] && cols[i].drop > 0)
+                .max_by_key(|&i| cols[i].drop);
+            match next {
+                Some(i) => keep[i] = false,
+                None => break,
+            }
+        }
+        Fit { cols, keep }
+    }
+
+    fn kept(&self) -> impl Iterator<Item = &Col> {
+        self.cols
+            .iter()
+            .zip(&self.keep)
+            .filter(|(_, k)| **k)
+            .map(|(c, _)| c)
+    }
+
+    fn header(&self) -> Row<'static> {
+        header(self.kept().map(|c| c.head))
+    }
+
+    fn widths(&self) -> Vec<Constraint> {
+        self.kept()
+            .map(|c| {
+                if c.fill {
+                    Constraint::Min(c.width)
+                } else {
+                    Constraint::Length(c.width)
+                }
+            })
+            .collect()
+    }
+
+    /// The kept cells of a row (given one cell per column).
+    fn row<'a>(&self, cells: Vec<Cell<'a>>) -> Row<'a> {
+        Row::new(
+            cells
+                .into_iter()
+                .zip(&self.keep)
+                .filter(|(_, k)| **k)
+                .map(|(c, _)| c),
+        )
+    }
+
+    fn table<'a>(&self, rows: Vec<Row<'a>>) -> Table<'a> {
+        Table::new(rows, self.widths()).header(self.header())
+    }
+}
+
+/// `s` without its first `n` characters: long text scrolled sideways.
+fn shifted(s: &str, n: u16) -> String {
+    s.chars().skip(usize::from(n)).collect()
+}
+
+/// The first row of a list window of `visible` rows that shows `sel` (on
+/// its last line when the list is longer, as ratatui's own scrolling does).
+fn window_start(sel: usize, visible: usize) -> usize {
+    (sel + 1).saturating_sub(visible.max(1))
 }

@@ -17,13 +17,23 @@ pub(super) fn rs_name(r: &RsReport) -> String {
 
 pub(super) fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) {
     let a = &o.analysis;
-    let n_points = a.points.len() as u16;
-    let [top, bottom] = Layout::vertical([
-        Constraint::Min(4),
-        Constraint::Length((n_points + 3).min(area.height / 2).max(4)),
-    ])
-    .areas(area);
     let svc_rows = service_rows(app, a);
+    // The capture points below the services, as many as the services
+    // leave room for; on a small screen the services come first (the
+    // title keeps the drops and the points that ended).
+    let want = a.points.len() as u16 + 2;
+    let room = area
+        .height
+        .saturating_sub((svc_rows.len() as u16).saturating_add(2));
+    let points_h = if room >= 3 {
+        want.min(room)
+    } else if area.height >= 16 {
+        want.min(area.height / 3)
+    } else {
+        0
+    };
+    let [top, bottom] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(points_h)]).areas(area);
     // The name column as wide as its longest entry; the verdict takes the rest.
     let name_w = svc_rows
         .iter()
@@ -101,67 +111,27 @@ pub(super) fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) 
         .collect();
     // Columns go by importance as the terminal narrows: sched, resets and
     // RTT first; the name, failed and the verdict never.
-    const HEADS: [&str; 10] = [
-        "service / real server",
-        "mode",
-        "sched",
-        "conns",
-        "estab",
-        "failed",
-        "SYNrtx",
-        "resets",
-        "RTT ms",
-        "verdict",
-    ];
-    let widths: [u16; 10] = [name_w, 5, 6, 7, 7, 7, 7, 7, 8, 0];
-    const DROP_ORDER: [usize; 7] = [2, 7, 8, 6, 4, 1, 3];
-    const VERDICT_MIN: u16 = 24;
-    let avail = top.width.saturating_sub(2);
-    let mut keep = [true; 10];
-    let used = |keep: &[bool; 10]| -> u16 {
-        (0..9)
-            .filter(|&i| keep[i])
-            .map(|i| widths[i] + 1)
-            .sum::<u16>()
-    };
-    for i in DROP_ORDER {
-        if used(&keep) + VERDICT_MIN <= avail {
-            break;
-        }
-        keep[i] = false;
-    }
+    let fit = Fit::new(
+        &[
+            col("service / real server", name_w, 0),
+            col("mode", 5, 7),
+            col("sched", 6, 12),
+            col("conns", 7, 6),
+            col("estab", 7, 8),
+            col("failed", 7, 0),
+            col("SYNrtx", 7, 9),
+            col("resets", 7, 11),
+            col("RTT ms", 8, 10),
+            fill("verdict", 24),
+        ],
+        top.width,
+    );
     let rows: Vec<Row> = rows
         .into_iter()
-        .map(|(cells, style)| {
-            Row::new(
-                cells
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| keep[*i])
-                    .map(|(_, c)| c),
-            )
-            .style(style)
-        })
+        .map(|(cells, style)| fit.row(cells).style(style))
         .collect();
-    let constraints: Vec<Constraint> = (0..10)
-        .filter(|&i| keep[i])
-        .map(|i| {
-            if i == 9 {
-                Constraint::Fill(1)
-            } else {
-                Constraint::Length(widths[i])
-            }
-        })
-        .collect();
-    let table = Table::new(rows, constraints)
-        .header(header(
-            HEADS
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| keep[*i])
-                .map(|(_, h)| *h)
-                .collect::<Vec<_>>(),
-        ))
+    let table = fit
+        .table(rows)
         .row_highlight_style(SELECTED)
         .block(top_block(list_title(
             app.pane(),
@@ -170,6 +140,17 @@ pub(super) fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) 
     let mut st = TableState::default().with_selected(Some(app.pane_of(View::Services).selected));
     f.render_stateful_widget(table, top, &mut st);
 
+    let pfit = Fit::new(
+        &[
+            col("capture point", 13, 0),
+            fill("source", 12),
+            col("link", 8, 3),
+            col("packets", 9, 0),
+            col("drops", 28, 1),
+            col("state", 16, 2),
+        ],
+        bottom.width,
+    );
     let prow: Vec<Row> = a
         .points
         .iter()
@@ -198,7 +179,7 @@ pub(super) fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) 
                 ),
                 (None, None) => ("file".to_string(), "-".to_string(), Style::new()),
             };
-            Row::new(vec![
+            pfit.row(vec![
                 Cell::from(p.name.clone()),
                 Cell::from(p.live.as_ref().map_or_else(
                     || {
@@ -218,26 +199,7 @@ pub(super) fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) 
             .style(style)
         })
         .collect();
-    let t = Table::new(
-        prow,
-        [
-            Constraint::Length(16),
-            Constraint::Min(20),
-            Constraint::Length(10),
-            Constraint::Length(9),
-            Constraint::Length(28),
-            Constraint::Length(16),
-        ],
-    )
-    .header(header([
-        "capture point",
-        "source",
-        "link",
-        "packets",
-        "drops",
-        "state",
-    ]))
-    .block(top_block("capture points"));
+    let t = pfit.table(prow).block(top_block("capture points"));
     f.render_widget(t, bottom);
 }
 

@@ -1,6 +1,7 @@
 //! The Timeline view: events in time order, with packet-rate sparklines.
 
 use super::*;
+use crate::tui::app::TimeRow;
 
 /// Eight heights of a bar, for the per-real-server rates.
 pub(super) const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -65,10 +66,42 @@ pub(super) fn draw_timeline(f: &mut Frame, area: Rect, app: &App, o: &Overview) 
         ))),
         top,
     );
+    let all = app.events(o);
+    let fit = Fit::new(
+        &[
+            col("time (UTC)", 15, 0),
+            col("event", 13, 1),
+            fill("what", 20),
+        ],
+        bottom.width,
+    );
+    let sel = app.pane().selected.min(all.len().saturating_sub(1));
+    let start = window_start(sel, usize::from(bottom.height.saturating_sub(2)));
+    let hs = app.pane().hscroll;
+    let any_folded = all
+        .iter()
+        .any(|r| matches!(r, TimeRow::Line(l) if l.folded()));
     let rows: Vec<Row> =
-        app.events(o)
-            .into_iter()
-            .map(|e| {
+        all.iter()
+            .skip(start)
+            .take(usize::from(bottom.height))
+            .map(|r| {
+                let (e, what, mark) = match r {
+                    TimeRow::Line(l) => (
+                        l.first(),
+                        l.what(crate::report::text::seconds),
+                        if !any_folded {
+                            ""
+                        } else if !l.folded() {
+                            "  "
+                        } else if app.unfolded(l) {
+                            "▾ "
+                        } else {
+                            "▸ "
+                        },
+                    ),
+                    TimeRow::Event(e) => (*e, e.what.clone(), "   └ "),
+                };
                 let style = match e.kind {
                     crate::timeline::EventKind::FailureBurst
                     | crate::timeline::EventKind::Finding => Style::new().fg(Color::Red),
@@ -78,29 +111,36 @@ pub(super) fn draw_timeline(f: &mut Frame, area: Rect, app: &App, o: &Overview) 
                 };
                 let t = fmt_utc(e.time);
                 let clock = t.split_once(' ').map_or(t.clone(), |(_, c)| c.to_string());
-                Row::new(vec![
+                fit.row(vec![
                     Cell::from(clock),
                     Cell::from(e.kind.as_str()),
-                    Cell::from(crate::text::sanitize(&e.what)),
+                    Cell::from(shifted(
+                        &format!("{mark}{}", crate::text::sanitize(&what)),
+                        hs,
+                    )),
                 ])
                 .style(style)
             })
             .collect();
     let empty = rows.is_empty();
-    let t = Table::new(
-        rows,
-        [
-            Constraint::Length(15),
-            Constraint::Length(13),
-            Constraint::Min(20),
-        ],
-    )
-    .header(header(["time (UTC)", "event", "what"]))
-    .row_highlight_style(SELECTED)
-    .block(top_block(list_title(
-        app.pane(),
-        format!("{} event(s) (Enter: its flows)", a.events.len()),
-    )));
+    let folded = all
+        .iter()
+        .filter(|r| matches!(r, TimeRow::Line(l) if l.folded()))
+        .count();
+    let t = fit
+        .table(rows)
+        .row_highlight_style(SELECTED)
+        .block(top_block(list_title(
+            app.pane(),
+            if folded > 0 {
+                format!(
+                    "{} event(s), {folded} run(s) folded (Enter: unfold a run, an event's flows)",
+                    a.events.len()
+                )
+            } else {
+                format!("{} event(s) (Enter: its flows)", a.events.len())
+            },
+        )));
     if empty {
         f.render_widget(
             Paragraph::new("No events: no failover, no VRRP master change, no real server appearing or vanishing, no burst of failures.")
@@ -110,6 +150,6 @@ pub(super) fn draw_timeline(f: &mut Frame, area: Rect, app: &App, o: &Overview) 
         );
         return;
     }
-    let mut st = TableState::default().with_selected(Some(app.pane().selected));
+    let mut st = TableState::default().with_selected(Some(sel - start));
     f.render_stateful_widget(t, bottom, &mut st);
 }

@@ -8,6 +8,8 @@
 use crate::finding::{Evidence, Finding};
 use crate::model::{RsId, ServiceKey};
 
+pub mod fold;
+
 /// Buckets per series: the width doubles when a capture outgrows them.
 pub const BUCKETS: usize = 120;
 const FIRST_WIDTH_NS: i64 = 1_000_000_000;
@@ -96,7 +98,7 @@ pub struct RsSeries {
 }
 
 /// What kind of moment an event is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EventKind {
     /// The VIP's ARP / ND owner changed (a failover, or a conflict).
     VipOwner,
@@ -136,6 +138,18 @@ pub struct Event {
     /// The finding code, for `Finding` events.
     pub code: Option<&'static str>,
     pub evidence: Option<Evidence>,
+    /// What the event is about and who acted, for folding runs of it
+    /// (VRRP: the virtual router and its new master; a VIP and its new
+    /// owner). Not in the JSON report.
+    pub about: Option<About>,
+}
+
+/// The subject of an event that repeats (a virtual router, a VIP) and who
+/// acted this time (the new master or owner).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct About {
+    pub subject: String,
+    pub actor: String,
 }
 
 /// Events kept in a report.
@@ -172,6 +186,7 @@ pub fn series_events(series: &[RsSeries], label: impl Fn(&RsSeries) -> String) -
                 real_server: s.real_server,
                 code: None,
                 evidence: None,
+                about: None,
             });
         }
         let after = conns_where(&others, |o, i| o.at(i) >= end);
@@ -184,6 +199,7 @@ pub fn series_events(series: &[RsSeries], label: impl Fn(&RsSeries) -> String) -
                 real_server: s.real_server,
                 code: None,
                 evidence: None,
+                about: None,
             });
         }
         let mut in_burst = false;
@@ -201,6 +217,7 @@ pub fn series_events(series: &[RsSeries], label: impl Fn(&RsSeries) -> String) -
                     real_server: s.real_server,
                     code: None,
                     evidence: None,
+                    about: None,
                 });
             }
             in_burst = burst;
@@ -237,6 +254,7 @@ pub fn finding_events(findings: &[Finding]) -> impl Iterator<Item = Event> + '_ 
             real_server: f.real_server,
             code: Some(f.code),
             evidence: f.evidence.first().copied(),
+            about: None,
         })
     })
 }
