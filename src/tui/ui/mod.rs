@@ -166,13 +166,21 @@ fn draw_title(f: &mut Frame, area: Rect, app: &App, d: &Published) {
         .collect();
     let mut spans = vec![
         state,
-        Span::raw(format!(
-            " lvsdiag — {} — {} points, {} packets, {} connections",
-            app.source,
-            a.points.len(),
-            a.packets,
-            a.flows.flows
-        )),
+        Span::raw({
+            let what = format!(
+                "{} — {} points, {} packets, {} connections",
+                app.source,
+                a.points.len(),
+                a.packets,
+                a.flows.flows
+            );
+            // The tool's name goes first when the line is short of room.
+            if what.chars().count() + 17 > usize::from(area.width) {
+                format!(" {what}")
+            } else {
+                format!(" lvsdiag — {what}")
+            }
+        }),
     ];
     let any_live = a.points.iter().any(|p| p.live.is_some());
     if any_live {

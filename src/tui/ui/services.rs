@@ -140,9 +140,15 @@ pub(super) fn draw_services(f: &mut Frame, area: Rect, app: &App, o: &Overview) 
     let mut st = TableState::default().with_selected(Some(app.pane_of(View::Services).selected));
     f.render_stateful_widget(table, top, &mut st);
 
+    let name_w = a
+        .points
+        .iter()
+        .map(|p| p.name.chars().count())
+        .max()
+        .unwrap_or(0) as u16;
     let pfit = Fit::new(
         &[
-            col("capture point", 13, 0),
+            col("capture point", name_w, 0),
             fill("source", 12),
             col("link", 8, 3),
             col("packets", 9, 0),
