@@ -211,6 +211,42 @@ fn text_report_leads_with_the_verdict() {
     );
 }
 
+/// The text report's Timeline folds a split brain's master changes into
+/// one line that names the finding explaining them; the JSON keeps every
+/// event.
+#[test]
+fn text_timeline_folds_runs_and_json_keeps_every_event() {
+    let dir = fixture("vrrp-split-brain");
+    let dir = dir.to_str().unwrap();
+    let o = lvsdiag(&["analyze", "--fail-on", "never", dir]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let timeline: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Timeline (UTC"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let vrrp: Vec<&&str> = timeline
+        .iter()
+        .filter(|l| l.contains("vrrp-master"))
+        .collect();
+    assert_eq!(vrrp.len(), 1, "{timeline:#?}");
+    assert!(
+        vrrp[0].contains("VRRP VRID 51: 192.0.2.3 ⇄ 192.0.2.2, 24 master changes, 06:44:54–06:45:05 (vrrp-split-brain)"),
+        "{}",
+        vrrp[0]
+    );
+    let o = lvsdiag(&["analyze", "--fail-on", "never", "--format", "json", dir]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let masters = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "vrrp-master")
+        .count();
+    assert_eq!(masters, 24);
+}
+
 #[test]
 fn snapshot_of_this_host_is_json_with_its_links() {
     let o = lvsdiag(&["snapshot"]);

@@ -248,6 +248,23 @@ mod tests {
     }
 
     #[test]
+    fn left_and_right_scroll_sideways_in_every_view_and_detail() {
+        let mut p = Pane::new(LIST);
+        assert_eq!(p.on_key(key(KeyCode::Right), 5), Outcome::Consumed);
+        assert_eq!(p.hscroll, HSTEP);
+        p.on_key(key(KeyCode::Enter), 5);
+        assert!(p.detail);
+        p.on_key(key(KeyCode::Char('l')), 5);
+        assert_eq!(p.hscroll, 2 * HSTEP, "a detail scrolls too");
+        p.on_key(key(KeyCode::Left), 5);
+        assert!(p.detail, "← no longer closes a detail: Esc does");
+        p.on_key(key(KeyCode::Esc), 5);
+        assert_eq!((p.detail, p.hscroll), (false, 0));
+        p.on_key(key(KeyCode::Left), 5);
+        assert_eq!(p.hscroll, 0, "never left of the start");
+    }
+
+    #[test]
     fn a_text_view_scrolls_and_passes_the_rest() {
         let mut p = Pane::new(Caps {
             filter: false,

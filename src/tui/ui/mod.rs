@@ -585,3 +585,51 @@ fn shifted(s: &str, n: u16) -> String {
 fn window_start(sel: usize, visible: usize) -> usize {
     (sel + 1).saturating_sub(visible.max(1))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_keep_whole_headers_and_leave_in_their_order() {
+        let cols = [
+            col("sev", 5, 0),
+            col("code", 2, 2),
+            col("real server", 15, 1),
+            fill("summary", 20),
+        ];
+        // "code" is as wide as its header even when its cells are narrower.
+        let wide = Fit::new(&cols, 200);
+        assert_eq!(
+            wide.kept().map(|c| c.width).collect::<Vec<_>>(),
+            [5, 4, 15, 20]
+        );
+        // 5+4+15+20 and 3 spaces = 47: at 46 the highest drop number goes first.
+        let kept = |w: u16| -> Vec<&str> { Fit::new(&cols, w).kept().map(|c| c.head).collect() };
+        assert_eq!(kept(47), ["sev", "code", "real server", "summary"]);
+        assert_eq!(kept(46), ["sev", "real server", "summary"]);
+        assert_eq!(kept(30), ["sev", "summary"]);
+        // Columns that never leave stay, however narrow.
+        assert_eq!(kept(3), ["sev", "summary"]);
+        assert_eq!(
+            Fit::new(&cols, 30).widths(),
+            [Constraint::Length(5), Constraint::Min(20)]
+        );
+    }
+
+    #[test]
+    fn thousands_and_first_steps() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1204), "1,204");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(
+            first_step("On rs3: ip addr add X dev lo; sysctl -w a=1"),
+            "On rs3: ip addr add X dev lo"
+        );
+        assert_eq!(first_step("one line\nsecond"), "one line");
+        assert_eq!(shifted("abcdef", 2), "cdef");
+        assert_eq!(shifted("ab", 9), "");
+        assert_eq!(window_start(0, 10), 0);
+        assert_eq!(window_start(25, 10), 16);
+    }
+}
