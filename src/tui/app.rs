@@ -1,4 +1,4 @@
-//! The TUI's state and what each key does. Rendering is in `ui.rs`; the
+//! The TUI's state and what each key does. Rendering is in `ui/`; the
 //! data comes from the session's latest [`Published`] overview.
 
 use super::pane::{Caps, Outcome, Pane};
