@@ -316,6 +316,36 @@ fn keys_switch_views_pause_help_and_quit() {
     assert!(screen(&app, &p, 100, 30).contains("help (any key closes)"));
     assert_eq!(key(&mut app, &p, KeyCode::Char('x')), Action::None);
     assert!(!app.help);
+    // Help in every view: the same keys, each with what it does there.
+    for (v, enter) in [
+        ('1', "open the row's findings"),
+        ('2', "the finding's cause, evidence and fix"),
+        ('3', "the connection's ladder"),
+        ('4', "nothing here"),
+        ('5', "nothing here"),
+        ('6', "unfold a run"),
+    ] {
+        key(&mut app, &p, KeyCode::Char(v));
+        key(&mut app, &p, KeyCode::Char('?'));
+        let h = screen(&app, &p, 100, 30);
+        for k in [
+            "Tab  Shift-Tab  1-6",
+            "← →  h l",
+            "Enter",
+            "/ ",
+            "q  Ctrl-C",
+        ] {
+            assert!(h.contains(k), "{v}: {k}\n{h}");
+        }
+        assert!(h.contains(enter), "{v}: {enter}\n{h}");
+        key(&mut app, &p, KeyCode::Esc);
+    }
+    key(&mut app, &p, KeyCode::Char('5'));
+    key(&mut app, &p, KeyCode::Char('s'));
+    assert_eq!(app.status.as_deref(), Some("Config has one order"));
+    key(&mut app, &p, KeyCode::Enter);
+    assert_eq!(app.status.as_deref(), Some("Config has nothing to open"));
+    key(&mut app, &p, KeyCode::Char('1'));
     // j/k stay within the list.
     key(&mut app, &p, KeyCode::Char('3'));
     for _ in 0..100 {

@@ -269,6 +269,13 @@ impl App {
             KeyCode::Char('/') => {
                 self.status = Some(format!("{} has nothing to filter", self.view.title()));
             }
+            // The same keys in every view: where one does nothing, it says so.
+            KeyCode::Char('s') => {
+                self.status = Some(format!("{} has one order", self.view.title()));
+            }
+            KeyCode::Enter if matches!(self.view, View::Arp | View::Config) => {
+                self.status = Some(format!("{} has nothing to open", self.view.title()));
+            }
             KeyCode::Char('p') | KeyCode::Char(' ') => {
                 if self.frozen.is_some() {
                     self.frozen = None;
