@@ -64,7 +64,9 @@ pub fn split_brain_with_keepalived() -> (Session, Arc<Published>) {
     let mut model = Model::default();
     lvsdiag::analyze::add_keepalived(
         &mut model,
-        &[dir.join("keepalived-director.conf").display().to_string()],
+        // Relative (tests run in the package's directory), so that the
+        // Config view's screen is the same in any clone.
+        &["fixtures/vrrp-split-brain/keepalived-director.conf".to_string()],
         None,
     )
     .unwrap();
